@@ -1,0 +1,129 @@
+# octavo — plain Makefile. Targets: all static shared cli check install uninstall deps bench
+#   make SAN=1 ...   builds into build-san/ with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make PREFIX=/usr DESTDIR=/tmp/x install
+
+VERSION := $(shell cat VERSION)
+MAJOR   := $(word 1,$(subst ., ,$(VERSION)))
+MINOR   := $(word 2,$(subst ., ,$(VERSION)))
+PATCH   := $(word 3,$(subst ., ,$(VERSION)))
+# soname policy: the soname carries MAJOR; it changes only when the ABI breaks (see README).
+SONAME  := liboctavo.so.$(MAJOR)
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+PCDIR   ?= $(LIBDIR)/pkgconfig
+
+CC      ?= cc
+# Debian packages the library needs (make deps installs them; pkgconfig/octavo.pc.in names the
+# pkg-config modules; libhpdf and libhyphen ship no .pc file).
+PKGS    := libcmark-gfm yaml-0.1 libzip libxml-2.0 libwebp libpng libjpeg libgif freetype2 harfbuzz zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcmark-gfm-extensions -lhpdf -lhyphen -lm -lpthread
+
+ifeq ($(SAN),1)
+B       ?= build-san
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDSAN   := -fsanitize=address,undefined
+else
+B       ?= build
+OPT     ?= -O2 -g
+LDSAN   :=
+endif
+
+WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS_ALL := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) $(CFLAGS) \
+              -Iinclude -I$(B)/include -Ilib $(PKG_CFLAGS)
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)/obj/%.o)
+PIC_OBJ := $(LIB_SRC:lib/%.c=$(B)/pic/%.o)
+CLI_SRC := $(sort $(wildcard examples/cli/*.c))
+CLI_OBJ := $(CLI_SRC:examples/cli/%.c=$(B)/cli/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+VERSION_H := $(B)/include/octavo_version.h
+FONTS_MK := $(B)/fonts.h
+
+.PHONY: all static shared cli check install uninstall deps bench clean fuzz example
+all: static shared cli
+
+static: $(B)/liboctavo.a
+shared: $(B)/liboctavo.so
+cli: $(B)/octavo
+
+$(VERSION_H): include/octavo_version.h.in VERSION
+	@mkdir -p $(dir $@)
+	sed -e 's/@MAJOR@/$(MAJOR)/; s/@MINOR@/$(MINOR)/; s/@PATCH@/$(PATCH)/; s/@VERSION@/$(VERSION)/' $< > $@
+
+$(FONTS_MK): fonts/fonts.conf fonts/locate
+	@mkdir -p $(dir $@)
+	sh fonts/locate > $@.tmp && mv $@.tmp $@
+
+$(B)/obj/%.o: lib/%.c $(VERSION_H) $(FONTS_MK) $(wildcard lib/*.h) include/octavo.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fvisibility=hidden -include $(FONTS_MK) -c $< -o $@
+
+$(B)/pic/%.o: lib/%.c $(VERSION_H) $(FONTS_MK) $(wildcard lib/*.h) include/octavo.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -include $(FONTS_MK) -c $< -o $@
+
+$(B)/liboctavo.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/liboctavo.so: $(PIC_OBJ) lib/octavo.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/octavo.map $(LDSAN) -o $(B)/liboctavo.so.$(VERSION) $(PIC_OBJ) $(PKG_LIBS)
+	ln -sf liboctavo.so.$(VERSION) $(B)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(B)/cli/%.o: examples/cli/%.c $(VERSION_H) include/octavo.h $(wildcard examples/cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Iexamples/cli -c $< -o $@
+
+# The CLI links the static library: it runs from the build tree without LD_LIBRARY_PATH.
+$(B)/octavo: $(CLI_OBJ) $(B)/liboctavo.a
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/liboctavo.a $(PKG_LIBS)
+
+# Tests link the static library too (they may use internal functions declared in lib/*.h).
+$(B)/tests/%: tests/%.c tests/harness.h $(B)/liboctavo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(B)/liboctavo.a $(PKG_LIBS) $(LDSAN)
+
+check: all $(TEST_BIN)
+	@B=$(B) sh tests/run.sh $(TEST_BIN)
+
+bench: all
+	@B=$(B) sh tests/bench.sh
+
+fuzz:
+	@$(MAKE) -s -f tests/fuzz/Makefile
+
+example: all
+	$(B)/octavo site examples/site -o out/example
+
+deps:
+	@sh tools/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 include/octavo.h $(VERSION_H) $(DESTDIR)$(INCDIR)/
+	install -m 644 $(B)/liboctavo.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/liboctavo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf liboctavo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/liboctavo.so
+	install -m 755 $(B)/octavo $(DESTDIR)$(BINDIR)/
+	[ ! -f examples/cli/octavo.1 ] || install -m 644 examples/cli/octavo.1 $(DESTDIR)$(MANDIR)/man1/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|; s|@PKGS@|$(PKGS)|' \
+	    pkgconfig/octavo.pc.in > $(DESTDIR)$(PCDIR)/octavo.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/octavo.h $(DESTDIR)$(INCDIR)/octavo_version.h
+	rm -f $(DESTDIR)$(LIBDIR)/liboctavo.a $(DESTDIR)$(LIBDIR)/liboctavo.so $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/liboctavo.so.$(VERSION)
+	rm -f $(DESTDIR)$(BINDIR)/octavo $(DESTDIR)$(MANDIR)/man1/octavo.1 $(DESTDIR)$(PCDIR)/octavo.pc
+
+clean:
+	rm -rf build build-san out

@@ -1,0 +1,72 @@
+/*
+ * Images (image.c): probing, decoding, re-encoding and the converted-image cache, shared by the
+ * EPUB backend (WebP -> PNG/JPEG) and the PDF backend (every format -> pixels or JPEG bytes).
+ */
+#ifndef OCTAVO_IMAGE_H
+#define OCTAVO_IMAGE_H
+
+#include "internal.h"
+
+typedef enum ov_image_format {
+    OV_IMG_UNKNOWN = 0,
+    OV_IMG_PNG,
+    OV_IMG_JPEG,
+    OV_IMG_WEBP,
+    OV_IMG_GIF,
+    OV_IMG_SVG
+} ov_image_format;
+
+/** What the header says, read without decoding the pixels. */
+typedef struct ov_image_info {
+    ov_image_format format;
+    unsigned width, height;    /* 0 for SVG without a size */
+    int has_alpha;             /* an alpha channel or transparency */
+    int lossless;              /* PNG, GIF, lossless WebP */
+    int is_photo;              /* a lossy original (JPEG, lossy WebP) */
+    const char *mime;          /* "image/png", ... */
+    const char *ext;           /* "png", ... */
+} ov_image_info;
+
+/** Reads the header. OCTAVO_E_IMAGE when the bytes are no image we know or are truncated before
+ *  the size; OCTAVO_E_LIMIT when width x height exceeds limits.image_pixels (before any decoding). */
+int ov_image_probe(const octavo *ov, const void *data, size_t len, ov_image_info *info, octavo_error *err);
+
+/** Decoded pixels, 8 bits per channel, rows top to bottom, no padding. */
+typedef struct ov_pixels {
+    unsigned width, height;
+    int channels;              /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    unsigned char *data;       /* ov_free */
+} ov_pixels;
+
+/** Decodes PNG (any bit depth, interlaced, palette), JPEG, WebP or the first frame of a GIF.
+ *  Checks the pixel limit before decoding. */
+int ov_image_decode(const octavo *ov, const void *data, size_t len, ov_pixels *out, octavo_error *err);
+void ov_pixels_free(ov_pixels *px);
+/** Drops an alpha channel that is fully opaque (4 -> 3, 2 -> 1 channels). */
+void ov_pixels_drop_opaque_alpha(ov_pixels *px);
+/** Scales down (area averaging) so that neither side exceeds max_w x max_h; no-op when smaller. */
+int ov_pixels_downscale(ov_pixels *px, unsigned max_w, unsigned max_h);
+
+/** Encodes pixels; *out is ov_free'd by the caller. */
+int ov_image_encode_png(const ov_pixels *px, unsigned char **out, size_t *len);
+int ov_image_encode_jpeg(const ov_pixels *px, int quality, unsigned char **out, size_t *len);
+
+/** An image made ready for a consumer that accepts only PNG, JPEG, GIF and SVG (EPUB, older
+ *  readers): those pass through unchanged, WebP becomes PNG (lossless or alpha) or JPEG (photos).
+ *  Conversions are kept in the handle's content-addressed cache (keyed by the SHA-256 of the input
+ *  bytes and the conversion's version), so a rebuild never converts twice. */
+typedef struct ov_image_out {
+    unsigned char *data;       /* ov_free */
+    size_t len;
+    const char *mime;
+    const char *ext;
+    unsigned width, height;
+} ov_image_out;
+int ov_image_for_epub(const octavo *ov, const void *data, size_t len, ov_image_out *out, octavo_error *err);
+
+/** The cache: look up or store bytes under a key (hex string). Both are no-ops (miss / success)
+ *  when the handle has no cache. Stores are atomic (temporary file + rename). */
+int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t *len);
+void ov_cache_put(const octavo *ov, const char *key, const void *data, size_t len);
+
+#endif

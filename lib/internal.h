@@ -1,0 +1,208 @@
+/*
+ * Internals shared by the stages of the pipeline. Nothing here is installed or exported.
+ *
+ *   source.c    bytes -> BOM/CRLF/UTF-8 checks, frontmatter split with positions
+ *   meta.c      frontmatter YAML (libyaml) -> octavo_meta tree, typed getters
+ *   document.c  Markdown (cmark-gfm) -> AST; title, author, summary; octavo_doc_* API
+ *   model.c     AST -> normalised DOM (libxml2): raw HTML parsed and sanitised, heading levels
+ *               fitted, unique ids, positions kept as data-sourcepos; what every backend walks
+ *   resource.c  resolver: resource root confinement, built-in file reader, remote detection
+ *   image.c     image decoding/encoding (PNG, JPEG, WebP, GIF), limits, conversion cache
+ *   html.c      DOM -> HTML5 page or fragment
+ *   epub.c      DOM -> XHTML chapters -> EPUB 3 (libzip)
+ *   layout.c    DOM -> positioned boxes on pages (font metrics in, boxes out)
+ *   pdf.c       boxes -> PDF via libharu (every libharu workaround lives there)
+ *   book.c      octavo_book: ordering, metadata, dispatch to epub.c / pdf
+ *   output.c    sinks: write callback, memory buffer, atomic file
+ *   context.c   octavo handle, options, errors, diagnostics, allocation
+ *
+ * Internal names are prefixed ov_; functions private to a file are static.
+ */
+#ifndef OCTAVO_INTERNAL_H
+#define OCTAVO_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/tree.h>
+
+#include "octavo.h"
+
+typedef struct cmark_node cmark_node;
+
+#if defined(__GNUC__)
+#define OV_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define OV_PRINTF(a, b)
+#endif
+
+/* ---- allocation (context.c). Every internal allocation goes through these, so that tests can
+ * make the n-th one fail (ov_alloc_fail_after) and count what is still live. */
+void *ov_malloc(size_t n);
+void *ov_calloc(size_t n, size_t size);
+void *ov_realloc(void *p, size_t n);
+void ov_free(void *p);
+char *ov_strdup(const char *s);
+char *ov_strndup(const char *s, size_t n);
+
+/* ---- growable byte buffer (buf.c). After a failed allocation .failed is set and later puts are
+ * no-ops, so a chain of puts is checked once at its end. */
+typedef struct ov_buf {
+    char *data;   /* always NUL-terminated when non-NULL */
+    size_t len, cap;
+    int failed;
+} ov_buf;
+void ov_buf_init(ov_buf *b);
+void ov_buf_free(ov_buf *b);
+int ov_buf_put(ov_buf *b, const void *p, size_t n);
+int ov_buf_puts(ov_buf *b, const char *s);
+int ov_buf_putc(ov_buf *b, int c);
+int ov_buf_printf(ov_buf *b, const char *fmt, ...) OV_PRINTF(2, 3);
+/** Escapes & < > " ' for XML/HTML text and attributes. */
+int ov_buf_put_xml(ov_buf *b, const char *s, size_t n);
+int ov_buf_puts_xml(ov_buf *b, const char *s);
+/** Hands the data to the caller (ov_free it); the buffer is empty afterwards. */
+char *ov_buf_detach(ov_buf *b, size_t *len);
+
+/* ---- errors and diagnostics (context.c) */
+/** Fills err (may be NULL) and returns code. */
+int ov_error(octavo_error *err, int code, int stage, const char *file, unsigned line, unsigned col,
+             const char *fmt, ...) OV_PRINTF(7, 8);
+/** Sends a warning to the handle's diagnostics callback. */
+void ov_warn(const octavo *ov, int code, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+    OV_PRINTF(6, 7);
+
+/* ---- the handle (context.c) */
+struct octavo {
+    octavo_options opt;        /* strings below are the handle's own copies */
+    char *resource_root;       /* realpath of the root, or NULL */
+    char *base_url;            /* always ends in '/' when set */
+    char *lang;
+    char *default_author;
+    char *cache_dir;           /* resolved cache folder, NULL when off */
+    char *html_template;
+};
+
+/* ---- source (source.c) */
+typedef struct ov_source {
+    const char *text;          /* the original bytes (BOM included) */
+    size_t len;
+    size_t fm_start, fm_len;   /* the YAML between the delimiters (0,0: none) */
+    unsigned fm_line;          /* 1-based line of the first YAML line */
+    size_t body_start;         /* where the Markdown starts */
+    unsigned body_line;        /* 1-based line of the body's first line */
+    int has_frontmatter;
+} ov_source;
+/** Checks UTF-8 and splits frontmatter and body; errors carry positions. */
+int ov_source_split(const octavo *ov, const char *name, const char *text, size_t len, ov_source *out,
+                    octavo_error *err);
+/** 1-based line and column (in characters) of a byte offset. */
+void ov_source_position(const char *text, size_t len, size_t offset, unsigned *line, unsigned *col);
+
+/* ---- frontmatter tree (meta.c) */
+struct octavo_meta {
+    octavo_meta_type type;
+    unsigned line, column;
+    char *text;                /* scalars */
+    int plain;                 /* a plain (unquoted) scalar: typed getters may read it */
+    size_t count;              /* maps and sequences */
+    char **keys;               /* maps */
+    octavo_meta **items;
+};
+/** Parses YAML (a map, or nothing) into a tree; positions are offset by line_offset. */
+int ov_meta_parse(const octavo *ov, const char *name, const char *yaml, size_t len, unsigned first_line,
+                  octavo_meta **out, octavo_error *err);
+void ov_meta_free(octavo_meta *m);
+
+/* ---- documents (document.c) */
+typedef struct ov_heading {
+    xmlNodePtr node;           /* the h2..h6 element in the DOM */
+    int level;                 /* fitted level: 2..6 (the document title is level 1) */
+    char *id;                  /* unique slug */
+    char *text;                /* plain text */
+} ov_heading;
+
+struct octavo_doc {
+    octavo *ov;
+    char *name;                /* as given */
+    char *text;                /* the original bytes, owned */
+    size_t len;
+    ov_source src;
+    octavo_meta *meta;         /* root map, never NULL */
+    cmark_node *ast;           /* the Markdown body */
+    char *title;               /* the title rule's result */
+    int title_from_heading;    /* the title is the first heading, which the body then leaves out */
+    char *summary;
+    unsigned pdf_pages;        /* set by the PDF renderer */
+    /* the model, built on first use (model.c) */
+    xmlDocPtr dom;
+    xmlNodePtr body;           /* a <div> holding the content */
+    ov_heading *headings;
+    size_t nheadings;
+    int model_code;            /* the model's build result, once built */
+};
+
+/** Builds the normalised DOM once (lazily). Returns an octavo_code. */
+int ov_model_build(octavo_doc *doc, octavo_error *err);
+void ov_model_free(octavo_doc *doc);
+/** 1-based line and column in the original file of the nearest positioned ancestor of node. */
+void ov_model_position(const octavo_doc *doc, xmlNodePtr node, unsigned *line, unsigned *col);
+/** Plain text of a DOM subtree (whitespace collapsed), ov_free it. */
+char *ov_model_text(xmlNodePtr node);
+
+/* ---- resources (resource.c) */
+/** 1 for http:, https:, //host and other absolute URLs with a scheme, 0 for local targets. */
+int ov_is_remote(const char *target);
+/** Resolves a target of doc to bytes through the caller's resolver or the built-in one. */
+int ov_resolve(const octavo_doc *doc, const char *target, octavo_blob *out, octavo_error *err);
+void ov_blob_release(octavo_blob *b);
+/** The path of a local target relative to the resource root ("img/x.webp"), normalised, checked
+ *  against the root (no escape, symlinks included); NULL with err when it cannot be had. */
+char *ov_resolve_relpath(const octavo_doc *doc, const char *target, octavo_error *err);
+
+/* ---- sinks (output.c) */
+typedef struct ov_sink {
+    octavo_write_fn write;
+    void *ud;
+    size_t written;
+    size_t limit;              /* limits.output_bytes */
+    int failed;
+} ov_sink;
+int ov_sink_write(ov_sink *s, const void *p, size_t n);
+
+/* ---- backends. Each renders to a sink; book renderers take the ordered documents. */
+int ov_html_render(const octavo_doc *doc, ov_sink *out, octavo_error *err);
+int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err);
+int ov_pdf_render_doc(octavo_doc *doc, ov_sink *out, octavo_error *err);
+int ov_pdf_render_book(octavo_book *book, ov_sink *out, octavo_error *err);
+
+/* ---- books (book.c) */
+struct octavo_book {
+    octavo *ov;
+    octavo_doc **docs;         /* in the order chosen */
+    size_t ndocs, cap;
+    octavo_order order;
+    char *title, *lang, *description, *publisher, *identifier, *date, *cover;
+    char **authors;
+    size_t nauthors;
+    unsigned pdf_pages;
+};
+/** A temporary book around one document (for octavo_render_epub). */
+int ov_book_single(octavo_doc *doc, octavo_book *tmp);
+/** Sorts the book's documents as its order asks (stable). */
+void ov_book_sort(octavo_book *book);
+
+/* ---- small helpers (util.c) */
+/** A GitHub-style slug of text: lower case, spaces to '-', punctuation dropped. ov_free it. */
+char *ov_slug(const char *text);
+/** Whether s is valid UTF-8; on failure *bad is the offset of the first bad byte. */
+int ov_utf8_valid(const char *s, size_t n, size_t *bad);
+/** Decodes one UTF-8 character at s (n bytes left); returns its length, *cp the code point. */
+int ov_utf8_decode(const char *s, size_t n, uint32_t *cp);
+/** SHA-256 of data into out (32 bytes), for content-derived identifiers and cache keys. */
+void ov_sha256(const void *data, size_t len, unsigned char out[32]);
+/** Formats a time as RFC 3339 UTC ("2022-01-26T01:32:05Z") into buf (at least 32 bytes). */
+void ov_time_rfc3339(const octavo_time *t, char *buf, size_t size);
+
+#endif

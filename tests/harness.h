@@ -1,0 +1,38 @@
+/* A small test harness: CHECK records a failure with its place and goes on; each test binary
+ * ends with "N passed, N failed" and exits non-zero when something failed. tests/run.sh sums. */
+#ifndef OCTAVO_TEST_HARNESS_H
+#define OCTAVO_TEST_HARNESS_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int t_passed, t_failed;
+static const char *t_name = "";
+
+#define CHECK(cond) do { if (cond) t_passed++; else { t_failed++; \
+    fprintf(stderr, "FAIL %s:%d: [%s] %s\n", __FILE__, __LINE__, t_name, #cond); } } while (0)
+#define CHECKF(cond, ...) do { if (cond) t_passed++; else { t_failed++; \
+    fprintf(stderr, "FAIL %s:%d: [%s] %s: ", __FILE__, __LINE__, t_name, #cond); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#define CHECK_STR(a, b) do { const char *a_ = (a), *b_ = (b); \
+    if (a_ && b_ && strcmp(a_, b_) == 0) t_passed++; else { t_failed++; \
+    fprintf(stderr, "FAIL %s:%d: [%s] %s == %s: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, t_name, \
+            #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } } while (0)
+#define CHECK_INT(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
+    if (a_ == b_) t_passed++; else { t_failed++; \
+    fprintf(stderr, "FAIL %s:%d: [%s] %s == %s: got %lld, want %lld\n", __FILE__, __LINE__, t_name, \
+            #a, #b, a_, b_); } } while (0)
+#define TEST(name) static void name(void)
+#define RUN(name) do { t_name = #name; name(); } while (0)
+
+static inline int t_done(void) {
+    printf("%d passed, %d failed\n", t_passed, t_failed);
+    return t_failed ? 1 : 0;
+}
+
+/* The shared corpus, when it is there (tests that need it skip otherwise). */
+static inline const char *t_corpus(void) {
+    const char *c = getenv("OCTAVO_CORPUS");
+    return c ? c : "../shared/corpus/katacontainers.io";
+}
+#endif
