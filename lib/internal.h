@@ -170,6 +170,8 @@ typedef struct ov_sink {
     int failed;
 } ov_sink;
 int ov_sink_write(ov_sink *s, const void *p, size_t n);
+/** The render's result once the sink has had its say: a failed write or the output limit wins. */
+int ov_sink_result(ov_sink *s, int rc, const char *name, octavo_error *err);
 
 /* ---- backends. Each renders to a sink; book renderers take the ordered documents. */
 int ov_html_render(const octavo_doc *doc, ov_sink *out, octavo_error *err);
