@@ -1,0 +1,2 @@
+/* make check: every kept fuzz input (tests/fuzz/regress) through its target, no crash. */
+#include "fuzz/replay.c"
