@@ -1,0 +1,122 @@
+/* Small helpers shared by the stages: UTF-8, slugs, SHA-256 (nettle), RFC 3339 times. */
+#include <stdio.h>
+#include <string.h>
+
+#include <nettle/sha2.h>
+
+#include "internal.h"
+
+/* ---- UTF-8 */
+
+int ov_utf8_decode(const char *str, size_t n, uint32_t *cp) {
+    const unsigned char *s = (const unsigned char *)str;
+    uint32_t c, min;
+    int len;
+    if (!n) return 0;
+    c = s[0];
+    if (c < 0x80) { *cp = c; return 1; }
+    if (c < 0xC2) return -1;                       /* continuation byte or overlong lead */
+    if (c < 0xE0) { len = 2; c &= 0x1F; min = 0x80; }
+    else if (c < 0xF0) { len = 3; c &= 0x0F; min = 0x800; }
+    else if (c < 0xF5) { len = 4; c &= 0x07; min = 0x10000; }
+    else return -1;
+    if ((size_t)len > n) return -1;
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return -1;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return -1;
+    *cp = c;
+    return len;
+}
+
+int ov_utf8_valid(const char *s, size_t n, size_t *bad) {
+    size_t i = 0;
+    while (i < n) {
+        /* fast path over ASCII */
+        if ((unsigned char)s[i] < 0x80) { i++; continue; }
+        uint32_t cp;
+        int l = ov_utf8_decode(s + i, n - i, &cp);
+        if (l <= 0) {
+            if (bad) *bad = i;
+            return 0;
+        }
+        i += (size_t)l;
+    }
+    return 1;
+}
+
+/* ---- slugs, as GitHub makes heading anchors: lower case; letters, digits, '-', '_' kept;
+ * spaces become '-'; other ASCII punctuation and Unicode punctuation dropped. */
+
+static int unicode_punct(uint32_t c) {
+    return (c >= 0x00A1 && c <= 0x00BF && c != 0x00AA && c != 0x00B5 && c != 0x00BA) || c == 0x00D7 ||
+           c == 0x00F7 || (c >= 0x2000 && c <= 0x206F) || (c >= 0x2190 && c <= 0x2BFF) ||
+           (c >= 0x3000 && c <= 0x303F) || (c >= 0xFE10 && c <= 0xFE6F) || (c >= 0xFF01 && c <= 0xFF0F) ||
+           (c >= 0x1F000 && c <= 0x1FAFF) || c == 0xFEFF;
+}
+
+char *ov_slug(const char *text) {
+    ov_buf b;
+    ov_buf_init(&b);
+    ov_buf_put(&b, "", 0);
+    size_t n = text ? strlen(text) : 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        int l = ov_utf8_decode(text + i, n - i, &c);
+        if (l <= 0) { i++; continue; }
+        if (c < 0x80) {
+            if (c >= 'A' && c <= 'Z') ov_buf_putc(&b, (int)(c + 32));
+            else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')
+                ov_buf_putc(&b, (int)c);
+            else if (c == ' ') ov_buf_putc(&b, '-');
+        } else if (!unicode_punct(c)) {
+            if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)) {
+                char u[2] = {(char)(0xC0 | ((c + 32) >> 6)), (char)(0x80 | ((c + 32) & 0x3F))};
+                ov_buf_put(&b, u, 2);
+            } else {
+                ov_buf_put(&b, text + i, (size_t)l);
+            }
+        }
+        i += (size_t)l;
+    }
+    if (b.failed) { ov_buf_free(&b); return NULL; }
+    return ov_buf_detach(&b, NULL);
+}
+
+/* ---- SHA-256 from nettle (a maintained, constant-reviewed implementation) */
+void ov_sha256(const void *data, size_t len, unsigned char out[32]) {
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, len, (const uint8_t *)data);
+    sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
+}
+
+/* ---- times */
+
+/* Howard Hinnant's civil_from_days: days since 1970-01-01 to y-m-d. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+void ov_time_rfc3339(const octavo_time *t, char *buf, size_t size) {
+    if (!buf || !size) return;
+    if (!t) { buf[0] = 0; return; }
+    int64_t e = t->epoch;
+    int64_t days = (e >= 0 ? e : e - 86399) / 86400;
+    int64_t secs = e - days * 86400;
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d, (unsigned)(secs / 3600),
+             (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
+}
