@@ -25,7 +25,15 @@ typedef struct ov_image_info {
     int is_photo;              /* a lossy original (JPEG, lossy WebP) */
     const char *mime;          /* "image/png", ... */
     const char *ext;           /* "png", ... */
+    /* added by the image engineer (additive): */
+    int components;            /* JPEG: 1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK; PNG: channels of its color type */
+    int adobe;                 /* JPEG: an Adobe APP14 marker (CMYK is then stored inverted) */
+    int progressive;           /* JPEG: progressive */
+    int animated;              /* WebP: an animation (not decoded: OCTAVO_E_IMAGE) */
 } ov_image_info;
+
+/** The format by magic bytes only (no size check); OV_IMG_UNKNOWN when none we know. */
+ov_image_format ov_image_sniff(const void *data, size_t len);
 
 /** Reads the header. OCTAVO_E_IMAGE when the bytes are no image we know or are truncated before
  *  the size; OCTAVO_E_LIMIT when width x height exceeds limits.image_pixels (before any decoding). */
@@ -65,7 +73,10 @@ typedef struct ov_image_out {
 int ov_image_for_epub(const octavo *ov, const void *data, size_t len, ov_image_out *out, octavo_error *err);
 
 /** The cache: look up or store bytes under a key (hex string). Both are no-ops (miss / success)
- *  when the handle has no cache. Stores are atomic (temporary file + rename). */
+ *  when the handle has no cache. Stores are atomic (temporary file + rename).
+ *  ov_cache_get returns 1 on a hit (*data is the caller's, ov_free it) and 0 on a miss; an entry
+ *  whose length or SHA-256 does not match what was stored is a miss. Keys are file names:
+ *  [A-Za-z0-9._-], not starting with '.'. */
 int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t *len);
 void ov_cache_put(const octavo *ov, const char *key, const void *data, size_t len);
 

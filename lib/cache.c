@@ -1,0 +1,145 @@
+/*
+ * The converted-image cache: one file per entry under the handle's cache folder, named by its key
+ * (a content hash plus the conversion's version, so an entry can never be stale).
+ *
+ * An entry is a 48-byte header, then the payload:
+ *     "OVC1" | payload length (8 bytes, little-endian) | 4 zero bytes | SHA-256 of the payload
+ * A get that finds a short, long or altered file treats it as a miss (and the next put replaces it).
+ * A put writes a temporary file in the same folder and renames it into place, so concurrent
+ * readers (threads or processes) see the old entry, no entry, or the whole new one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+
+#define HDR 48
+static const char magic[4] = {'O', 'V', 'C', '1'};
+
+static const char *cache_dir(const octavo *ov) {
+    if (!ov || !ov->cache_dir || !*ov->cache_dir || (ov->opt.flags & OCTAVO_NO_CACHE)) return NULL;
+    return ov->cache_dir;
+}
+
+/* Keys name files: letters, digits, '-', '_' and '.', not starting with '.', not too long. */
+static int key_ok(const char *key) {
+    size_t n = 0;
+    if (!key || !*key || key[0] == '.') return 0;
+    for (const char *p = key; *p; p++, n++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.'))
+            return 0;
+    }
+    return n <= 200;
+}
+
+static char *entry_path(const char *dir, const char *name) {
+    ov_buf b;
+    ov_buf_init(&b);
+    ov_buf_printf(&b, "%s/%s", dir, name);
+    return ov_buf_detach(&b, NULL);
+}
+
+static int read_all(int fd, unsigned char *p, size_t n) {
+    while (n) {
+        ssize_t k = read(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n) {
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t *len) {
+    const char *dir = cache_dir(ov);
+    if (data) *data = NULL;
+    if (len) *len = 0;
+    if (!dir || !key_ok(key) || !data || !len) return 0;
+    char *path = entry_path(dir, key);
+    if (!path) return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ov_free(path);
+    if (fd < 0) return 0;
+    unsigned char hdr[HDR], sum[32];
+    unsigned char *p = NULL;
+    struct stat st;
+    int ok = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= HDR && read_all(fd, hdr, HDR) == 0 &&
+        memcmp(hdr, magic, 4) == 0) {
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; i--) n = n << 8 | hdr[4 + i];
+        size_t lim = ov->opt.limits.output_bytes ? ov->opt.limits.output_bytes : (size_t)1 << 30;
+        if (n == (uint64_t)st.st_size - HDR && n <= lim && (p = ov_malloc(n ? (size_t)n : 1)) &&
+            read_all(fd, p, (size_t)n) == 0) {
+            ov_sha256(p, (size_t)n, sum);
+            if (memcmp(sum, hdr + 16, 32) == 0) {
+                *data = p;
+                *len = (size_t)n;
+                ok = 1;
+            }
+        }
+    }
+    close(fd);
+    if (!ok) ov_free(p);
+    return ok;
+}
+
+/* mkdir -p, the folders made private to the user */
+static int make_dirs(const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) == 0) return S_ISDIR(st.st_mode) ? 0 : -1;
+    char *p = ov_strdup(dir);
+    if (!p) return -1;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) { ov_free(p); return -1; }
+        *s = '/';
+    }
+    int rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
+    ov_free(p);
+    return rc;
+}
+
+void ov_cache_put(const octavo *ov, const char *key, const void *data, size_t len) {
+    const char *dir = cache_dir(ov);
+    if (!dir || !key_ok(key) || (!data && len)) return;
+    if (make_dirs(dir)) return;
+    unsigned char hdr[HDR];
+    memset(hdr, 0, sizeof hdr);
+    memcpy(hdr, magic, 4);
+    for (int i = 0; i < 8; i++) hdr[4 + i] = (unsigned char)((uint64_t)len >> (8 * i));
+    ov_sha256(data, len, hdr + 16);
+    ov_buf b;
+    ov_buf_init(&b);
+    ov_buf_printf(&b, "%s/.tmp-%s-XXXXXX", dir, key);
+    char *tmp = ov_buf_detach(&b, NULL);
+    char *path = entry_path(dir, key);
+    if (!tmp || !path) goto out;
+    int fd = mkstemp(tmp);
+    if (fd < 0) goto out;
+    int bad = write_all(fd, hdr, HDR) || write_all(fd, data, len);
+    bad |= close(fd) != 0;
+    if (bad || rename(tmp, path) != 0) unlink(tmp);
+out:
+    ov_free(tmp);
+    ov_free(path);
+}
