@@ -78,6 +78,8 @@ typedef struct frame {
     size_t cap;
     char *key;             /* a map's pending key */
     int has_key;
+    unsigned key_line, key_col;
+    unsigned *kpos;        /* a map's key positions: line, column pairs */
     size_t nodes_at_start; /* the builder's node count when the collection opened */
     size_t height;         /* of the tallest child so far */
     long anchor;           /* index in the anchor table, or -1 */
@@ -162,10 +164,14 @@ static int b_add(builder *b, octavo_meta *m, size_t height, const yaml_mark_t *m
     if (height > f->height) f->height = height;
     if (p->type == OCTAVO_META_MAP && !f->has_key) {
         if (m->type == OCTAVO_META_MAP || m->type == OCTAVO_META_SEQ) {
+            unsigned l = m->line, c = m->column;
             ov_meta_free(m);
-            return b_error(b, OCTAVO_E_FRONTMATTER, mk, "%s", "a map key must be a scalar");
+            return ov_error(b->err, OCTAVO_E_FRONTMATTER, OCTAVO_STAGE_FRONTMATTER, b->name, l, c,
+                            "a map key must be a scalar");
         }
         f->key = m->text ? m->text : ov_strdup("");
+        f->key_line = m->line;
+        f->key_col = m->column;
         m->text = NULL;
         ov_meta_free(m);
         if (!f->key) return b_nomem(b);
@@ -181,11 +187,16 @@ static int b_add(builder *b, octavo_meta *m, size_t height, const yaml_mark_t *m
             char **nk = ov_realloc(p->keys, nc * sizeof *nk);
             if (!nk) { ov_meta_free(m); return b_nomem(b); }
             p->keys = nk;
+            unsigned *np = ov_realloc(f->kpos, nc * 2 * sizeof *np);
+            if (!np) { ov_meta_free(m); return b_nomem(b); }
+            f->kpos = np;
         }
         f->cap = nc;
     }
     if (p->type == OCTAVO_META_MAP) {
         p->keys[p->count] = f->key;
+        f->kpos[2 * p->count] = f->key_line;
+        f->kpos[2 * p->count + 1] = f->key_col;
         f->key = NULL;
         f->has_key = 0;
     }
@@ -203,7 +214,7 @@ static int key_cmp(const void *a, const void *b) {
 
 /* Duplicate keys are an error (YAML says a map's keys are unique). Sorting pointers keeps this
  * O(n log n) for hostile maps. */
-static int check_duplicates(builder *b, octavo_meta *m) {
+static int check_duplicates(builder *b, octavo_meta *m, const unsigned *kpos) {
     if (m->count < 2) return OCTAVO_OK;
     char ***v = ov_malloc(m->count * sizeof *v);
     if (!v) return b_nomem(b);
@@ -215,8 +226,8 @@ static int check_duplicates(builder *b, octavo_meta *m) {
         /* report the later of the two */
         size_t a = (size_t)(v[i] - m->keys), c = (size_t)(v[i - 1] - m->keys);
         size_t later = a > c ? a : c;
-        ov_error(b->err, OCTAVO_E_YAML, OCTAVO_STAGE_FRONTMATTER, b->name, m->items[later]->line,
-                 m->items[later]->column, "duplicate key \"%s\"", m->keys[later]);
+        ov_error(b->err, OCTAVO_E_YAML, OCTAVO_STAGE_FRONTMATTER, b->name, kpos[2 * later], kpos[2 * later + 1],
+                 "duplicate key \"%s\"", m->keys[later]);
         rc = OCTAVO_E_YAML;
         break;
     }
@@ -274,10 +285,10 @@ static int b_event(builder *b, yaml_event_t *ev) {
     case YAML_MAPPING_END_EVENT: {
         if (!b->depth) return OCTAVO_OK;
         frame f = b->stack[--b->depth];
-        if (f.has_key) { /* cannot happen with libyaml: a key always gets a value */
-            ov_free(f.key);
-        }
-        if (f.node->type == OCTAVO_META_MAP && (rc = check_duplicates(b, f.node))) {
+        ov_free(f.key); /* NULL: with libyaml a key always gets its value */
+        rc = f.node->type == OCTAVO_META_MAP ? check_duplicates(b, f.node, f.kpos) : OCTAVO_OK;
+        ov_free(f.kpos);
+        if (rc) {
             ov_meta_free(f.node);
             return rc;
         }
@@ -312,6 +323,7 @@ static int b_event(builder *b, yaml_event_t *ev) {
 static void b_cleanup(builder *b) {
     for (size_t i = b->depth; i-- > 0;) {
         ov_free(b->stack[i].key);
+        ov_free(b->stack[i].kpos);
         ov_meta_free(b->stack[i].node);
     }
     ov_free(b->stack);
@@ -379,8 +391,8 @@ int ov_meta_parse(const octavo *ov, const char *name, const char *yaml, size_t l
         return rc;
     }
     octavo_meta *root = b.root;
-    if (root && root->type == OCTAVO_META_NONE && root->plain && !*root->text) {
-        ov_meta_free(root); /* "---\n\n---": an empty document */
+    if (root && root->type == OCTAVO_META_NONE) {
+        ov_meta_free(root); /* an empty or null document: no keys */
         root = NULL;
     }
     if (root && root->type != OCTAVO_META_MAP) {
