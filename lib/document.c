@@ -325,7 +325,6 @@ int octavo_loader_finish(octavo_loader *ld, octavo_doc **out, octavo_error *err)
 const char *octavo_doc_name(const octavo_doc *doc) { return doc ? doc->name : NULL; }
 const char *octavo_doc_title(const octavo_doc *doc) { return doc && doc->title ? doc->title : "Untitled"; }
 const octavo_meta *octavo_doc_meta(const octavo_doc *doc) { return doc ? doc->meta : NULL; }
-unsigned octavo_doc_pdf_pages(const octavo_doc *doc) { return doc ? doc->pdf_pages : 0; }
 
 const char *octavo_doc_get(const octavo_doc *doc, const char *path) {
     return doc ? octavo_meta_string(octavo_meta_get(doc->meta, path)) : NULL;
