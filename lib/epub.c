@@ -1,0 +1,909 @@
+/*
+ * EPUB 3: a book of chapters, one per document, packed with libzip.
+ *
+ *   mimetype                   stored, first
+ *   META-INF/container.xml
+ *   OEBPS/content.opf          metadata, manifest, spine
+ *   OEBPS/nav.xhtml            toc (chapters, their sections nested by level), landmarks
+ *   OEBPS/toc.ncx              the same for EPUB 2 readers
+ *   OEBPS/style.css
+ *   OEBPS/cover.xhtml          the cover image, or OEBPS/titlepage.xhtml: title, authors, date
+ *   OEBPS/chapter-N.xhtml      one per document, in the book's order
+ *   OEBPS/images/NAME.EXT      every image once (WebP converted to PNG or JPEG)
+ *
+ * Steps: build every document's model; walk every chapter once to collect ids, sections and
+ * images (epub_xhtml.c); resolve and convert the images on as many threads as there are cores;
+ * write the package documents; walk every chapter again to write it; hand the zip to the sink.
+ *
+ * Dates: dc:date is the book's date, else the newest frontmatter date (a collection is published
+ * when its last piece is), else the modification date. dcterms:modified and every zip timestamp
+ * come from SOURCE_DATE_EPOCH, else the newest frontmatter date, else 1980-01-01: never the clock,
+ * so that the same inputs give the same bytes.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "epub.h"
+
+#define MIMETYPE "application/epub+zip"
+
+static const char CSS[] =
+    "@charset \"UTF-8\";\n"
+    "body { margin: 0 4%; line-height: 1.5; font-family: serif; text-align: left; "
+    "hyphens: auto; -epub-hyphens: auto; overflow-wrap: break-word; word-wrap: break-word; }\n"
+    "h1, h2, h3, h4, h5, h6 { font-family: sans-serif; line-height: 1.25; page-break-after: avoid; "
+    "break-after: avoid; hyphens: none; -epub-hyphens: none; }\n"
+    "h1 { font-size: 1.6em; margin: 1em 0 0.3em 0; }\n"
+    "h2 { font-size: 1.35em; } h3 { font-size: 1.15em; } h4, h5, h6 { font-size: 1em; }\n"
+    "p { margin: 0.6em 0; }\n"
+    "a { color: inherit; }\n"
+    ".byline { margin: 0 0 1.5em 0; color: #555; font-size: 0.9em; }\n"
+    "img { max-width: 100%; height: auto; }\n"
+    "figure { margin: 1em 0; }\n"
+    "pre { white-space: pre-wrap; overflow-wrap: break-word; word-wrap: break-word; "
+    "font-size: 0.85em; line-height: 1.35; background: #f4f4f4; padding: 0.5em; "
+    "page-break-inside: auto; hyphens: none; -epub-hyphens: none; }\n"
+    "code, kbd, samp { font-family: monospace; hyphens: none; -epub-hyphens: none; }\n"
+    "blockquote { margin: 1em 1.5em; padding-left: 0.8em; border-left: 3px solid #ccc; }\n"
+    "table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }\n"
+    "th, td { border: 1px solid #999; padding: 0.2em 0.4em; vertical-align: top; }\n"
+    "th { background: #eee; }\n"
+    "hr { border: 0; border-top: 1px solid #999; margin: 1.5em 0; }\n"
+    "section.footnotes, .footnotes { font-size: 0.85em; margin-top: 2em; border-top: 1px solid #ccc; }\n"
+    ".task { font-family: sans-serif; }\n"
+    ".titlepage { text-align: center; margin-top: 20%; }\n"
+    ".titlepage h1 { font-size: 2em; }\n"
+    ".cover { text-align: center; margin: 0; padding: 0; }\n"
+    ".cover img { max-height: 100%; }\n"
+    "nav ol { list-style-type: none; padding-left: 1em; }\n";
+
+/* ---- small helpers */
+static int nomem(ov_epub *e) { return ov_error(e->err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL); }
+
+static void put_x(ov_buf *b, const char *s) { if (s) ov_epub_put_text(b, s, strlen(s), 1); }
+
+/* A path made absolute (against the working folder) and normalised: no ".", "..", "//". */
+static char *normalize_path(const char *base, const char *path) {
+    ov_buf in;
+    ov_buf_init(&in);
+    if (path[0] != '/') {
+        if (base) ov_buf_puts(&in, base);
+        else {
+            char cwd[PATH_MAX];
+            if (getcwd(cwd, sizeof cwd)) ov_buf_puts(&in, cwd);
+        }
+        ov_buf_putc(&in, '/');
+    }
+    ov_buf_puts(&in, path);
+    if (in.failed) { ov_buf_free(&in); return NULL; }
+    char *s = in.data;
+    size_t n = in.len, o = 0;
+    /* in place: components are copied forward, ".." pops back to the previous '/' */
+    for (size_t i = 0; i < n;) {
+        while (i < n && s[i] == '/') i++;
+        size_t j = i;
+        while (j < n && s[j] != '/') j++;
+        size_t l = j - i;
+        if (l == 0) break;
+        if (l == 1 && s[i] == '.') {
+        } else if (l == 2 && s[i] == '.' && s[i + 1] == '.') {
+            while (o > 0 && s[o - 1] != '/') o--;
+            if (o > 0) o--;
+        } else {
+            s[o++] = '/';
+            memmove(s + o, s + i, l);
+            o += l;
+        }
+        i = j;
+    }
+    s[o] = 0;
+    if (o == 0) { s[0] = '/'; s[1] = 0; }
+    return s;
+}
+
+/* Drops a page extension (".md", ".html", ...) and trailing slashes. */
+static void strip_page_ext(char *s) {
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '/') s[--n] = 0;
+    static const char *const ext[] = {".md", ".markdown", ".mdown", ".mkd", ".html", ".htm", ".xhtml"};
+    char *slash = strrchr(s, '/');
+    char *dot = strrchr(s, '.');
+    if (!dot || (slash && dot < slash)) return;
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (!strcasecmp(dot, ext[i])) { *dot = 0; return; }
+}
+
+static int ends_with_path(const char *key, const char *tail) {
+    size_t k = strlen(key), t = strlen(tail);
+    if (t == 0 || t > k) return 0;
+    if (strcmp(key + k - t, tail)) return 0;
+    return t == k || key[k - t - 1] == '/' || tail[0] == '/';
+}
+
+ov_epub_chapter *ov_epub_find_chapter(ov_epub *e, ov_epub_chapter *from, const char *path) {
+    if (!path || !*path) return NULL;
+    ov_epub_chapter *best = NULL;
+    if (path[0] == '/') {
+        /* site-relative: the document whose path ends with it ("/blog/x" -> ".../pages/blog/x.md") */
+        char *t = normalize_path("", path);
+        if (!t) return NULL;
+        strip_page_ext(t);
+        const char *tail = t[0] == '/' ? t + 1 : t;
+        ov_buf idx;
+        ov_buf_init(&idx);
+        ov_buf_printf(&idx, "%s%sindex", tail, *tail ? "/" : "");
+        for (size_t i = 0; i < e->nch; i++) {
+            const char *key = e->ch[i].key;
+            if (!key) continue;
+            if ((*tail && ends_with_path(key, tail)) || (idx.data && ends_with_path(key, idx.data)))
+                if (!best || strlen(key) < strlen(best->key)) best = &e->ch[i];
+        }
+        ov_buf_free(&idx);
+        ov_free(t);
+        return best;
+    }
+    if (!from->key) return NULL;
+    /* relative: to the document's folder, else to the document as a folder (pretty URLs) */
+    for (int pass = 0; pass < 2 && !best; pass++) {
+        char *dir = ov_strdup(from->key);
+        if (!dir) return NULL;
+        if (pass == 0) {
+            char *slash = strrchr(dir, '/');
+            if (slash) *slash = 0;
+        }
+        char *t = normalize_path(dir, path);
+        ov_free(dir);
+        if (!t) return NULL;
+        strip_page_ext(t);
+        size_t tl = strlen(t);
+        for (size_t i = 0; i < e->nch && !best; i++) {
+            const char *key = e->ch[i].key;
+            if (!key) continue;
+            if (!strcmp(key, t) || (!strncmp(key, t, tl) && !strcmp(key + tl, "/index"))) best = &e->ch[i];
+        }
+        ov_free(t);
+    }
+    return best;
+}
+
+/* ---- images */
+static int has_scheme(const char *s) {
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) return 0;
+    for (const char *p = s + 1; *p; p++) {
+        if (*p == ':') return 1;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '+' ||
+              *p == '-' || *p == '.'))
+            return 0;
+    }
+    return 0;
+}
+
+static int add_image(ov_epub *e, const octavo_doc *doc, const char *target, char *relpath) {
+    if (e->nimg == e->capimg) {
+        size_t cap = e->capimg ? e->capimg * 2 : 16;
+        ov_epub_image *v = ov_realloc(e->img, cap * sizeof *v);
+        if (!v) { ov_free(relpath); return -2; }
+        e->img = v;
+        e->capimg = cap;
+    }
+    ov_epub_image *im = &e->img[e->nimg];
+    memset(im, 0, sizeof *im);
+    im->doc = doc;
+    im->target = ov_strdup(target);
+    im->relpath = relpath;
+    im->alias = -1;
+    if (!im->target) { ov_free(relpath); return -2; }
+    return (int)e->nimg++;
+}
+
+int ov_epub_image_ref(ov_epub *e, ov_epub_chapter *c, const char *target) {
+    int remote = (target[0] == '/' && target[1] == '/') || has_scheme(target);
+    if (remote && !strncasecmp(target, "data:", 5)) return -1;
+    if (remote && !e->ov->opt.resolve) return -1;
+    char *relpath = NULL;
+    if (!remote && !e->ov->opt.resolve) {
+        octavo_error tmp;
+        relpath = ov_resolve_relpath(c->doc, target, &tmp);
+    }
+    /* the same file, or the same remote address, is registered once */
+    for (size_t i = 0; i < e->nimg; i++) {
+        ov_epub_image *im = &e->img[i];
+        if ((relpath && im->relpath && !strcmp(relpath, im->relpath)) ||
+            (remote && !im->relpath && !strcmp(im->target, target))) {
+            ov_free(relpath);
+            return (int)i;
+        }
+    }
+    int r = add_image(e, c->doc, target, relpath);
+    if (r == -2) {
+        e->nomem = 1;
+        return -1;
+    }
+    return r;
+}
+
+static void convert_one(ov_epub *e, ov_epub_image *im) {
+    octavo_blob blob = {0};
+    octavo_error er;
+    memset(&er, 0, sizeof er);
+    int rc = ov_resolve(im->doc, im->target, &blob, &er);
+    if (rc == OCTAVO_OK) {
+        ov_sha256(blob.data, blob.len, im->sha);
+        rc = ov_image_for_epub(e->ov, blob.data, blob.len, &im->out, &er);
+        ov_blob_release(&blob);
+    }
+    im->code = rc;
+    if (rc) {
+        snprintf(im->message, sizeof im->message, "image '%.200s': %.280s", im->target,
+                 er.message[0] ? er.message : octavo_strerror(rc));
+        memset(&im->out, 0, sizeof im->out);
+    }
+}
+
+typedef struct pool {
+    ov_epub *e;
+    pthread_mutex_t mu;
+    size_t next;
+} pool;
+
+static void *worker(void *arg) {
+    pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->e->nimg) break;
+        convert_one(p->e, &p->e->img[i]);
+    }
+    return NULL;
+}
+
+/* Resolves and converts every image, on up to one thread per core (the WebP conversions are
+ * what a cold build spends its time on). */
+static void convert_images(ov_epub *e) {
+    if (!e->nimg) return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cores > 1 ? (size_t)cores : 1;
+    if (nt > 8) nt = 8;
+    if (nt > e->nimg) nt = e->nimg;
+    pool p = {e, PTHREAD_MUTEX_INITIALIZER, 0};
+    pthread_t th[8];
+    size_t started = 0;
+    for (size_t i = 1; i < nt; i++) {
+        if (pthread_create(&th[started], NULL, worker, &p)) break;
+        started++;
+    }
+    worker(&p); /* this thread works too; with no threads started it does everything */
+    for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&p.mu);
+}
+
+/* Equal bytes are packed once; names from the source file, made safe and unique. */
+static int name_images(ov_epub *e) {
+    for (size_t i = 0; i < e->nimg; i++) {
+        ov_epub_image *im = &e->img[i];
+        if (im->code) continue;
+        for (size_t j = 0; j < i; j++) {
+            ov_epub_image *o = &e->img[j];
+            if (!o->code && o->alias < 0 && !memcmp(o->sha, im->sha, 32)) {
+                im->alias = (int)j;
+                ov_free(im->out.data);
+                im->out.data = NULL;
+                break;
+            }
+        }
+        if (im->alias >= 0) continue;
+        const char *src = im->relpath ? im->relpath : im->target;
+        size_t sl = strcspn(src, "?#");
+        const char *base = src;
+        for (size_t k = 0; k < sl; k++)
+            if (src[k] == '/') base = src + k + 1;
+        size_t bl = (size_t)(src + sl - base);
+        const char *dot = NULL;
+        for (size_t k = 0; k < bl; k++)
+            if (base[k] == '.') dot = base + k;
+        if (dot && dot > base) bl = (size_t)(dot - base);
+        ov_buf b;
+        ov_buf_init(&b);
+        ov_buf_puts(&b, "images/");
+        size_t start = b.len;
+        for (size_t k = 0; k < bl && b.len - start < 64; k++) {
+            char c = base[k];
+            int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+            ov_buf_putc(&b, ok ? c : '_');
+        }
+        if (b.len == start) ov_buf_puts(&b, "image");
+        size_t stem = b.len;
+        for (int k = 1; !b.failed; k++) {
+            b.len = stem;
+            if (k > 1) ov_buf_printf(&b, "-%d", k);
+            ov_buf_printf(&b, ".%s", im->out.ext ? im->out.ext : "bin");
+            int clash = 0;
+            for (size_t j = 0; j < i && !clash; j++)
+                clash = e->img[j].href && !strcasecmp(e->img[j].href, b.data);
+            if (!clash) break;
+        }
+        im->href = ov_buf_detach(&b, NULL);
+        if (!im->href) return nomem(e);
+    }
+    return OCTAVO_OK;
+}
+
+/* ---- metadata */
+typedef struct meta {
+    const char *title;
+    char lang[64];
+    const char **authors;
+    size_t nauthors;
+    char identifier[256];
+    char date[32];             /* dc:date */
+    char modified[32];         /* dcterms:modified */
+    time_t mtime;
+    const char *description;
+    const char *publisher;
+    int has_images, has_gif;
+} meta;
+
+static void fmt_utc(time_t t, char *buf, size_t size) {
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) { snprintf(buf, size, "1980-01-01T00:00:00Z"); return; }
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int source_date_epoch(time_t *out) {
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    if (!s || !*s) return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 0 || v > 253402300799LL) return 0;
+    *out = (time_t)v;
+    return 1;
+}
+
+static int build_meta(ov_epub *e, meta *m) {
+    octavo_book *bk = e->book;
+    memset(m, 0, sizeof *m);
+    m->title = bk->title && *bk->title ? bk->title : bk->ndocs == 1 ? octavo_doc_title(bk->docs[0]) : "Untitled";
+    const char *lang = bk->lang;
+    if (!ov_epub_lang_ok(lang) && bk->ndocs) lang = octavo_doc_lang(bk->docs[0]);
+    if (!ov_epub_lang_ok(lang)) lang = e->ov->lang;
+    if (!ov_epub_lang_ok(lang)) lang = "en";
+    snprintf(m->lang, sizeof m->lang, "%s", lang);
+
+    /* authors: the book's, else each document's once, in the book's order */
+    size_t n = bk->nauthors ? bk->nauthors : bk->ndocs;
+    m->authors = ov_calloc(n ? n : 1, sizeof *m->authors);
+    if (!m->authors) return nomem(e);
+    if (bk->nauthors) {
+        for (size_t i = 0; i < bk->nauthors; i++)
+            if (bk->authors[i] && *bk->authors[i]) m->authors[m->nauthors++] = bk->authors[i];
+    } else {
+        for (size_t i = 0; i < bk->ndocs; i++) {
+            const char *a = octavo_doc_author(bk->docs[i]);
+            if (!a || !*a) continue;
+            int seen = 0;
+            for (size_t j = 0; j < m->nauthors && !seen; j++) seen = !strcmp(m->authors[j], a);
+            if (!seen) m->authors[m->nauthors++] = a;
+        }
+    }
+
+    /* dates */
+    int dated = 0;
+    octavo_time newest;
+    memset(&newest, 0, sizeof newest);
+    for (size_t i = 0; i < bk->ndocs; i++) {
+        octavo_time t;
+        if (octavo_doc_date(bk->docs[i], &t) == OCTAVO_OK && (!dated || t.epoch > newest.epoch)) {
+            newest = t;
+            dated = 1;
+        }
+    }
+    time_t sde;
+    if (source_date_epoch(&sde)) m->mtime = sde;
+    else if (dated) m->mtime = (time_t)newest.epoch;
+    else m->mtime = 315532800; /* 1980-01-01 */
+    if (m->mtime < 0) m->mtime = 0;
+    fmt_utc(m->mtime, m->modified, sizeof m->modified);
+    if (bk->date && strlen(bk->date) >= 10) snprintf(m->date, sizeof m->date, "%.10s", bk->date);
+    else if (dated && newest.year > 0 && newest.year < 10000)
+        snprintf(m->date, sizeof m->date, "%04d-%02d-%02d", newest.year, newest.month, newest.day);
+    else snprintf(m->date, sizeof m->date, "%.10s", m->modified);
+
+    m->description = bk->description && *bk->description ? bk->description : NULL;
+    if (!m->description && bk->ndocs == 1) {
+        const char *s = octavo_doc_summary(bk->docs[0], 300);
+        if (s && *s) m->description = s;
+    }
+    m->publisher = bk->publisher && *bk->publisher ? bk->publisher : NULL;
+
+    /* identifier: the caller's, else a name-based UUID from the content */
+    if (bk->identifier && *bk->identifier) {
+        snprintf(m->identifier, sizeof m->identifier, "%s", bk->identifier);
+    } else {
+        ov_buf h;
+        ov_buf_init(&h);
+        ov_buf_printf(&h, "octavo-epub\n%s\n%s\n", m->title, m->lang);
+        for (size_t i = 0; i < m->nauthors; i++) ov_buf_printf(&h, "%s\n", m->authors[i]);
+        unsigned char d[32];
+        for (size_t i = 0; i < bk->ndocs; i++) {
+            ov_sha256(bk->docs[i]->text, bk->docs[i]->len, d);
+            ov_buf_put(&h, d, sizeof d);
+        }
+        if (h.failed) { ov_buf_free(&h); return nomem(e); }
+        ov_sha256(h.data, h.len, d);
+        ov_buf_free(&h);
+        d[6] = (unsigned char)((d[6] & 0x0F) | 0x50); /* version 5: name-based (SHA) */
+        d[8] = (unsigned char)((d[8] & 0x3F) | 0x80);
+        snprintf(m->identifier, sizeof m->identifier,
+                 "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2],
+                 d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+    }
+    for (size_t i = 0; i < e->nimg; i++) {
+        const ov_epub_image *im = &e->img[i];
+        if (im->code || im->alias >= 0) continue;
+        m->has_images = 1;
+        if (im->out.mime && !strcmp(im->out.mime, "image/gif")) m->has_gif = 1;
+    }
+    return OCTAVO_OK;
+}
+
+/* ---- package documents */
+static void xhtml_head(ov_buf *b, const char *lang, const char *title, const char *css) {
+    ov_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE html>\n"
+                   "<html xmlns=\"http://www.w3.org/1999/xhtml\" xmlns:epub=\"http://www.idpf.org/2007/ops\" lang=\"");
+    put_x(b, lang);
+    ov_buf_puts(b, "\" xml:lang=\"");
+    put_x(b, lang);
+    ov_buf_puts(b, "\">\n<head>\n<meta charset=\"UTF-8\"/>\n<title>");
+    put_x(b, title && *title ? title : "Untitled");
+    ov_buf_puts(b, "</title>\n<link rel=\"stylesheet\" type=\"text/css\" href=\"");
+    ov_buf_puts(b, css);
+    ov_buf_puts(b, "\"/>\n</head>\n");
+}
+
+static char *container_xml(void) {
+    ov_buf b;
+    ov_buf_init(&b);
+    ov_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                    "<container version=\"1.0\" xmlns=\"urn:oasis:names:tc:opendocument:xmlns:container\">\n"
+                    "  <rootfiles>\n"
+                    "    <rootfile full-path=\"OEBPS/content.opf\" media-type=\"application/oebps-package+xml\"/>\n"
+                    "  </rootfiles>\n"
+                    "</container>\n");
+    return ov_buf_detach(&b, NULL);
+}
+
+static void opf_dc(ov_buf *b, const char *el, const char *id, const char *value) {
+    ov_buf_printf(b, "    <dc:%s", el);
+    if (id) ov_buf_printf(b, " id=\"%s\"", id);
+    ov_buf_putc(b, '>');
+    put_x(b, value);
+    ov_buf_printf(b, "</dc:%s>\n", el);
+}
+
+static void opf_meta(ov_buf *b, const char *property, const char *value) {
+    ov_buf_printf(b, "    <meta property=\"%s\">", property);
+    put_x(b, value);
+    ov_buf_puts(b, "</meta>\n");
+}
+
+static char *content_opf(ov_epub *e, const meta *m, int cover_page) {
+    ov_buf b;
+    ov_buf_init(&b);
+    ov_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                    "<package xmlns=\"http://www.idpf.org/2007/opf\" version=\"3.0\" unique-identifier=\"bookid\" xml:lang=\"");
+    put_x(&b, m->lang);
+    ov_buf_puts(&b, "\">\n  <metadata xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n");
+    opf_dc(&b, "identifier", "bookid", m->identifier);
+    opf_dc(&b, "title", "title", m->title);
+    opf_dc(&b, "language", NULL, m->lang);
+    for (size_t i = 0; i < m->nauthors; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "creator%zu", i + 1);
+        opf_dc(&b, "creator", id, m->authors[i]);
+        ov_buf_printf(&b, "    <meta refines=\"#%s\" property=\"role\" scheme=\"marc:relators\">aut</meta>\n", id);
+    }
+    opf_dc(&b, "date", NULL, m->date);
+    if (m->description) opf_dc(&b, "description", NULL, m->description);
+    if (m->publisher) opf_dc(&b, "publisher", NULL, m->publisher);
+    opf_meta(&b, "dcterms:modified", m->modified);
+    /* accessibility (schema.org, as EPUB Accessibility 1.0 asks) */
+    opf_meta(&b, "schema:accessMode", "textual");
+    if (m->has_images) opf_meta(&b, "schema:accessMode", "visual");
+    int all_alt = e->imgs_no_alt == 0;
+    if (!m->has_images || all_alt) opf_meta(&b, "schema:accessModeSufficient", "textual");
+    if (m->has_images) opf_meta(&b, "schema:accessModeSufficient", "textual,visual");
+    opf_meta(&b, "schema:accessibilityFeature", "structuralNavigation");
+    opf_meta(&b, "schema:accessibilityFeature", "tableOfContents");
+    opf_meta(&b, "schema:accessibilityFeature", "readingOrder");
+    if (m->has_images && all_alt) opf_meta(&b, "schema:accessibilityFeature", "alternativeText");
+    opf_meta(&b, "schema:accessibilityHazard", m->has_gif ? "unknown" : "none");
+    ov_buf summary;
+    ov_buf_init(&summary);
+    ov_buf_puts(&summary, "Text with headings marked up for navigation and a table of contents of every chapter "
+                          "and its sections; reading order follows the source.");
+    if (m->has_images)
+        ov_buf_puts(&summary, all_alt ? " Every image has a text alternative."
+                                      : " Some images have no text alternative in the source.");
+    opf_meta(&b, "schema:accessibilitySummary", summary.data ? summary.data : "");
+    ov_buf_free(&summary);
+    if (e->cover >= 0) {
+        const ov_epub_image *c = &e->img[e->cover];
+        ov_buf_printf(&b, "    <meta name=\"cover\" content=\"img%d\"/>\n", (c->alias >= 0 ? c->alias : e->cover) + 1);
+    }
+    ov_buf_puts(&b, "  </metadata>\n  <manifest>\n");
+    ov_buf_puts(&b, "    <item id=\"nav\" href=\"nav.xhtml\" media-type=\"application/xhtml+xml\" properties=\"nav\"/>\n"
+                    "    <item id=\"ncx\" href=\"toc.ncx\" media-type=\"application/x-dtbncx+xml\"/>\n"
+                    "    <item id=\"css\" href=\"style.css\" media-type=\"text/css\"/>\n");
+    ov_buf_printf(&b, "    <item id=\"front\" href=\"%s\" media-type=\"application/xhtml+xml\"/>\n",
+                  cover_page ? "cover.xhtml" : "titlepage.xhtml");
+    for (size_t i = 0; i < e->nch; i++)
+        ov_buf_printf(&b, "    <item id=\"ch%zu\" href=\"%s\" media-type=\"application/xhtml+xml\"/>\n", i + 1, e->ch[i].file);
+    int cover_idx = -1;
+    if (e->cover >= 0) cover_idx = e->img[e->cover].alias >= 0 ? e->img[e->cover].alias : e->cover;
+    for (size_t i = 0; i < e->nimg; i++) {
+        const ov_epub_image *im = &e->img[i];
+        if (im->code || im->alias >= 0 || !im->href) continue;
+        ov_buf_printf(&b, "    <item id=\"img%zu\" href=\"", i + 1);
+        put_x(&b, im->href);
+        ov_buf_printf(&b, "\" media-type=\"%s\"%s/>\n", im->out.mime ? im->out.mime : "application/octet-stream",
+                      (int)i == cover_idx ? " properties=\"cover-image\"" : "");
+    }
+    ov_buf_puts(&b, "  </manifest>\n  <spine toc=\"ncx\">\n    <itemref idref=\"front\"/>\n    <itemref idref=\"nav\"/>\n");
+    for (size_t i = 0; i < e->nch; i++) ov_buf_printf(&b, "    <itemref idref=\"ch%zu\"/>\n", i + 1);
+    ov_buf_puts(&b, "  </spine>\n</package>\n");
+    return ov_buf_detach(&b, NULL);
+}
+
+/* Sections nested by level: an entry holds the following deeper ones. */
+static void nav_sections(ov_buf *b, const ov_epub_chapter *c, size_t *i, int parent, int depth) {
+    ov_buf_printf(b, "%*s<ol>\n", depth * 2, "");
+    while (*i < c->nsecs && c->secs[*i].level > parent) {
+        const ov_epub_section *s = &c->secs[*i];
+        ov_buf_printf(b, "%*s<li><a href=\"%s#", depth * 2 + 2, "", c->file);
+        put_x(b, s->id);
+        ov_buf_puts(b, "\">");
+        put_x(b, s->text);
+        ov_buf_puts(b, "</a>");
+        (*i)++;
+        if (*i < c->nsecs && c->secs[*i].level > s->level) {
+            ov_buf_putc(b, '\n');
+            nav_sections(b, c, i, s->level, depth + 2);
+            ov_buf_printf(b, "%*s", depth * 2 + 2, "");
+        }
+        ov_buf_puts(b, "</li>\n");
+    }
+    ov_buf_printf(b, "%*s</ol>\n", depth * 2, "");
+}
+
+static char *nav_xhtml(ov_epub *e, const meta *m, int cover_page) {
+    ov_buf b;
+    ov_buf_init(&b);
+    xhtml_head(&b, m->lang, "Contents", "style.css");
+    ov_buf_puts(&b, "<body>\n<nav epub:type=\"toc\" id=\"toc\">\n  <h1>Contents</h1>\n  <ol>\n");
+    for (size_t i = 0; i < e->nch; i++) {
+        const ov_epub_chapter *c = &e->ch[i];
+        ov_buf_printf(&b, "    <li><a href=\"%s\">", c->file);
+        put_x(&b, octavo_doc_title(c->doc));
+        ov_buf_puts(&b, "</a>");
+        if (c->nsecs) {
+            size_t k = 0;
+            ov_buf_putc(&b, '\n');
+            nav_sections(&b, c, &k, 1, 3);
+            ov_buf_puts(&b, "    ");
+        }
+        ov_buf_puts(&b, "</li>\n");
+    }
+    ov_buf_puts(&b, "  </ol>\n</nav>\n<nav epub:type=\"landmarks\" id=\"landmarks\" hidden=\"hidden\">\n"
+                    "  <h2>Landmarks</h2>\n  <ol>\n");
+    if (cover_page) ov_buf_puts(&b, "    <li><a epub:type=\"cover\" href=\"cover.xhtml\">Cover</a></li>\n");
+    else ov_buf_puts(&b, "    <li><a epub:type=\"titlepage\" href=\"titlepage.xhtml\">Title page</a></li>\n");
+    ov_buf_puts(&b, "    <li><a epub:type=\"toc\" href=\"nav.xhtml#toc\">Contents</a></li>\n");
+    if (e->nch) ov_buf_printf(&b, "    <li><a epub:type=\"bodymatter\" href=\"%s\">Start</a></li>\n", e->ch[0].file);
+    ov_buf_puts(&b, "  </ol>\n</nav>\n</body>\n</html>\n");
+    return ov_buf_detach(&b, NULL);
+}
+
+static void ncx_sections(ov_buf *b, const ov_epub_chapter *c, size_t *i, int parent, int depth, int *order) {
+    while (*i < c->nsecs && c->secs[*i].level > parent) {
+        const ov_epub_section *s = &c->secs[*i];
+        int po = ++*order;
+        ov_buf_printf(b, "%*s<navPoint id=\"np%d\" playOrder=\"%d\"><navLabel><text>", depth * 2, "", po, po);
+        put_x(b, s->text);
+        ov_buf_printf(b, "</text></navLabel><content src=\"%s#", c->file);
+        put_x(b, s->id);
+        ov_buf_puts(b, "\"/>");
+        (*i)++;
+        if (*i < c->nsecs && c->secs[*i].level > s->level) {
+            ov_buf_putc(b, '\n');
+            ncx_sections(b, c, i, s->level, depth + 1, order);
+            ov_buf_printf(b, "%*s", depth * 2, "");
+        }
+        ov_buf_puts(b, "</navPoint>\n");
+    }
+}
+
+static int sec_depth(const ov_epub_chapter *c, size_t *i, int parent) {
+    int best = 0;
+    while (*i < c->nsecs && c->secs[*i].level > parent) {
+        int lv = c->secs[(*i)++].level, d = 1;
+        if (*i < c->nsecs && c->secs[*i].level > lv) d += sec_depth(c, i, lv);
+        if (d > best) best = d;
+    }
+    return best;
+}
+
+static char *toc_ncx(ov_epub *e, const meta *m, int cover_page) {
+    int depth = 1;
+    for (size_t i = 0; i < e->nch; i++) {
+        size_t k = 0;
+        int d = 1 + sec_depth(&e->ch[i], &k, 1);
+        if (d > depth) depth = d;
+    }
+    ov_buf b;
+    ov_buf_init(&b);
+    ov_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                    "<ncx xmlns=\"http://www.daisy.org/z3986/2005/ncx/\" version=\"2005-1\" xml:lang=\"");
+    put_x(&b, m->lang);
+    ov_buf_puts(&b, "\">\n  <head>\n    <meta name=\"dtb:uid\" content=\"");
+    put_x(&b, m->identifier);
+    ov_buf_printf(&b, "\"/>\n    <meta name=\"dtb:depth\" content=\"%d\"/>\n"
+                      "    <meta name=\"dtb:totalPageCount\" content=\"0\"/>\n"
+                      "    <meta name=\"dtb:maxPageNumber\" content=\"0\"/>\n  </head>\n  <docTitle><text>", depth);
+    put_x(&b, m->title);
+    ov_buf_puts(&b, "</text></docTitle>\n  <navMap>\n");
+    int order = 0;
+    ++order;
+    ov_buf_printf(&b, "    <navPoint id=\"np%d\" playOrder=\"%d\"><navLabel><text>%s</text></navLabel>"
+                      "<content src=\"%s\"/></navPoint>\n",
+                  order, order, cover_page ? "Cover" : "Title page", cover_page ? "cover.xhtml" : "titlepage.xhtml");
+    for (size_t i = 0; i < e->nch; i++) {
+        const ov_epub_chapter *c = &e->ch[i];
+        int po = ++order;
+        ov_buf_printf(&b, "    <navPoint id=\"np%d\" playOrder=\"%d\"><navLabel><text>", po, po);
+        put_x(&b, octavo_doc_title(c->doc));
+        ov_buf_printf(&b, "</text></navLabel><content src=\"%s\"/>", c->file);
+        if (c->nsecs) {
+            size_t k = 0;
+            ov_buf_putc(&b, '\n');
+            ncx_sections(&b, c, &k, 1, 3, &order);
+            ov_buf_puts(&b, "    ");
+        }
+        ov_buf_puts(&b, "</navPoint>\n");
+    }
+    ov_buf_puts(&b, "  </navMap>\n</ncx>\n");
+    return ov_buf_detach(&b, NULL);
+}
+
+static void human_date(ov_buf *b, const char *date) {
+    /* "2019-04-22" as it is: unambiguous in every language */
+    put_x(b, date);
+}
+
+static char *front_page(ov_epub *e, const meta *m, int cover_page) {
+    ov_buf b;
+    ov_buf_init(&b);
+    xhtml_head(&b, m->lang, m->title, "style.css");
+    if (cover_page) {
+        const ov_epub_image *c = &e->img[e->cover];
+        if (c->alias >= 0) c = &e->img[c->alias];
+        ov_buf_puts(&b, "<body class=\"cover\">\n<section epub:type=\"cover\" class=\"cover\">\n<img src=\"");
+        put_x(&b, c->href);
+        ov_buf_puts(&b, "\" alt=\"");
+        put_x(&b, m->title);
+        ov_buf_puts(&b, "\"/>\n</section>\n</body>\n</html>\n");
+        return ov_buf_detach(&b, NULL);
+    }
+    ov_buf_puts(&b, "<body>\n<section epub:type=\"titlepage\" class=\"titlepage\">\n<h1>");
+    put_x(&b, m->title);
+    ov_buf_puts(&b, "</h1>\n");
+    if (m->nauthors) {
+        ov_buf_puts(&b, "<p class=\"authors\">");
+        for (size_t i = 0; i < m->nauthors; i++) {
+            if (i) ov_buf_puts(&b, i + 1 == m->nauthors ? " and " : ", ");
+            put_x(&b, m->authors[i]);
+        }
+        ov_buf_puts(&b, "</p>\n");
+    }
+    if (m->publisher) {
+        ov_buf_puts(&b, "<p class=\"publisher\">");
+        put_x(&b, m->publisher);
+        ov_buf_puts(&b, "</p>\n");
+    }
+    ov_buf_puts(&b, "<p class=\"date\"><time datetime=\"");
+    put_x(&b, m->date);
+    ov_buf_puts(&b, "\">");
+    human_date(&b, m->date);
+    ov_buf_puts(&b, "</time></p>\n</section>\n</body>\n</html>\n");
+    return ov_buf_detach(&b, NULL);
+}
+
+/* A chapter: its title, author and date, then its body. */
+static int chapter_xhtml(ov_epub *e, ov_epub_chapter *c, ov_buf *b) {
+    octavo_doc *d = c->doc;
+    const char *title = octavo_doc_title(d);
+    xhtml_head(b, c->lang, title, "style.css");
+    ov_buf_printf(b, "<body>\n<section epub:type=\"chapter\" id=\"c%zu\">\n<h1>", c->index);
+    put_x(b, title);
+    ov_buf_puts(b, "</h1>\n");
+    const char *author = octavo_doc_author(d);
+    octavo_time t;
+    int dated = octavo_doc_date(d, &t) == OCTAVO_OK && t.year > 0 && t.year < 10000;
+    if ((author && *author) || dated) {
+        ov_buf_puts(b, "<p class=\"byline\">");
+        if (author && *author) {
+            ov_buf_puts(b, "<span class=\"author\">");
+            put_x(b, author);
+            ov_buf_puts(b, "</span>");
+        }
+        if (author && *author && dated) ov_buf_puts(b, " \xC2\xB7 ");
+        if (dated) {
+            char iso[40], day[16];
+            if (t.has_time) ov_time_rfc3339(&t, iso, sizeof iso);
+            else snprintf(iso, sizeof iso, "%04d-%02d-%02d", t.year, t.month, t.day);
+            snprintf(day, sizeof day, "%04d-%02d-%02d", t.year, t.month, t.day);
+            ov_buf_puts(b, "<time datetime=\"");
+            put_x(b, iso);
+            ov_buf_puts(b, "\">");
+            human_date(b, day);
+            ov_buf_puts(b, "</time>");
+        }
+        ov_buf_puts(b, "</p>\n");
+    }
+    int rc = ov_epub_chapter_walk(e, c, 1, b);
+    if (rc) return rc;
+    ov_buf_puts(b, "\n</section>\n</body>\n</html>\n");
+    return b->failed ? nomem(e) : OCTAVO_OK;
+}
+
+/* ---- the book */
+static void free_epub(ov_epub *e) {
+    for (size_t i = 0; i < e->nch; i++) {
+        ov_epub_chapter *c = &e->ch[i];
+        ov_free(c->key);
+        for (size_t k = 0; k < c->nids; k++) {
+            ov_free(c->ids[k].orig);
+            ov_free(c->ids[k].id);
+        }
+        ov_free(c->ids);
+        ov_free(c->imgs);
+        for (size_t k = 0; k < c->nsecs; k++) ov_free(c->secs[k].text);
+        ov_free(c->secs);
+    }
+    ov_free(e->ch);
+    for (size_t i = 0; i < e->nimg; i++) {
+        ov_free(e->img[i].target);
+        ov_free(e->img[i].relpath);
+        ov_free(e->img[i].out.data);
+        ov_free(e->img[i].href);
+    }
+    ov_free(e->img);
+}
+
+/* Adds a generated text entry (NULL: out of memory). */
+static int add_text(ov_epub *e, ov_zipw *z, const char *name, char *text) {
+    if (!text) return nomem(e);
+    return ov_zipw_add(z, name, text, strlen(text), 1, 1, e->err);
+}
+
+int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
+    octavo_error local;
+    if (!err) err = &local;
+    if (!book || !book->ov) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_EPUB, NULL, 0, 0, "no book");
+    ov_epub e;
+    memset(&e, 0, sizeof e);
+    e.book = book;
+    e.ov = book->ov;
+    e.cover = -1;
+    e.err = err;
+    memset(err, 0, sizeof *err);
+    int rc = OCTAVO_OK;
+    ov_zipw *z = NULL;
+    meta m;
+    memset(&m, 0, sizeof m);
+
+    e.ch = ov_calloc(book->ndocs ? book->ndocs : 1, sizeof *e.ch);
+    if (!e.ch) return nomem(&e);
+    e.nch = book->ndocs;
+    for (size_t i = 0; i < e.nch && !rc; i++) {
+        ov_epub_chapter *c = &e.ch[i];
+        c->doc = book->docs[i];
+        c->index = i + 1;
+        snprintf(c->file, sizeof c->file, "chapter-%zu.xhtml", i + 1);
+        const char *lang = octavo_doc_lang(c->doc);
+        snprintf(c->lang, sizeof c->lang, "%s", ov_epub_lang_ok(lang) ? lang : "en");
+        rc = ov_model_build(c->doc, err);
+        if (rc) break;
+        if (c->doc->name && *c->doc->name) {
+            c->key = normalize_path(NULL, c->doc->name);
+            if (!c->key) { rc = nomem(&e); break; }
+            strip_page_ext(c->key);
+        }
+    }
+    /* first walk: ids, sections, images */
+    for (size_t i = 0; i < e.nch && !rc; i++) {
+        rc = ov_epub_chapter_walk(&e, &e.ch[i], 0, NULL);
+        if (!rc && e.nomem) rc = nomem(&e);
+    }
+    if (!rc && book->cover && *book->cover) {
+        if (!book->ndocs) {
+            ov_warn(e.ov, OCTAVO_E_RESOURCE, NULL, 0, 0, "cover '%s': a book without documents has no place to find it", book->cover);
+        } else {
+            char *relpath = NULL;
+            int remote = has_scheme(book->cover) || (book->cover[0] == '/' && book->cover[1] == '/');
+            if (!remote && !e.ov->opt.resolve) {
+                octavo_error tmp;
+                relpath = ov_resolve_relpath(book->docs[0], book->cover, &tmp);
+            }
+            e.cover = add_image(&e, book->docs[0], book->cover, relpath);
+            if (e.cover == -2) rc = nomem(&e);
+        }
+    }
+    if (rc) goto done;
+    convert_images(&e);
+    if (e.cover >= 0) {
+        ov_epub_image *c = &e.img[e.cover];
+        if (c->code == OCTAVO_OK && c->out.mime && strcmp(c->out.mime, "image/png") && strcmp(c->out.mime, "image/jpeg") &&
+            strcmp(c->out.mime, "image/gif") && strcmp(c->out.mime, "image/svg+xml")) {
+            c->code = OCTAVO_E_IMAGE;
+            snprintf(c->message, sizeof c->message, "image '%.200s': not a format a cover can be", c->target);
+        }
+        if (c->code) {
+            ov_warn(e.ov, c->code, book->docs[0]->name, 0, 0, "cover: %s; a title page stands in", c->message);
+            e.cover = -1;
+        }
+    }
+    if ((rc = name_images(&e))) goto done;
+    if ((rc = build_meta(&e, &m))) goto done;
+    int cover_page = e.cover >= 0;
+
+    if ((rc = ov_zipw_open(&z, m.mtime, err))) goto done;
+    if ((rc = ov_zipw_add(z, "mimetype", (void *)MIMETYPE, strlen(MIMETYPE), 0, 0, err))) goto done;
+    if ((rc = add_text(&e, z, "META-INF/container.xml", container_xml()))) goto done;
+    if ((rc = add_text(&e, z, "OEBPS/content.opf", content_opf(&e, &m, cover_page)))) goto done;
+    if ((rc = add_text(&e, z, "OEBPS/nav.xhtml", nav_xhtml(&e, &m, cover_page)))) goto done;
+    if ((rc = add_text(&e, z, "OEBPS/toc.ncx", toc_ncx(&e, &m, cover_page)))) goto done;
+    if ((rc = ov_zipw_add(z, "OEBPS/style.css", (void *)CSS, sizeof CSS - 1, 0, 1, err))) goto done;
+    if ((rc = add_text(&e, z, cover_page ? "OEBPS/cover.xhtml" : "OEBPS/titlepage.xhtml", front_page(&e, &m, cover_page))))
+        goto done;
+    /* second walk: the chapters */
+    for (size_t i = 0; i < e.nch; i++) {
+        ov_buf b;
+        ov_buf_init(&b);
+        rc = chapter_xhtml(&e, &e.ch[i], &b);
+        if (rc) { ov_buf_free(&b); goto done; }
+        char name[64];
+        snprintf(name, sizeof name, "OEBPS/%s", e.ch[i].file);
+        size_t len;
+        char *data = ov_buf_detach(&b, &len);
+        if (!data) { rc = nomem(&e); goto done; }
+        if ((rc = ov_zipw_add(z, name, data, len, 1, 1, err))) goto done;
+    }
+    for (size_t i = 0; i < e.nimg; i++) {
+        ov_epub_image *im = &e.img[i];
+        if (im->code || im->alias >= 0 || !im->href) continue;
+        char name[128];
+        snprintf(name, sizeof name, "OEBPS/%s", im->href);
+        /* images are compressed already: stored, which is also faster */
+        int svg = im->out.mime && !strcmp(im->out.mime, "image/svg+xml");
+        rc = ov_zipw_add(z, name, im->out.data, im->out.len, 1, svg, err);
+        im->out.data = NULL;
+        if (rc) goto done;
+    }
+    rc = ov_zipw_finish(z, out, err);
+    z = NULL;
+done:
+    ov_zipw_discard(z);
+    ov_free(m.authors);
+    free_epub(&e);
+    if (rc && !err->code) ov_error(err, rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+    return rc;
+}

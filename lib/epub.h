@@ -1,0 +1,103 @@
+/*
+ * EPUB backend internals, shared by epub.c (the book: metadata, package documents, images, zip),
+ * epub_xhtml.c (one chapter: the model's DOM -> EPUB XHTML) and epub_zip.c (a reproducible zip
+ * through libzip). Nothing here is used outside these files.
+ *
+ * A chapter is walked twice by the same code (ov_epub_chapter_walk): first to collect what the
+ * book needs before any chapter is written (the ids every element keeps, the sections for the
+ * navigation, the images to pack), then to write the XHTML. Both walks take the same decisions in
+ * the same order, so the second one reads the first one's results through cursors.
+ */
+#ifndef OCTAVO_EPUB_H
+#define OCTAVO_EPUB_H
+
+#include <time.h>
+
+#include "image.h"
+#include "internal.h"
+
+/* An id of the chapter: as the source wrote it, and as the book writes it ("c3-intro"). */
+typedef struct ov_epub_id {
+    char *orig;
+    char *id;
+} ov_epub_id;
+
+/* A section of a chapter for the navigation. */
+typedef struct ov_epub_section {
+    const char *id;            /* the chapter's id (owned by the chapter's ids) */
+    char *text;
+    int level;                 /* 2..6 */
+} ov_epub_section;
+
+typedef struct ov_epub_chapter {
+    octavo_doc *doc;
+    size_t index;              /* 1-based */
+    char file[48];             /* "chapter-N.xhtml" */
+    char *key;                 /* the document's path, absolute and normalised, without extension */
+    char lang[64];
+    ov_epub_id *ids;
+    size_t nids, capids;
+    int *imgs;                 /* per <img> in document order: an image of the book, or -1 */
+    size_t nimgs, capimgs;
+    ov_epub_section *secs;
+    size_t nsecs, capsecs;
+} ov_epub_chapter;
+
+/* An image of the book, packed once. */
+typedef struct ov_epub_image {
+    const octavo_doc *doc;     /* the first document referring to it (to resolve the target) */
+    char *target;              /* as written */
+    char *relpath;             /* the resolved path under the resource root, or NULL */
+    int code;                  /* the outcome of resolving and converting: 0 or an octavo_code */
+    char message[OCTAVO_ERROR_SIZE];
+    ov_image_out out;          /* the bytes to pack */
+    unsigned char sha[32];     /* of the bytes as resolved, to pack equal images once */
+    int alias;                 /* -1, or an earlier image with the same bytes */
+    char *href;                /* "images/name.png", relative to the package document */
+    int used;                  /* referred to by a chapter that was written */
+} ov_epub_image;
+
+typedef struct ov_epub {
+    octavo_book *book;
+    octavo *ov;
+    ov_epub_chapter *ch;
+    size_t nch;
+    ov_epub_image *img;
+    size_t nimg, capimg;
+    int cover;                 /* the cover image, or -1 */
+    size_t imgs_seen;          /* <img> elements met in the chapters */
+    size_t imgs_no_alt;        /* ... of which without alternative text */
+    int nomem;                 /* an allocation failed where no code could be returned */
+    octavo_error *err;
+} ov_epub;
+
+/* ---- epub_xhtml.c */
+/** Collects (emit 0) or writes (emit 1, into out) chapter c. Returns an octavo_code. */
+int ov_epub_chapter_walk(ov_epub *e, ov_epub_chapter *c, int emit, ov_buf *out);
+/** Writes text escaped for XML, leaving out characters XML does not allow. */
+void ov_epub_put_text(ov_buf *b, const char *s, size_t n, int attr);
+/** Whether s is a language tag we can write (BCP 47 shape). */
+int ov_epub_lang_ok(const char *s);
+
+/* ---- epub.c */
+/** Registers an image target met in chapter c; returns its index in e->img or -1 when it is not
+ *  to be packed (remote without a resolver of the caller's, a data: URL). */
+int ov_epub_image_ref(ov_epub *e, ov_epub_chapter *c, const char *target);
+/** The chapter whose document a local link target names, or NULL. */
+ov_epub_chapter *ov_epub_find_chapter(ov_epub *e, ov_epub_chapter *from, const char *path);
+/** The book's id for an id of chapter c as the source wrote it, or NULL. */
+const char *ov_epub_id_lookup(const ov_epub_chapter *c, const char *orig);
+
+/* ---- epub_zip.c: a zip built in memory with libzip, entries in the order added, every entry with
+ * the same timestamp, Unix permissions 0644, no extra fields, deflate at a fixed level. */
+typedef struct ov_zipw ov_zipw;
+int ov_zipw_open(ov_zipw **out, time_t mtime, octavo_error *err);
+/** Adds an entry. The data is copied unless take is set (then the zip frees it with ov_free, also
+ *  on failure). compress 0 stores it. */
+int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err);
+/** Finishes the archive, sends its bytes to the sink and frees the writer. */
+int ov_zipw_finish(ov_zipw *z, ov_sink *out, octavo_error *err);
+/** Frees a writer that is not finished. NULL is a no-op. */
+void ov_zipw_discard(ov_zipw *z);
+
+#endif
