@@ -135,6 +135,7 @@ static int decode_png(const octavo *ov, const unsigned char *data, size_t len, o
     }
     for (png_uint_32 y = 0; y < h; y++) j->rows[y] = j->pix + (size_t)y * rowbytes;
     png_read_image(j->png, j->rows);
+    png_read_end(j->png, NULL); /* the rest, so a truncated or corrupt tail is an error too */
     out->width = w;
     out->height = h;
     out->channels = ch;
