@@ -1,0 +1,55 @@
+/* Loading throughput: reads the Markdown files named on the command line into memory once, then
+ * loads (frontmatter + Markdown parse) all of them again and again for about a second and prints
+ * "BYTES SECONDS" for what it loaded. Used by tests/bench.sh; links only the public API. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <octavo.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    int n = argc - 1;
+    char **data = calloc((size_t)n + 1, sizeof *data);
+    size_t *len = calloc((size_t)n + 1, sizeof *len);
+    double min_seconds = getenv("BENCH_SECONDS") ? atof(getenv("BENCH_SECONDS")) : 1.0;
+    for (int i = 0; i < n; i++) {
+        FILE *f = fopen(argv[i + 1], "rb");
+        if (!f) { perror(argv[i + 1]); return 1; }
+        fseek(f, 0, SEEK_END);
+        len[i] = (size_t)ftell(f);
+        fseek(f, 0, SEEK_SET);
+        data[i] = malloc(len[i] + 1);
+        if (fread(data[i], 1, len[i], f) != len[i]) { perror(argv[i + 1]); return 1; }
+        fclose(f);
+    }
+    octavo_error err;
+    octavo *ov = octavo_new(NULL, &err);
+    if (!ov) { fprintf(stderr, "%s\n", err.message); return 1; }
+    double bytes = 0, t0 = now(), t;
+    do {
+        for (int i = 0; i < n; i++) {
+            octavo_doc *doc;
+            if (octavo_doc_load(ov, argv[i + 1], data[i], len[i], &doc, &err)) {
+                char msg[2048];
+                octavo_error_format(&err, msg, sizeof msg);
+                fprintf(stderr, "%s\n", msg);
+                return 1;
+            }
+            octavo_doc_free(doc);
+            bytes += (double)len[i];
+        }
+        t = now() - t0;
+    } while (t < min_seconds);
+    printf("%.0f %.6f\n", bytes, t);
+    octavo_free(ov);
+    for (int i = 0; i < n; i++) free(data[i]);
+    free(data);
+    free(len);
+    return 0;
+}
