@@ -80,17 +80,21 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     return 0;
 }
 
+int cli_diag_format(const octavo_diag *d, char *buf, size_t size) {
+    const char *kind = d->severity == OCTAVO_WARNING ? "warning" : "note";
+    if (d->file && *d->file && d->line)
+        return snprintf(buf, size, "%s:%u:%u: %s: %s\n", d->file, d->line, d->column ? d->column : 1, kind, d->message);
+    if (d->file && *d->file) return snprintf(buf, size, "%s: %s: %s\n", d->file, kind, d->message);
+    return snprintf(buf, size, "%s: %s: %s\n", cli_prog, kind, d->message);
+}
+
 void cli_diag(void *ud, const octavo_diag *d) {
     cli_common *c = ud;
     if (c) c->warnings++;
     if (c && c->quiet) return;
-    const char *kind = d->severity == OCTAVO_WARNING ? "warning" : "note";
-    if (d->file && *d->file && d->line)
-        fprintf(stderr, "%s:%u:%u: %s: %s\n", d->file, d->line, d->column ? d->column : 1, kind, d->message);
-    else if (d->file && *d->file)
-        fprintf(stderr, "%s: %s: %s\n", d->file, kind, d->message);
-    else
-        fprintf(stderr, "%s: %s: %s\n", cli_prog, kind, d->message);
+    char buf[OCTAVO_ERROR_SIZE + OCTAVO_PATH_SIZE + 64];
+    cli_diag_format(d, buf, sizeof buf);
+    fputs(buf, stderr);
 }
 
 void cli_error(const octavo_error *err) {

@@ -21,6 +21,9 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i);
 extern const char cli_common_help[];
 /** Prints "file:line:column: warning: message" (the diagnostics callback; ud is a cli_common). */
 void cli_diag(void *ud, const octavo_diag *d);
+/** Formats a diagnostic as cli_diag prints it (with the final newline) into buf; returns the length
+ *  it needed, like snprintf. */
+int cli_diag_format(const octavo_diag *d, char *buf, size_t size);
 /** Prints an error as "file:line:column: error: message". */
 void cli_error(const octavo_error *err);
 /** The program's name for messages. */
