@@ -517,7 +517,7 @@ static int find_documents(build *b) {
         cdoc *d = &b->docs[i];
         d->rel = s.rels[i];
         d->path = xasprintf("%s/%s", b->site_dir, d->rel);
-        d->html_rel = site_page_path(d->rel);
+        d->html_rel = coll_page_path(d->rel);
         d->pdf_rel = swap_ext(d->html_rel, ".pdf");
     }
     free(s.rels);
@@ -809,7 +809,7 @@ static void render_doc(build *b, cdoc *d) {
     octavo_error err;
     if (d->need_html) {
         char *out = xasprintf("%s/%s", b->out_dir, d->html_rel);
-        if (site_render_page(d->doc, d->rel, out, &err)) {
+        if (coll_render_page(d->doc, d->rel, out, &err)) {
             msg_error(&d->msgs, &err);
             d->failed = 1;
         } else {
@@ -1420,7 +1420,7 @@ int collateral_main(int argc, char **argv) {
         /* the books and listings of the last build stand when their files do */
         for (int k = 0; k < 2; k++)
             if (b->books[k].m_have && !outputs_exist(b, b->books[k].out_rel)) all_clean = 0;
-        if (!outputs_exist(b, "downloads.html") || !site_listing_exists(b->out_dir)) all_clean = 0;
+        if (!outputs_exist(b, "downloads.html") || !coll_listing_exists(b->out_dir)) all_clean = 0;
     }
     size_t built = 0, fresh = 0, failed = 0;
     unsigned long warnings = 0;
@@ -1508,7 +1508,7 @@ int collateral_main(int argc, char **argv) {
         }
     }
     for (size_t i = 0; i < b->nm_gone; i++) {
-        char *h = site_page_path(b->m_gone[i]), *p = swap_ext(h, ".pdf");
+        char *h = coll_page_path(b->m_gone[i]), *p = swap_ext(h, ".pdf");
         remove_output(b, h);
         remove_output(b, p);
         free(h);
@@ -1517,14 +1517,14 @@ int collateral_main(int argc, char **argv) {
     if (!b->nmembers)
         for (int k = 0; k < 2; k++) remove_output(b, b->books[k].out_rel);
     {
-        site_entry *entries = xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *entries);
+        coll_entry *entries = xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *entries);
         size_t ne = 0;
         for (size_t i = 0; i < b->ndocs; i++) {
             cdoc *d = &b->docs[i];
             if (!d->doc || (d->failed && !d->built)) continue;
-            entries[ne++] = (site_entry){d->doc, d->rel, d->html_rel, d->want_pdf && !d->failed ? d->pdf_rel : NULL};
+            entries[ne++] = (coll_entry){d->doc, d->rel, d->html_rel, d->want_pdf && !d->failed ? d->pdf_rel : NULL};
         }
-        if (site_write_listing(b->ov, b->out_dir, b->site_title, entries, ne)) b->failures++;
+        if (coll_write_listing(b->ov, b->out_dir, b->site_title, entries, ne)) b->failures++;
         free(entries);
     }
     if (write_downloads(b)) b->failures++;

@@ -9,7 +9,7 @@
 
 #include "collateral.h"
 
-char *site_page_path(const char *rel) {
+char *coll_page_path(const char *rel) {
     const char *dot = strrchr(rel, '.'), *slash = strrchr(rel, '/');
     size_t n = dot && (!slash || dot > slash) ? (size_t)(dot - rel) : strlen(rel);
     char *p = malloc(n + 6);
@@ -19,19 +19,19 @@ char *site_page_path(const char *rel) {
     return p;
 }
 
-int site_render_page(octavo_doc *doc, const char *rel, const char *out_path, octavo_error *err) {
+int coll_render_page(octavo_doc *doc, const char *rel, const char *out_path, octavo_error *err) {
     (void)rel;
     return octavo_render_file(doc, OCTAVO_FORMAT_HTML, out_path, err);
 }
 
-int site_listing_exists(const char *out_dir) {
+int coll_listing_exists(const char *out_dir) {
     char p[4096];
     struct stat st;
     snprintf(p, sizeof p, "%s/index.html", out_dir);
     return stat(p, &st) == 0;
 }
 
-int site_write_listing(octavo *ov, const char *out_dir, const char *title, const site_entry *e, size_t n) {
+int coll_write_listing(octavo *ov, const char *out_dir, const char *title, const coll_entry *e, size_t n) {
     (void)ov;
     coll_str s = {0};
     coll_puts(&s, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
