@@ -2,9 +2,13 @@
  * The converted-image cache: one file per entry under the handle's cache folder, named by its key
  * (a content hash plus the conversion's version, so an entry can never be stale).
  *
- * An entry is a 48-byte header, then the payload:
- *     "OVC1" | payload length (8 bytes, little-endian) | 4 zero bytes | SHA-256 of the payload
+ * An entry is a 16-byte header, then the payload:
+ *     "OVC2" | payload length (8 bytes, little-endian) | CRC-32 of the payload (little-endian)
  * A get that finds a short, long or altered file treats it as a miss (and the next put replaces it).
+ * The check guards against torn and damaged files, not against someone who may write the folder
+ * (they could write any valid entry): CRC-32 catches every burst of up to 32 bits and anything
+ * else but 1 in 4e9, at 5 GB/s, where SHA-256 ran at 1.4 GB/s here and a warm EPUB rebuild of
+ * the corpus verifies 7.7 MB of entries (5.4 ms vs 1.4 ms of a ~25 ms budget).
  * A put writes a temporary file in the same folder and renames it into place, so concurrent
  * readers (threads or processes) see the old entry, no entry, or the whole new one.
  */
@@ -16,10 +20,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "image.h"
 
-#define HDR 48
-static const char magic[4] = {'O', 'V', 'C', '1'};
+#define HDR 16
+static const char magic[4] = {'O', 'V', 'C', '2'};
 
 static const char *cache_dir(const octavo *ov) {
     if (!ov || !ov->cache_dir || !*ov->cache_dir || (ov->opt.flags & OCTAVO_NO_CACHE)) return NULL;
@@ -44,6 +50,17 @@ static char *entry_path(const char *dir, const char *name) {
     ov_buf_init(&b);
     ov_buf_printf(&b, "%s/%s", dir, name);
     return ov_buf_detach(&b, NULL);
+}
+
+static uint32_t crc(const unsigned char *p, size_t n) {
+    uLong c = crc32(0, Z_NULL, 0);
+    while (n) { /* crc32 takes a uInt length */
+        uInt k = n > 0x40000000u ? 0x40000000u : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)c;
 }
 
 static int read_all(int fd, unsigned char *p, size_t n) {
@@ -78,7 +95,7 @@ int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     ov_free(path);
     if (fd < 0) return 0;
-    unsigned char hdr[HDR], sum[32];
+    unsigned char hdr[HDR];
     unsigned char *p = NULL;
     struct stat st;
     int ok = 0;
@@ -89,8 +106,9 @@ int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t
         size_t lim = ov->opt.limits.output_bytes ? ov->opt.limits.output_bytes : (size_t)1 << 30;
         if (n == (uint64_t)st.st_size - HDR && n <= lim && (p = ov_malloc(n ? (size_t)n : 1)) &&
             read_all(fd, p, (size_t)n) == 0) {
-            ov_sha256(p, (size_t)n, sum);
-            if (memcmp(sum, hdr + 16, 32) == 0) {
+            uint32_t c = crc(p, (size_t)n);
+            if (hdr[12] == (unsigned char)c && hdr[13] == (unsigned char)(c >> 8) &&
+                hdr[14] == (unsigned char)(c >> 16) && hdr[15] == (unsigned char)(c >> 24)) {
                 *data = p;
                 *len = (size_t)n;
                 ok = 1;
@@ -127,7 +145,8 @@ void ov_cache_put(const octavo *ov, const char *key, const void *data, size_t le
     memset(hdr, 0, sizeof hdr);
     memcpy(hdr, magic, 4);
     for (int i = 0; i < 8; i++) hdr[4 + i] = (unsigned char)((uint64_t)len >> (8 * i));
-    ov_sha256(data, len, hdr + 16);
+    uint32_t c = crc(data, len);
+    for (int i = 0; i < 4; i++) hdr[12 + i] = (unsigned char)(c >> (8 * i));
     ov_buf b;
     ov_buf_init(&b);
     ov_buf_printf(&b, "%s/.tmp-%s-XXXXXX", dir, key);

@@ -496,9 +496,11 @@ static int from_cache(const octavo *ov, const char *name, ov_image_out *out) {
     return 1;
 }
 
-int ov_image_cache_key(const void *data, size_t len, const char *tag, char key[OV_IMAGE_KEY_SIZE]) {
+int ov_image_cache_key(const void *data, size_t len, const unsigned char *sha, const char *tag,
+                       char key[OV_IMAGE_KEY_SIZE]) {
     unsigned char h[32];
-    ov_sha256(data, len, h);
+    if (sha) memcpy(h, sha, 32);
+    else ov_sha256(data, len, h);
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) {
         key[2 * i] = hex[h[i] >> 4];
@@ -515,6 +517,11 @@ int ov_image_cache_key(const void *data, size_t len, const char *tag, char key[O
 }
 
 int ov_image_for_epub(const octavo *ov, const void *data, size_t len, ov_image_out *out, octavo_error *err) {
+    return ov_image_for_epub_sha(ov, data, len, NULL, out, err);
+}
+
+int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const unsigned char sha[32],
+                          ov_image_out *out, octavo_error *err) {
     if (!out) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no output");
     memset(out, 0, sizeof *out);
     ov_image_info info;
@@ -524,7 +531,7 @@ int ov_image_for_epub(const octavo *ov, const void *data, size_t len, ov_image_o
 
     int cache = ov && ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE);
     char key[OV_IMAGE_KEY_SIZE], name[OV_IMAGE_KEY_SIZE + 8];
-    if (cache && ov_image_cache_key(data, len, EPUB_CONVERSION, key)) cache = 0;
+    if (cache && ov_image_cache_key(data, len, sha, EPUB_CONVERSION, key)) cache = 0;
     if (cache) {
         snprintf(name, sizeof name, "%s.png", key);
         if (from_cache(ov, name, out)) return OCTAVO_OK;

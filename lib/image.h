@@ -71,11 +71,15 @@ typedef struct ov_image_out {
     unsigned width, height;
 } ov_image_out;
 int ov_image_for_epub(const octavo *ov, const void *data, size_t len, ov_image_out *out, octavo_error *err);
+/** The same, given the SHA-256 of data that the caller already computed (NULL: computed here when
+ *  needed), so that the bytes are hashed once. */
+int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const unsigned char sha[32],
+                          ov_image_out *out, octavo_error *err);
 
 /** The cache: look up or store bytes under a key (hex string). Both are no-ops (miss / success)
  *  when the handle has no cache. Stores are atomic (temporary file + rename).
  *  ov_cache_get returns 1 on a hit (*data is the caller's, ov_free it) and 0 on a miss; an entry
- *  whose length or SHA-256 does not match what was stored is a miss. Keys are file names:
+ *  whose length or CRC-32 does not match what was stored is a miss. Keys are file names:
  *  [A-Za-z0-9._-], not starting with '.'. */
 int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t *len);
 void ov_cache_put(const octavo *ov, const char *key, const void *data, size_t len);

@@ -15,8 +15,9 @@ int ov_webp_features(const unsigned char *p, size_t len, ov_image_info *info, oc
 /** A short string naming the codec library versions, for cache keys. Static. */
 const char *ov_image_codec_tag(void);
 
-/** "<hex sha256 of data>-<tag>-<codec versions>", NUL-terminated. */
+/** "<hex sha256 of data>-<tag>-<codec versions>", NUL-terminated; sha: the hash if known, or NULL. */
 #define OV_IMAGE_KEY_SIZE 160
-int ov_image_cache_key(const void *data, size_t len, const char *tag, char key[OV_IMAGE_KEY_SIZE]);
+int ov_image_cache_key(const void *data, size_t len, const unsigned char *sha, const char *tag,
+                       char key[OV_IMAGE_KEY_SIZE]);
 
 #endif
