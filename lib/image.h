@@ -29,7 +29,7 @@ typedef struct ov_image_info {
     int components;            /* JPEG: 1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK; PNG: channels of its color type */
     int adobe;                 /* JPEG: an Adobe APP14 marker (CMYK is then stored inverted) */
     int progressive;           /* JPEG: progressive */
-    int animated;              /* WebP: an animation (not decoded: OCTAVO_E_IMAGE) */
+    int animated;              /* WebP: an animation (its first frame is what ov_image_decode gives) */
 } ov_image_info;
 
 /** The format by magic bytes only (no size check); OV_IMG_UNKNOWN when none we know. */
@@ -46,7 +46,8 @@ typedef struct ov_pixels {
     unsigned char *data;       /* ov_free */
 } ov_pixels;
 
-/** Decodes PNG (any bit depth, interlaced, palette), JPEG, WebP or the first frame of a GIF.
+/** Decodes PNG (any bit depth, interlaced, palette), JPEG, WebP or the first frame of a GIF or an
+ *  animated WebP.
  *  Checks the pixel limit before decoding. */
 int ov_image_decode(const octavo *ov, const void *data, size_t len, ov_pixels *out, octavo_error *err);
 void ov_pixels_free(ov_pixels *px);

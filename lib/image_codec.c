@@ -15,6 +15,7 @@
 #include <jerror.h>
 #include <png.h>
 #include <webp/decode.h>
+#include <webp/demux.h>
 #include <zlib.h>
 
 #include "image.h"
@@ -521,13 +522,41 @@ int ov_webp_features(const unsigned char *p, size_t len, ov_image_info *info, oc
     return OCTAVO_OK;
 }
 
+/* An animation: its first frame, composed on the canvas (libwebpdemux). */
+static int decode_webp_anim(const unsigned char *data, size_t len, ov_pixels *out, octavo_error *err) {
+    WebPAnimDecoderOptions o;
+    if (!WebPAnimDecoderOptionsInit(&o)) return ov_image_fail(err, "WebP: animation decoder unavailable");
+    o.color_mode = MODE_RGBA;
+    o.use_threads = 0;
+    WebPData wd = {data, len};
+    WebPAnimDecoder *dec = WebPAnimDecoderNew(&wd, &o);
+    if (!dec) return ov_image_fail(err, "WebP: corrupt or truncated animation");
+    WebPAnimInfo ai;
+    uint8_t *frame = NULL;
+    int ts = 0, rc = OCTAVO_OK;
+    if (!WebPAnimDecoderGetInfo(dec, &ai) || !ai.canvas_width || !ai.canvas_height ||
+        !WebPAnimDecoderGetNext(dec, &frame, &ts) || !frame) {
+        rc = ov_image_fail(err, "WebP: corrupt or truncated animation");
+    } else if (!(out->data = alloc_pixels(ai.canvas_width, ai.canvas_height, 4))) {
+        rc = nomem(err);
+    } else {
+        memcpy(out->data, frame, (size_t)ai.canvas_width * ai.canvas_height * 4);
+        out->width = ai.canvas_width;
+        out->height = ai.canvas_height;
+        out->channels = 4;
+        ov_pixels_drop_opaque_alpha(out);
+    }
+    WebPAnimDecoderDelete(dec);
+    return rc;
+}
+
 static int decode_webp(const octavo *ov, const unsigned char *data, size_t len, ov_pixels *out, octavo_error *err) {
     ov_image_info info;
     memset(&info, 0, sizeof info);
     int rc = ov_webp_features(data, len, &info, err);
     if (rc) return rc;
     if ((rc = ov_image_check_pixels(ov, info.width, info.height, err))) return rc;
-    if (info.animated) return ov_image_fail(err, "WebP: animated images are not supported");
+    if (info.animated) return decode_webp_anim(data, len, out, err);
     int ch = info.has_alpha ? 4 : 3;
     unsigned char *pix = alloc_pixels(info.width, info.height, ch);
     if (!pix) return nomem(err);

@@ -269,6 +269,59 @@ static mem make_webp(unsigned w, unsigned h, int alpha, int lossless, unsigned c
     return m;
 }
 
+static void put_le(mem *m, uint32_t v, int n) {
+    for (int i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)(v >> (8 * i));
+        mem_put(m, &b, 1);
+    }
+}
+
+static unsigned char framepat(unsigned x, unsigned y, int c) { return c < 3 ? pat(x, y, c) : (unsigned char)(100 + x + y); }
+
+/* An animated WebP put together by hand: a 30x20 canvas, a first frame of 20x10 at (4, 2) that
+ * does not blend, then a full frame; the first frame's chunk is the VP8L of a still image. */
+static mem make_anim_webp(void) {
+    unsigned char *px = make_pixels(20, 10, 4, framepat);
+    uint8_t *f1;
+    size_t n1 = WebPEncodeLosslessRGBA(px, 20, 10, 80, &f1);
+    free(px);
+    px = make_pixels(30, 20, 4, smooth);
+    uint8_t *f2;
+    size_t n2 = WebPEncodeLosslessRGBA(px, 30, 20, 120, &f2);
+    free(px);
+    mem body = {0};
+    mem_put(&body, "WEBPVP8X", 8);
+    put_le(&body, 10, 4);
+    put_le(&body, 0x12, 4); /* animation, alpha */
+    put_le(&body, 29, 3);
+    put_le(&body, 19, 3);
+    mem_put(&body, "ANIM", 4);
+    put_le(&body, 6, 4);
+    put_le(&body, 0xffffffff, 4);
+    put_le(&body, 0, 2);
+    const struct { uint8_t *p; size_t n; unsigned x, y, w, h; } fr[2] = {{f1, n1, 4, 2, 20, 10}, {f2, n2, 0, 0, 30, 20}};
+    for (int k = 0; k < 2; k++) {
+        size_t sub = fr[k].n - 12; /* the VP8L chunk with its header and padding */
+        mem_put(&body, "ANMF", 4);
+        put_le(&body, (uint32_t)(16 + sub), 4);
+        put_le(&body, fr[k].x / 2, 3);
+        put_le(&body, fr[k].y / 2, 3);
+        put_le(&body, fr[k].w - 1, 3);
+        put_le(&body, fr[k].h - 1, 3);
+        put_le(&body, 100, 3);
+        put_le(&body, 0x02, 1); /* do not blend */
+        mem_put(&body, fr[k].p + 12, sub);
+    }
+    WebPFree(f1);
+    WebPFree(f2);
+    mem m = {0};
+    mem_put(&m, "RIFF", 4);
+    put_le(&m, (uint32_t)body.n, 4);
+    mem_put(&m, body.p, body.n);
+    free(body.p);
+    return m;
+}
+
 static int gif_out(GifFileType *g, const GifByteType *b, int n) {
     mem_put(g->UserData, b, (size_t)n);
     return n;
@@ -638,6 +691,54 @@ TEST(decode_webp) {
     }
 }
 
+static int decode_rc(const void *p, size_t n) {
+    ov_pixels px;
+    int rc = ov_image_decode(NULL, p, n, &px, NULL);
+    if (rc == OCTAVO_OK) CHECK(px.data != NULL);
+    else CHECK(px.data == NULL);
+    ov_pixels_free(&px);
+    return rc;
+}
+
+TEST(decode_webp_animated) {
+    mem m = make_anim_webp();
+    ov_image_info i;
+    CHECK_INT(ov_image_probe(NULL, m.p, m.n, &i, NULL), OCTAVO_OK);
+    CHECK(i.animated && i.has_alpha && i.width == 30 && i.height == 20);
+    ov_pixels px;
+    octavo_error e;
+    int rc = ov_image_decode(NULL, m.p, m.n, &px, &e);
+    CHECKF(rc == OCTAVO_OK, "%s", e.message);
+    if (rc == OCTAVO_OK) {
+        CHECK(px.width == 30 && px.height == 20 && px.channels == 4);
+        int bad = 0;
+        for (unsigned y = 0; y < 20; y++)
+            for (unsigned x = 0; x < 30; x++) {
+                const unsigned char *q = px.data + ((size_t)y * 30 + x) * 4;
+                int inside = x >= 4 && x < 24 && y >= 2 && y < 12;
+                for (int c = 0; c < 4; c++) bad += q[c] != (inside ? framepat(x - 4, y - 2, c) : 0);
+            }
+        CHECKF(bad == 0, "%d channel values differ", bad);
+    }
+    ov_pixels_free(&px);
+    ov_image_out out;
+    CHECK_INT(ov_image_for_epub(NULL, m.p, m.n, &out, NULL), OCTAVO_OK);
+    CHECK_STR(out.ext, "png");
+    ov_free(out.data);
+    /* cut short and bent: clean errors */
+    int bad = 0;
+    for (size_t n = 0; n < m.n; n += 7) bad += decode_rc(m.p, n) != OCTAVO_E_IMAGE;
+    CHECK_INT(bad, 0);
+    for (size_t k = 0; k < m.n; k++) {
+        m.p[k] ^= 0x33;
+        int r = decode_rc(m.p, m.n);
+        bad += r != OCTAVO_OK && r != OCTAVO_E_IMAGE && r != OCTAVO_E_LIMIT;
+        m.p[k] ^= 0x33;
+    }
+    CHECK_INT(bad, 0);
+    free(m.p);
+}
+
 static void check_gif(const char *name, unsigned sw, unsigned sh, unsigned fl, unsigned ft, unsigned fw, unsigned fh,
                       int transp, int interlace, int want_ch) {
     t_name = name;
@@ -676,15 +777,6 @@ TEST(decode_gif) {
 }
 
 /* ---------------------------------------------------------------- bad bytes */
-
-static int decode_rc(const void *p, size_t n) {
-    ov_pixels px;
-    int rc = ov_image_decode(NULL, p, n, &px, NULL);
-    if (rc == OCTAVO_OK) CHECK(px.data != NULL);
-    else CHECK(px.data == NULL);
-    ov_pixels_free(&px);
-    return rc;
-}
 
 TEST(truncated) {
     mem imgs[] = {make_png(40, 30, PNG_COLOR_TYPE_RGB_ALPHA, 8, 1), make_png(40, 30, PNG_COLOR_TYPE_RGB, 16, 0),
@@ -1345,6 +1437,7 @@ int main(void) {
     RUN(decode_png_lowbit_gray);
     RUN(decode_jpeg);
     RUN(decode_webp);
+    RUN(decode_webp_animated);
     RUN(decode_gif);
     RUN(truncated);
     RUN(corrupt);
