@@ -366,7 +366,11 @@ static char *shorten(char *s, size_t max) {
     }
     if (!s[i]) return s;
     size_t end = last_space > max / 2 ? last_space : cut;
-    while (end > 0 && strchr(" ,;:-", s[end - 1])) end--;
+    for (;;) { /* no trailing punctuation, and no ellipsis of the text's own before ours */
+        if (end > 0 && strchr(" ,;:-.", s[end - 1])) end--;
+        else if (end >= 3 && !memcmp(s + end - 3, "\xE2\x80\xA6", 3)) end -= 3;
+        else break;
+    }
     char *r = ov_malloc(end + 4);
     if (!r) return s;
     memcpy(r, s, end);

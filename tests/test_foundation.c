@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "internal.h"
+#include "testhooks.h"
 
 static octavo *OV;
 
@@ -548,6 +549,43 @@ TEST(markdown_extensions) {
     octavo_doc_free(d);
 }
 
+/* Every allocation of a load made to fail in turn: a clean OCTAVO_E_NOMEM each time, never a
+ * crash or a leak (the sanitizer build checks the leaks). */
+TEST(allocation_failures) {
+    const char *s = "---\ntitle: T\nlist: &l [a, {b: c}]\ncopy: *l\nwhen: 2022-01-26\n---\n# H\n\nText <!-- more --> more.\n";
+    int ok = 0, nomem = 0, other = 0;
+    for (long n = 0; n < 10000; n++) {
+        octavo_error e;
+        octavo_doc *d = NULL;
+        ov_test_alloc_fail_after(n);
+        int rc = octavo_doc_load(OV, "a.md", s, strlen(s), &d, &e);
+        const char *sum = d ? octavo_doc_summary(d, 10) : NULL;
+        ov_test_alloc_fail_after(-1);
+        if (rc == OCTAVO_OK) {
+            CHECK(d != NULL && sum != NULL);
+            octavo_doc_free(d);
+            if (++ok == 3) break; /* past the last allocation */
+        } else {
+            CHECK(d == NULL);
+            if (rc == OCTAVO_E_NOMEM) nomem++; else { other++; fprintf(stderr, "n=%ld: %d %s\n", n, rc, e.message); }
+        }
+    }
+    CHECK(nomem > 10);
+    CHECK_INT(other, 0);
+    /* the loader, fed while allocations fail */
+    for (long n = 0; n < 50; n++) {
+        octavo_error e;
+        octavo_doc *d = NULL;
+        ov_test_alloc_fail_after(n);
+        octavo_loader *ld = octavo_loader_new(OV, "s.md");
+        int rc = ld ? octavo_loader_feed(ld, s, strlen(s), &e) : OCTAVO_E_NOMEM;
+        if (ld) rc = rc ? (octavo_loader_free(ld), rc) : octavo_loader_finish(ld, &d, &e);
+        ov_test_alloc_fail_after(-1);
+        CHECK(rc == OCTAVO_OK || rc == OCTAVO_E_NOMEM);
+        octavo_doc_free(d);
+    }
+}
+
 int main(void) {
     octavo_error e;
     OV = octavo_new(NULL, &e);
@@ -568,6 +606,7 @@ int main(void) {
     RUN(limits);
     RUN(load_file);
     RUN(markdown_extensions);
+    RUN(allocation_failures);
     octavo_free(OV);
     return t_done();
 }

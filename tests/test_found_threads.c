@@ -1,0 +1,110 @@
+/* Threads: one shared octavo handle, four threads each loading and rendering HTML for every
+ * document at once; each thread's output must equal the one-thread output, byte for byte.
+ * Uses the corpus when it is there, a few documents of its own otherwise. */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "internal.h"
+
+#define NTHREADS 4
+#define MAXDOCS 256
+
+static octavo *OV;
+static char *names[MAXDOCS], *texts[MAXDOCS];
+static size_t lens[MAXDOCS];
+static int ndocs;
+static unsigned char want[MAXDOCS][32];
+
+static const char *const own[] = {
+    "---\ntitle: One\ndate: 2022-01-26\n---\n# Heading\n\nSome *emphasis*, `code` and a [link](https://example.org).\n",
+    "---\nauthors: [A]\n---\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n- [ ] todo\n\nNote[^1].\n\n[^1]: Foot.\n",
+    "No frontmatter, ~~struck~~ and www.example.org.\n\n> quoted\n> > nested\n\n```c\nint x;\n```\n",
+};
+
+static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st;
+    (void)ftw;
+    size_t n = strlen(path);
+    if (type != FTW_F || n < 3 || strcmp(path + n - 3, ".md") || ndocs >= MAXDOCS) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)len + 1);
+    if (s && fread(s, 1, (size_t)len, f) == (size_t)len) {
+        names[ndocs] = strdup(path);
+        texts[ndocs] = s;
+        lens[ndocs++] = (size_t)len;
+    } else {
+        free(s);
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Loads and renders document i; the SHA-256 of its HTML into h. */
+static int render(int i, unsigned char h[32]) {
+    octavo_error e;
+    octavo_doc *d = NULL;
+    int rc = octavo_doc_load(OV, names[i], texts[i], lens[i], &d, &e);
+    if (rc) return rc;
+    char *out = NULL;
+    size_t len = 0;
+    rc = octavo_render_buffer(d, OCTAVO_FORMAT_HTML, &out, &len, &e);
+    if (!rc) ov_sha256(out, len, h);
+    octavo_buffer_free(out);
+    octavo_doc_free(d);
+    return rc;
+}
+
+static void *worker(void *arg) {
+    long *mismatches = arg;
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < ndocs; i++) {
+            unsigned char h[32];
+            if (render(i, h) || memcmp(h, want[i], 32)) (*mismatches)++;
+        }
+    return NULL;
+}
+
+TEST(four_threads) {
+    int failed = 0;
+    for (int i = 0; i < ndocs; i++) failed += render(i, want[i]) != OCTAVO_OK;
+    CHECK_INT(failed, 0);
+    pthread_t th[NTHREADS];
+    long bad[NTHREADS] = {0};
+    for (int t = 0; t < NTHREADS; t++) CHECK(pthread_create(&th[t], NULL, worker, &bad[t]) == 0);
+    for (int t = 0; t < NTHREADS; t++) {
+        pthread_join(th[t], NULL);
+        CHECKF(bad[t] == 0, "thread %d: %ld documents differ from the one-thread render", t, bad[t]);
+    }
+    printf("threads: %d documents rendered by %d threads twice over\n", ndocs, NTHREADS);
+}
+
+int main(void) {
+    char pages[1024];
+    snprintf(pages, sizeof pages, "%s/pages", t_corpus());
+    nftw(pages, collect, 16, FTW_PHYS);
+    if (!ndocs) {
+        printf("note: no corpus at %s; using the test's own documents\n", pages);
+        for (size_t i = 0; i < sizeof own / sizeof *own; i++) {
+            names[ndocs] = strdup("own.md");
+            texts[ndocs] = strdup(own[i]);
+            lens[ndocs++] = strlen(own[i]);
+        }
+    }
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.flags |= OCTAVO_NO_CACHE;
+    octavo_error e;
+    OV = octavo_new(&o, &e);
+    if (!OV) { fprintf(stderr, "octavo_new: %s\n", e.message); return 1; }
+    RUN(four_threads);
+    octavo_free(OV);
+    for (int i = 0; i < ndocs; i++) { free(names[i]); free(texts[i]); }
+    return t_done();
+}
