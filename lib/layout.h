@@ -1,0 +1,176 @@
+/*
+ * The PDF layout engine, between two narrow interfaces (STYLE.md §8):
+ *
+ *   font metrics in   font.c        faces, coverage, per-character fallback, shaping (HarfBuzz:
+ *                                   advances with kerning, no ligatures: one glyph per character)
+ *   line breaking     linebreak.c   Knuth–Plass total fit over boxes, glue and penalties
+ *                     hyphenate.c   libhyphen patterns for the document's language
+ *   layout            layout.c      DOM (model.c) -> vertical list -> pages of positioned boxes
+ *   boxes out         ov_layout     pages of text runs, rules, rectangles, images, links; outline,
+ *                                   named destinations, page labels, document information
+ *   backend           pdf.c         ov_layout -> PDF with libharu (every libharu call lives there)
+ *
+ * Layout never calls libharu; the backend never measures or breaks anything. Units are PostScript
+ * points; box coordinates are PDF coordinates (origin at the page's bottom left, y upwards).
+ */
+#ifndef OCTAVO_LAYOUT_H
+#define OCTAVO_LAYOUT_H
+
+#include "internal.h"
+#include "image.h"
+
+/* ---- fonts (font.c) ------------------------------------------------------------------------
+ * Faces 0..11 are the roles of fonts/fonts.conf: family * 4 + style. The faces after them make the
+ * fallback chain tried per character when the primary face lacks a glyph.
+ */
+enum { OV_SERIF = 0, OV_SANS = 1, OV_MONO = 2 };
+enum { OV_BOLD = 1, OV_ITALIC = 2 };
+#define OV_FACE(family, style) ((family) * 4 + (style))
+enum {
+    OV_FACE_FB_SANS = 12,      /* DejaVu Sans: symbols, Greek, Cyrillic, U+FFFD */
+    OV_FACE_FB_SANS_BOLD = 13,
+    OV_FACE_FB_SERIF = 14,     /* DejaVu Serif */
+    OV_FACE_FB_MONO = 15,      /* DejaVu Sans Mono: box drawing, arrows */
+    OV_FACE_FB_CJK = 16,       /* a TrueType CJK font when installed */
+    OV_NFACES = 17
+};
+#define OV_REPLACEMENT_CHAR 0xFFFDu
+
+typedef struct ov_fonts ov_fonts;
+
+/** The process-wide font set (loaded once, thread-safe, never freed before exit). Returns
+ *  OCTAVO_E_FONT with err filled when the body font cannot be loaded. */
+int ov_fonts_get(const ov_fonts **out, octavo_error *err);
+/** The font file of a face, or NULL when it is not installed. */
+const char *ov_font_path(const ov_fonts *f, int face);
+/** Whether the face has a glyph for the code point. */
+int ov_font_has(const ov_fonts *f, int face, uint32_t cp);
+/** The face that draws cp: face itself, else the first of its fallback chain that has it; -1 when
+ *  none has (the caller then draws OV_REPLACEMENT_CHAR and warns). */
+int ov_font_pick(const ov_fonts *f, int face, uint32_t cp);
+/** Nominal advance of a character (its glyph's hmtx width) in 1/1000 em; 0 when missing. */
+double ov_font_advance(const ov_fonts *f, int face, uint32_t cp);
+/** Ascender, descender (negative), cap height and x-height in 1/1000 em. */
+double ov_font_ascent(const ov_fonts *f, int face);
+double ov_font_descent(const ov_fonts *f, int face);
+double ov_font_capheight(const ov_fonts *f, int face);
+/** The glyph id a character maps to (0: none), and the component glyphs of a composite glyph,
+ *  transitively (for the backend's subsetting); returns how many were written to out. */
+unsigned ov_font_glyph(const ov_fonts *f, int face, uint32_t cp);
+size_t ov_font_components(const ov_fonts *f, int face, unsigned gid, unsigned *out, size_t max);
+
+/** A shaper: per-thread scratch for shaping (HarfBuzz buffer). */
+typedef struct ov_shaper ov_shaper;
+ov_shaper *ov_shaper_new(const ov_fonts *f);
+void ov_shaper_free(ov_shaper *s);
+/** Shapes n characters that face has (no ligatures, kerning on); adv[i] receives the advance of
+ *  character i in 1/1000 em, kerning with the next one included. Returns the total. */
+double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv);
+
+/* ---- hyphenation (hyphenate.c) ---------------------------------------------------------------- */
+typedef struct ov_hyphenator ov_hyphenator;
+/** The hyphenation patterns for a language ("en", "en-US", "de"...), loaded once per process;
+ *  NULL when no dictionary is installed for it. */
+const ov_hyphenator *ov_hyphenator_get(const char *lang);
+/** Marks the allowed break points of a lower- or mixed-case word of n ASCII/UTF-8 letters:
+ *  out[i] = 1 when a hyphen may follow character i (characters, not bytes). Returns the count. */
+int ov_hyphenate(const ov_hyphenator *h, const uint32_t *word, size_t n, unsigned char *out);
+
+/* ---- line breaking (linebreak.c) ------------------------------------------------------------- */
+enum { OV_LB_BOX = 0, OV_LB_GLUE = 1, OV_LB_PENALTY = 2 };
+#define OV_LB_INF 10000
+typedef struct ov_lb_item {
+    int type;
+    double width, stretch, shrink;  /* glue: all three; box: width; penalty: width when broken */
+    int penalty;                    /* penalty: cost (>= OV_LB_INF: no break; <= -OV_LB_INF: forced) */
+    int flagged;                    /* penalty: a hyphen break (consecutive ones cost more) */
+} ov_lb_item;
+/** Chooses breakpoints (indices of glue or penalty items) for lines of width line_width.
+ *  Total fit (Knuth–Plass) with tolerance, then a looser pass with emergency stretch, then first
+ *  fit. ragged: first fit with natural spaces. *breaks is ov_malloc'd; the last is the final item.
+ *  Returns the number of lines, -1 on allocation failure. */
+int ov_linebreak(const ov_lb_item *items, size_t n, double line_width, int ragged, size_t **breaks);
+
+/* ---- the output: pages of boxes --------------------------------------------------------------- */
+typedef enum ov_box_kind {
+    OV_BOX_TEXT = 1,   /* a run of characters in one face and size on one baseline */
+    OV_BOX_RECT = 2,   /* a filled rectangle */
+    OV_BOX_LINE = 3,   /* a stroked line from (x, y) to (x + w, y + h) */
+    OV_BOX_IMAGE = 4,  /* an image placed at (x, y) with size w x h */
+    OV_BOX_LINK = 5,   /* a link rectangle: a URI or an internal destination */
+    OV_BOX_FRAME = 6   /* a stroked rectangle */
+} ov_box_kind;
+
+typedef struct ov_box {
+    int kind;
+    int face;              /* text */
+    uint32_t color;        /* 0xRRGGBB: text and rect fill, line and frame stroke */
+    float x, y, w, h;      /* text: baseline start and advance width */
+    float size;            /* text: font size; line, frame: line width */
+    uint32_t off, n;       /* text: characters ly->cp[off..off+n) with adjustments ly->adj[off..] */
+    int32_t ref;           /* image: index in ly->images; link: destination index, or -1 */
+    uint32_t uri;          /* link: offset of the URI in ly->strs when ref < 0 */
+} ov_box;
+
+typedef struct ov_page {
+    ov_box *boxes;
+    size_t n, cap;
+} ov_page;
+
+typedef struct ov_dest {       /* a named destination (heading id, footnote) */
+    char *name;
+    int page;                  /* 0-based; -1 until placed */
+    float y;                   /* PDF y of the top of what it names */
+} ov_dest;
+
+typedef struct ov_outline_entry {
+    char *title;               /* UTF-8 */
+    int level;                 /* 1 = top */
+    int dest;                  /* index in dests */
+} ov_outline_entry;
+
+typedef struct ov_label_range { /* page labels: from page first on, style 'D' or 'r', numbered from start */
+    int first;
+    char style;
+    int start;
+} ov_label_range;
+
+typedef struct ov_layout_image {
+    octavo_blob blob;          /* the image file's bytes */
+    ov_image_info info;
+    char *alt;
+    float placed_w, placed_h;  /* the largest size it is placed at, in points */
+} ov_layout_image;
+
+typedef struct ov_layout {
+    const octavo *ov;
+    const ov_fonts *fonts;
+    float page_w, page_h;
+    ov_page *pages;
+    size_t npages, cap_pages;
+    uint16_t *cp;              /* the characters of every text box (BMP only) */
+    float *adj;                /* per character: extra advance after it in 1/1000 em (may be < 0) */
+    size_t ncp, cap_cp;
+    ov_buf strs;               /* URIs and other strings, NUL-separated */
+    ov_dest *dests;
+    size_t ndests, cap_dests;
+    ov_outline_entry *outline;
+    size_t noutline, cap_outline;
+    ov_label_range *labels;
+    size_t nlabels, cap_labels;
+    ov_layout_image *images;
+    size_t nimages, cap_images;
+    /* document information (UTF-8, owned) */
+    char *title, *author, *subject, *keywords, *lang, *creator;
+    octavo_time created, modified;
+    int has_created, has_modified;
+    int nomem;
+} ov_layout;
+
+/** Lays out one document. */
+int ov_layout_doc(octavo_doc *doc, ov_layout *out, octavo_error *err);
+/** Lays out a book: cover, contents, the documents in order. */
+int ov_layout_book(octavo_book *book, ov_layout *out, octavo_error *err);
+void ov_layout_free(ov_layout *ly);
+
+#endif

@@ -1,0 +1,885 @@
+/*
+ * Paragraphs: inline DOM -> boxes, glue and penalties (words shaped per face run, hyphenation
+ * points, break points inside long URLs and code tokens) -> Knuth–Plass breaks -> lines of text
+ * runs with per-character adjustments (kerning and justification as TJ numbers).
+ */
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "layout_int.h"
+
+typedef struct pitem {
+    int type;              /* OV_LB_BOX, OV_LB_GLUE, OV_LB_PENALTY */
+    float w, st, sh;
+    int pen, flagged;
+    int face;
+    float size, rise;
+    uint32_t color;
+    uint32_t c0, nc;       /* characters in P->cp, advances (points) in P->adv */
+    uint32_t link;         /* offset+1 in ly->strs */
+    int internal, strike, code;
+    int hyph;              /* penalty: a hyphen is drawn when the line breaks here */
+    int fn;                /* footnote referenced, -1 */
+    int dest;              /* destination anchored here, -1 */
+} pitem;
+
+struct para {
+    pitem *it;
+    size_t n, cap;
+    uint32_t *cp;
+    float *adv;
+    size_t ncp, capcp;
+    int space;             /* whitespace seen since the last box */
+    istyle space_style;
+    int content;
+    bctx *c;
+    float lead;
+    int warned;
+};
+
+#define WORD_MAX 512
+
+istyle style_body(lay *L) {
+    istyle s = { 0 };
+    s.family = OV_SERIF;
+    s.style = 0;
+    s.size = L->body_size;
+    s.color = C_TEXT;
+    s.fn = -1;
+    return s;
+}
+
+para *para_new(lay *L, const bctx *c) {
+    para *P = ov_calloc(1, sizeof *P);
+    if (!P) {
+        L->nomem = 1;
+        return NULL;
+    }
+    P->c = (bctx *)c;
+    P->lead = L->lead;
+    return P;
+}
+
+void para_free(para *P) {
+    if (!P)
+        return;
+    ov_free(P->it);
+    ov_free(P->cp);
+    ov_free(P->adv);
+    ov_free(P);
+}
+
+int para_empty(const para *P) { return !P || !P->content; }
+
+static pitem *push_item(lay *L, para *P) {
+    if (P->n == P->cap) {
+        size_t nc = P->cap ? P->cap * 2 : 64;
+        pitem *p = ov_realloc(P->it, nc * sizeof *p);
+        if (!p) {
+            L->nomem = 1;
+            return NULL;
+        }
+        P->it = p;
+        P->cap = nc;
+    }
+    pitem *x = &P->it[P->n++];
+    memset(x, 0, sizeof *x);
+    x->fn = -1;
+    x->dest = -1;
+    return x;
+}
+
+static int push_chars(lay *L, para *P, size_t n) {
+    if (P->ncp + n > P->capcp) {
+        size_t nc = P->capcp ? P->capcp * 2 : 256;
+        while (nc < P->ncp + n)
+            nc *= 2;
+        uint32_t *a = ov_realloc(P->cp, nc * sizeof *a);
+        if (!a) {
+            L->nomem = 1;
+            return -1;
+        }
+        P->cp = a;
+        float *b = ov_realloc(P->adv, nc * sizeof *b);
+        if (!b) {
+            L->nomem = 1;
+            return -1;
+        }
+        P->adv = b;
+        P->capcp = nc;
+    }
+    return 0;
+}
+
+static int face_of_style(const istyle *st) { return OV_FACE(st->code ? OV_MONO : st->family, st->style & 3); }
+
+static float style_size(const istyle *st) { return st->size; }
+
+static void push_glue(lay *L, para *P, const istyle *st) {
+    int face = face_of_style(st);
+    float size = style_size(st);
+    double sp = ov_font_advance(L->fonts, face, ' ') * size / 1000.0;
+    if (sp <= 0)
+        sp = size * 0.25;
+    pitem *g = push_item(L, P);
+    if (!g)
+        return;
+    g->type = OV_LB_GLUE;
+    g->w = (float)sp;
+    if (st->code) {
+        g->st = (float)(sp * 0.5);
+        g->sh = (float)(sp * 0.2);
+    } else {
+        g->st = (float)(sp * 0.6);
+        g->sh = (float)(sp * 0.3);
+    }
+    g->face = face;
+    g->size = size;
+    g->color = st->color;
+    g->link = st->link;
+    g->internal = st->internal;
+}
+
+static void set_box_style(pitem *b, const istyle *st, int face) {
+    b->type = OV_LB_BOX;
+    b->face = face;
+    b->size = style_size(st);
+    b->rise = st->rise ? st->size * 0.9f : 0;
+    b->color = st->link ? C_LINK : st->color;
+    b->link = st->link;
+    b->internal = st->internal;
+    b->strike = st->strike;
+    b->code = st->code;
+    b->fn = st->fn;
+}
+
+/* A word (no spaces): one box per face run, shaped. */
+static void push_word(lay *L, para *P, const uint32_t *w, size_t n, const istyle *st) {
+    int base = face_of_style(st);
+    size_t i = 0;
+    while (i < n) {
+        int f = ov_font_pick(L->fonts, base, w[i]);
+        size_t j = i + 1;
+        while (j < n && ov_font_pick(L->fonts, base, w[j]) == f)
+            j++;
+        if (push_chars(L, P, j - i) < 0)
+            return;
+        uint32_t *dst = P->cp + P->ncp;
+        for (size_t k = i; k < j; k++)
+            dst[k - i] = w[k];
+        if (f < 0) {
+            /* no font has these characters: a visible replacement, and a warning */
+            for (size_t k = 0; k < j - i; k++)
+                dst[k] = OV_REPLACEMENT_CHAR;
+            f = ov_font_pick(L->fonts, base, OV_REPLACEMENT_CHAR);
+            if (!P->warned) {
+                lay_warn(L, NULL, OCTAVO_E_FONT, "no font has the character U+%04X; drawn as U+FFFD",
+                         (unsigned)w[i]);
+                P->warned = 1;
+            }
+            if (f < 0) {
+                i = j;
+                continue;
+            }
+        }
+        float size = style_size(st);
+        float *adv = P->adv + P->ncp;
+        double total = ov_shape(L->shaper, f, dst, j - i, adv);
+        for (size_t k = 0; k < j - i; k++)
+            adv[k] = adv[k] * size / 1000.0f;
+        pitem *b = push_item(L, P);
+        if (!b)
+            return;
+        set_box_style(b, st, f);
+        b->c0 = (uint32_t)P->ncp;
+        b->nc = (uint32_t)(j - i);
+        b->w = (float)(total * size / 1000.0);
+        P->ncp += j - i;
+        P->content = 1;
+        i = j;
+    }
+}
+
+static int utf8_dec(const unsigned char **p, const unsigned char *end, uint32_t *cp) {
+    const unsigned char *s = *p;
+    if (s >= end)
+        return 0;
+    uint32_t c = *s++;
+    int extra = c < 0x80 ? 0 : c < 0xC0 ? -1 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+    if (extra < 0) {
+        *p = s;
+        *cp = OV_REPLACEMENT_CHAR;
+        return 1;
+    }
+    if (extra) {
+        c &= extra == 1 ? 0x1F : extra == 2 ? 0x0F : 0x07;
+        for (int i = 0; i < extra; i++) {
+            if (s >= end || (*s & 0xC0) != 0x80) {
+                c = OV_REPLACEMENT_CHAR;
+                break;
+            }
+            c = c << 6 | (*s++ & 0x3F);
+        }
+    }
+    *p = s;
+    *cp = c;
+    return 1;
+}
+
+static int is_space(uint32_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+
+void para_text(lay *L, para *P, const char *s, size_t len, const istyle *st, int pre) {
+    (void)pre;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    uint32_t word[WORD_MAX];
+    size_t wn = 0;
+    uint32_t c;
+    while (utf8_dec(&p, end, &c)) {
+        if (is_space(c) || c == 0x200B || c == 0xAD) {
+            if (wn) {
+                push_word(L, P, word, wn, st);
+                wn = 0;
+            }
+            if (c == 0x200B || c == 0xAD) {
+                pitem *pe = push_item(L, P);
+                if (pe) {
+                    pe->type = OV_LB_PENALTY;
+                    pe->pen = c == 0xAD ? 50 : 0;
+                    pe->flagged = c == 0xAD;
+                    pe->hyph = c == 0xAD;
+                    int f = ov_font_pick(L->fonts, face_of_style(st), '-');
+                    pe->face = f < 0 ? 0 : f;
+                    pe->size = style_size(st);
+                    pe->color = st->color;
+                    pe->w = c == 0xAD ? (float)(ov_font_advance(L->fonts, pe->face, '-') * pe->size / 1000.0) : 0;
+                }
+                continue;
+            }
+            if (P->content) {
+                if (!P->space)
+                    P->space_style = *st;
+                P->space = 1;
+            }
+            continue;
+        }
+        if (P->space) {
+            push_glue(L, P, &P->space_style);
+            P->space = 0;
+        }
+        if (c >= 0x10000) {
+            if (!P->warned) {
+                lay_warn(L, NULL, OCTAVO_E_FONT,
+                         "the character U+%05X is outside the Basic Multilingual Plane; drawn as U+FFFD",
+                         (unsigned)c);
+                P->warned = 1;
+            }
+            c = OV_REPLACEMENT_CHAR;
+        }
+        word[wn++] = c;
+        if (wn == WORD_MAX) {
+            push_word(L, P, word, wn, st);
+            wn = 0;
+        }
+    }
+    if (wn)
+        push_word(L, P, word, wn, st);
+}
+
+static void push_forced_break(lay *L, para *P) {
+    if (!P->content)
+        return;
+    P->space = 0;
+    pitem *g = push_item(L, P);
+    if (!g)
+        return;
+    g->type = OV_LB_GLUE;
+    g->st = 1e6f;
+    pitem *p = push_item(L, P);
+    if (!p)
+        return;
+    p->type = OV_LB_PENALTY;
+    p->pen = -OV_LB_INF;
+}
+
+static void push_anchor(lay *L, para *P, int dest) {
+    pitem *b = push_item(L, P);
+    if (!b)
+        return;
+    b->type = OV_LB_BOX;
+    b->dest = dest;
+}
+
+static int footnote_index(lay *L, const char *href) {
+    if (!href || href[0] != '#')
+        return -1;
+    for (size_t i = 0; i < L->nfn; i++)
+        if (strcmp(L->fn[i].id, href + 1) == 0)
+            return (int)i;
+    return -1;
+}
+
+void para_inline(lay *L, para *P, xmlNodePtr n, istyle st) {
+    if (L->depth > 200)
+        return;
+    L->depth++;
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        para_inline_node(L, P, c, st);
+    L->depth--;
+}
+
+void para_inline_node(lay *L, para *P, xmlNodePtr c, istyle st) {
+    {
+        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+            if (c->content)
+                para_text(L, P, (const char *)c->content, strlen((const char *)c->content), &st, 0);
+            return;
+        }
+        if (c->type != XML_ELEMENT_NODE)
+            return;
+        const char *name = (const char *)c->name;
+        istyle s2 = st;
+        if (!strcasecmp(name, "em") || !strcasecmp(name, "i") || !strcasecmp(name, "cite") ||
+            !strcasecmp(name, "var") || !strcasecmp(name, "dfn")) {
+            s2.style ^= OV_ITALIC;
+            para_inline(L, P, c, s2);
+        } else if (!strcasecmp(name, "strong") || !strcasecmp(name, "b")) {
+            s2.style |= OV_BOLD;
+            para_inline(L, P, c, s2);
+        } else if (!strcasecmp(name, "del") || !strcasecmp(name, "s") || !strcasecmp(name, "strike")) {
+            s2.strike = 1;
+            para_inline(L, P, c, s2);
+        } else if (!strcasecmp(name, "code") || !strcasecmp(name, "kbd") || !strcasecmp(name, "samp") ||
+                   !strcasecmp(name, "tt")) {
+            if (!st.code) {
+                s2.code = 1;
+                s2.size = st.size * 0.86f;
+            }
+            para_inline(L, P, c, s2);
+        } else if (!strcasecmp(name, "sup") || !strcasecmp(name, "sub")) {
+            s2.size = st.size * 0.7f;
+            s2.rise = name[1] == 'u' && name[2] == 'p' ? 1 : 0;
+            para_inline(L, P, c, s2);
+        } else if (!strcasecmp(name, "a")) {
+            const char *id = attr(c, "id");
+            if (!id || !*id)
+                id = attr(c, "name");
+            if (id && *id) {
+                int d = lay_dest(L, id);
+                if (d >= 0)
+                    push_anchor(L, P, d);
+            }
+            const char *href = attr(c, "href");
+            int fn = footnote_index(L, href);
+            if (fn >= 0) {
+                s2.fn = fn;
+                s2.link = lay_str(L, href + 1) + 1;
+                s2.internal = 1;
+                if (!st.rise) {
+                    s2.size = st.size * 0.7f;
+                    s2.rise = 1;
+                }
+            } else if (href && *href) {
+                if (href[0] == '#') {
+                    s2.link = lay_str(L, href + 1) + 1;
+                    s2.internal = 1;
+                } else {
+                    s2.link = lay_str(L, href) + 1;
+                    s2.internal = 0;
+                }
+            }
+            para_inline(L, P, c, s2);
+        } else if (!strcasecmp(name, "br")) {
+            push_forced_break(L, P);
+        } else if (!strcasecmp(name, "img")) {
+            /* images are blocks: set what came before, the image, then go on */
+            if (P->content) {
+                para_finish(L, P, P->c, P->lead, 0, 1);
+            }
+            lay_image(L, c, P->c, 0);
+        } else if (!strcasecmp(name, "input")) {
+            const char *type = attr(c, "type");
+            if (type && !strcasecmp(type, "checkbox")) {
+                const char *box = attr(c, "checked") ? "\xE2\x98\x91" : "\xE2\x98\x90";
+                istyle s3 = st;
+                s3.link = 0;
+                para_text(L, P, box, strlen(box), &s3, 0);
+                P->space_style = st;
+                P->space = 1;
+            }
+        } else if (!strcasecmp(name, "script") || !strcasecmp(name, "style") || !strcasecmp(name, "template")) {
+            return;
+        } else if (!strcasecmp(name, "iframe")) {
+            const char *src = attr(c, "src");
+            const char *title = attr(c, "title");
+            char buf[600];
+            snprintf(buf, sizeof buf, "%s", title && *title ? title : src ? src : "embedded content");
+            if (src && *src) {
+                s2.link = lay_str(L, src) + 1;
+                s2.internal = 0;
+            }
+            para_text(L, P, buf, strlen(buf), &s2, 0);
+        } else if (is_block_element(c)) {
+            /* a block inside inline content: its own lines */
+            if (P->content)
+                para_finish(L, P, P->c, P->lead, 0, 1);
+            lay_block(L, c, P->c);
+        } else {
+            para_inline(L, P, c, s2);
+        }
+    }
+}
+
+/* ---- breaking: hyphenation and emergency break points, then Knuth–Plass */
+
+static int is_letter_ascii(uint32_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int url_break_after(uint32_t c) {
+    return c == '/' || c == '.' || c == '?' || c == '&' || c == '=' || c == '#' || c == '_' || c == '-' ||
+           c == ',' || c == ';' || c == ':' || c == '\\' || c == '|' || c == '+' || c == ')' || c == ']';
+}
+
+/* Splits box item b of P into pieces at character boundaries given by cut[] (1 after char k),
+ * with a penalty between pieces; writes the new items to out. */
+static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut, pitem **out, size_t *nout,
+                       size_t *capout) {
+    size_t start = 0;
+    for (size_t k = 0; k < b->nc; k++) {
+        if (k + 1 < b->nc && !cut[k])
+            continue;
+        /* piece [start, k] */
+        if (*nout + 2 > *capout) {
+            size_t nc = *capout * 2 + 16;
+            pitem *p = ov_realloc(*out, nc * sizeof *p);
+            if (!p) {
+                L->nomem = 1;
+                return;
+            }
+            *out = p;
+            *capout = nc;
+        }
+        pitem piece = *b;
+        piece.c0 = b->c0 + (uint32_t)start;
+        piece.nc = (uint32_t)(k + 1 - start);
+        float w = 0;
+        for (size_t j = start; j <= k; j++)
+            w += P->adv[b->c0 + j];
+        piece.w = w;
+        if (start > 0)
+            piece.dest = -1;
+        (*out)[(*nout)++] = piece;
+        if (k + 1 < b->nc) {
+            pitem pe = { 0 };
+            pe.type = OV_LB_PENALTY;
+            pe.fn = -1;
+            pe.dest = -1;
+            pe.face = b->face;
+            pe.size = b->size;
+            pe.color = b->color;
+            if (cut[k] == 1) { /* a hyphenation point */
+                pe.pen = 50;
+                pe.flagged = 1;
+                pe.hyph = 1;
+                pe.w = (float)(ov_font_advance(L->fonts, b->face, '-') * b->size / 1000.0);
+            } else if (cut[k] == 2) { /* after an explicit hyphen or dash */
+                pe.pen = 50;
+                pe.flagged = 1;
+            } else if (cut[k] == 3) { /* inside a URL or path */
+                pe.pen = 200;
+            } else { /* anywhere: a last resort */
+                pe.pen = 900;
+            }
+            (*out)[(*nout)++] = pe;
+        }
+        start = k + 1;
+    }
+}
+
+static void prepare_breaks(lay *L, para *P, float width) {
+    size_t cap = P->n * 2 + 16, n = 0;
+    pitem *out = ov_malloc(cap * sizeof *out);
+    if (!out) {
+        L->nomem = 1;
+        return;
+    }
+    unsigned char cut[WORD_MAX + 8];
+    for (size_t i = 0; i < P->n && !L->nomem; i++) {
+        pitem *b = &P->it[i];
+        if (b->type != OV_LB_BOX || b->nc < 2 || b->nc > WORD_MAX) {
+            if (n + 1 > cap) {
+                pitem *p = ov_realloc(out, (cap = cap * 2) * sizeof *p);
+                if (!p) {
+                    L->nomem = 1;
+                    break;
+                }
+                out = p;
+            }
+            out[n++] = *b;
+            continue;
+        }
+        const uint32_t *w = P->cp + b->c0;
+        size_t nc = b->nc;
+        memset(cut, 0, nc);
+        int any = 0;
+        /* explicit hyphens and dashes inside words */
+        for (size_t k = 1; k + 2 < nc; k++)
+            if ((w[k] == '-' || w[k] == 0x2010 || w[k] == 0x2013 || w[k] == 0x2014) && is_letter_ascii(w[k - 1]) &&
+                w[k + 1] != '-')
+                cut[k] = 2, any = 1;
+        /* URLs and paths: after separators */
+        int urlish = 0;
+        for (size_t k = 0; k < nc; k++)
+            if (w[k] == '/' || (w[k] == '.' && k + 1 < nc && is_letter_ascii(w[k + 1])) || w[k] == '_')
+                urlish++;
+        if ((urlish && nc > 14) || b->code || b->link) {
+            for (size_t k = 2; k + 2 < nc; k++)
+                if (url_break_after(w[k]) && !url_break_after(w[k + 1]) && !cut[k])
+                    cut[k] = 3, any = 1;
+        }
+        /* hyphenation of the letters of a whole word (a box between spaces) */
+        int whole = (i == 0 || P->it[i - 1].type != OV_LB_BOX) && (i + 1 == P->n || P->it[i + 1].type != OV_LB_BOX);
+        if (L->hyph && whole && !b->code && !b->link && b->nc >= 5) {
+            size_t a = 0, z = nc;
+            while (a < nc && !is_letter_ascii(w[a]) && (w[a] == '(' || w[a] == 0x201C || w[a] == 0x2018 ||
+                                                        w[a] == '"' || w[a] == '\''))
+                a++;
+            while (z > a && !is_letter_ascii(w[z - 1]) &&
+                   (w[z - 1] == '.' || w[z - 1] == ',' || w[z - 1] == ';' || w[z - 1] == ':' || w[z - 1] == ')' ||
+                    w[z - 1] == '!' || w[z - 1] == '?' || w[z - 1] == 0x201D || w[z - 1] == 0x2019 ||
+                    w[z - 1] == '"'))
+                z--;
+            int letters = z - a >= 5;
+            for (size_t k = a; k < z && letters; k++)
+                letters = is_letter_ascii(w[k]);
+            if (letters) {
+                unsigned char hy[WORD_MAX];
+                if (ov_hyphenate(L->hyph, w + a, z - a, hy) > 0)
+                    for (size_t k = 0; k < z - a; k++)
+                        if (hy[k])
+                            cut[a + k] = 1, any = 1;
+            }
+        }
+        /* a box wider than the line: break anywhere (a last resort that keeps it inside) */
+        if (b->w > width) {
+            float acc = 0;
+            size_t last = 0;
+            for (size_t k = 0; k < nc; k++) {
+                acc += P->adv[b->c0 + k];
+                if (acc > width * 0.95f && k > last) {
+                    cut[k - 1] = cut[k - 1] ? cut[k - 1] : 4;
+                    acc = P->adv[b->c0 + k];
+                    last = k;
+                    any = 1;
+                }
+            }
+            for (size_t k = 0; k + 1 < nc; k++)
+                if (!cut[k] && b->code)
+                    cut[k] = 4;
+        }
+        if (!any) {
+            if (n + 1 > cap) {
+                pitem *p = ov_realloc(out, (cap = cap * 2) * sizeof *p);
+                if (!p) {
+                    L->nomem = 1;
+                    break;
+                }
+                out = p;
+            }
+            out[n++] = *b;
+            continue;
+        }
+        pitem copy = *b;
+        emit_split(L, P, &copy, cut, &out, &n, &cap);
+    }
+    ov_free(P->it);
+    P->it = out;
+    P->n = n;
+    P->cap = cap;
+}
+
+/* ---- setting lines */
+typedef struct run_acc {
+    ov_box *boxes;
+    size_t n, cap;
+} run_acc;
+
+static void acc_push(lay *L, run_acc *a, const ov_box *b) {
+    if (a->n == a->cap) {
+        size_t nc = a->cap ? a->cap * 2 : 16;
+        ov_box *p = ov_realloc(a->boxes, nc * sizeof *p);
+        if (!p) {
+            L->nomem = 1;
+            return;
+        }
+        a->boxes = p;
+        a->cap = nc;
+    }
+    a->boxes[a->n++] = *b;
+}
+
+void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep_lines) {
+    if (P->space)
+        P->space = 0;
+    /* drop trailing glue and breaks */
+    while (P->n && (P->it[P->n - 1].type != OV_LB_BOX))
+        P->n--;
+    if (!P->content || P->n == 0) {
+        /* anchors alone: they name the next line */
+        for (size_t i = 0; i < P->n; i++)
+            if (P->it[i].dest >= 0)
+                lay_mark(L, (size_t)P->it[i].dest);
+        P->n = 0;
+        P->ncp = 0;
+        P->content = 0;
+        return;
+    }
+    float width = c->width;
+    prepare_breaks(L, P, width);
+    if (L->nomem)
+        return;
+    /* the end: \parfillskip and a forced break */
+    pitem *g = push_item(L, P);
+    if (!g)
+        return;
+    g->type = OV_LB_GLUE;
+    g->st = 1e6f;
+    pitem *fe = push_item(L, P);
+    if (!fe)
+        return;
+    fe->type = OV_LB_PENALTY;
+    fe->pen = -OV_LB_INF;
+    ov_lb_item *lb = ov_malloc(P->n * sizeof *lb);
+    if (!lb) {
+        L->nomem = 1;
+        return;
+    }
+    for (size_t i = 0; i < P->n; i++) {
+        lb[i].type = P->it[i].type;
+        lb[i].width = P->it[i].w;
+        lb[i].stretch = P->it[i].st;
+        lb[i].shrink = P->it[i].sh;
+        lb[i].penalty = P->it[i].pen;
+        lb[i].flagged = P->it[i].flagged;
+    }
+    size_t *br = NULL;
+    int ragged = L->ragged || align != 0;
+    int nlines = ov_linebreak(lb, P->n, width, ragged, &br);
+    ov_free(lb);
+    if (nlines < 0) {
+        L->nomem = 1;
+        return;
+    }
+    float h = lead * 0.74f, d = lead - h;
+    size_t start = 0;
+    run_acc acc = { 0 };
+    size_t first_line = L->v->n;
+    for (int ln = 0; ln < nlines; ln++) {
+        size_t end = br[ln];
+        /* skip discardable items at the start of a line */
+        while (start < end && P->it[start].type != OV_LB_BOX)
+            start++;
+        int hyph = P->it[end].type == OV_LB_PENALTY && P->it[end].hyph;
+        double nat = 0, y = 0, z = 0;
+        for (size_t i = start; i < end; i++) {
+            const pitem *x = &P->it[i];
+            if (x->type == OV_LB_BOX)
+                nat += x->w;
+            else if (x->type == OV_LB_GLUE) {
+                nat += x->w;
+                y += x->st;
+                z += x->sh;
+            }
+        }
+        if (hyph)
+            nat += P->it[end].w;
+        int last = ln == nlines - 1 || (end > 0 && P->it[end].type == OV_LB_PENALTY && P->it[end].pen <= -OV_LB_INF);
+        double r = 0;
+        if (nat > width && z > 0)
+            r = fmax(-1.0, (width - nat) / z);
+        else if (!ragged && !last && nat < width && y > 0)
+            r = (width - nat) / y;
+        if (y >= 1e5)
+            r = 0;
+        double x0 = c->left;
+        if (align == 2 && nat < width)
+            x0 += (width - nat) / 2;
+        else if (align == 3 && nat < width)
+            x0 += width - nat;
+        /* the line's boxes */
+        acc.n = 0;
+        ov_box run = { 0 };
+        int open = 0;
+        double x = x0;
+        uint32_t cur_link = 0;
+        int cur_internal = 0;
+        double link_x0 = 0;
+        ov_box deco[64];
+        size_t ndeco = 0;
+        for (size_t i = start; i <= end; i++) {
+            const pitem *it = &P->it[i];
+            int is_end = i == end;
+            if (is_end && !(hyph))
+                break;
+            if (it->dest >= 0)
+                lay_mark(L, (size_t)it->dest);
+            /* links: a rectangle per run of boxes with the same target */
+            uint32_t lk = it->type == OV_LB_BOX || it->type == OV_LB_GLUE ? it->link : cur_link;
+            if (is_end)
+                lk = cur_link;
+            if (lk != cur_link) {
+                if (cur_link && ndeco < 64) {
+                    ov_box b = { 0 };
+                    b.kind = OV_BOX_LINK;
+                    b.x = (float)link_x0;
+                    b.w = (float)(x - link_x0);
+                    b.y = -d + 1;
+                    b.h = h + d - 2;
+                    b.ref = cur_internal ? -3 : -1;
+                    b.uri = cur_link - 1;
+                    deco[ndeco++] = b;
+                }
+                cur_link = lk;
+                cur_internal = it->internal;
+                link_x0 = x;
+            }
+            if (it->type == OV_LB_BOX || (is_end && hyph)) {
+                int face = it->face;
+                float size = it->size;
+                float rise = it->rise;
+                uint32_t color = it->color;
+                size_t nc = is_end ? 1 : it->nc;
+                if (nc == 0)
+                    continue;
+                if (!open || run.face != face || run.size != size || run.color != color || run.y != rise) {
+                    if (open)
+                        acc_push(L, &acc, &run);
+                    memset(&run, 0, sizeof run);
+                    run.kind = OV_BOX_TEXT;
+                    run.face = face;
+                    run.size = size;
+                    run.color = color;
+                    run.x = (float)x;
+                    run.y = rise;
+                    run.off = (uint32_t)L->ly->ncp;
+                    open = 1;
+                }
+                double bw = 0;
+                for (size_t k = 0; k < nc; k++) {
+                    uint32_t ch = is_end ? '-' : P->cp[it->c0 + k];
+                    double a = is_end ? it->w : P->adv[it->c0 + k];
+                    double nom = ov_font_advance(L->fonts, face, ch);
+                    float adj = (float)(a * 1000.0 / size - nom);
+                    lay_chars(L, &ch, &adj, 1);
+                    run.n++;
+                    bw += a;
+                }
+                run.w += (float)bw;
+                if ((it->strike || it->code) && !is_end && ndeco < 64) {
+                    ov_box b = { 0 };
+                    if (it->strike) {
+                        b.kind = OV_BOX_LINE;
+                        b.color = color;
+                        b.size = size * 0.06f;
+                        b.x = (float)x;
+                        b.y = rise + size * 0.28f;
+                        b.w = (float)bw;
+                        deco[ndeco++] = b;
+                    }
+                    if (it->code && ndeco < 64) {
+                        ov_box bg = { 0 };
+                        bg.kind = OV_BOX_RECT;
+                        bg.color = C_CODEBG;
+                        bg.x = (float)x - 1;
+                        bg.w = (float)bw + 2;
+                        bg.y = -size * 0.28f;
+                        bg.h = size * 1.16f;
+                        /* backgrounds go first */
+                        acc_push(L, &acc, &bg);
+                        acc.boxes[acc.n - 1].kind = OV_BOX_RECT;
+                    }
+                }
+                x += bw;
+            } else if (it->type == OV_LB_GLUE) {
+                double gw = it->w + (r > 0 ? r * it->st : r * it->sh);
+                if (it->st >= 1e5)
+                    gw = it->w;
+                if (open && it->w > 0) {
+                    uint32_t sp = ' ';
+                    double nom = ov_font_advance(L->fonts, run.face, ' ');
+                    float adj = (float)(gw * 1000.0 / run.size - nom);
+                    lay_chars(L, &sp, &adj, 1);
+                    run.n++;
+                    run.w += (float)gw;
+                }
+                x += gw;
+            }
+        }
+        if (open)
+            acc_push(L, &acc, &run);
+        if (cur_link && ndeco < 64) {
+            ov_box b = { 0 };
+            b.kind = OV_BOX_LINK;
+            b.x = (float)link_x0;
+            b.w = (float)(x - link_x0);
+            b.y = -d + 1;
+            b.h = h + d - 2;
+            b.ref = cur_internal ? -3 : -1;
+            b.uri = cur_link - 1;
+            deco[ndeco++] = b;
+        }
+        /* backgrounds first, then text, then decorations */
+        size_t b0 = L->nlb;
+        for (size_t k = 0; k < acc.n; k++)
+            if (acc.boxes[k].kind == OV_BOX_RECT)
+                lay_box(L, &acc.boxes[k]);
+        for (size_t k = 0; k < acc.n; k++)
+            if (acc.boxes[k].kind != OV_BOX_RECT)
+                lay_box(L, &acc.boxes[k]);
+        for (size_t k = 0; k < ndeco; k++)
+            lay_box(L, &deco[k]);
+        /* footnotes referenced from this line */
+        size_t f0 = L->nlfn, nf = 0;
+        for (size_t i = start; i < end; i++) {
+            int fn = P->it[i].fn;
+            if (fn < 0)
+                continue;
+            int dup = 0;
+            for (size_t k = f0; k < L->nlfn; k++)
+                dup |= L->lfn[k] == (size_t)fn;
+            if (dup)
+                continue;
+            if (L->nlfn == L->caplfn) {
+                size_t ncap = L->caplfn ? L->caplfn * 2 : 32;
+                size_t *p = ov_realloc(L->lfn, ncap * sizeof *p);
+                if (!p) {
+                    L->nomem = 1;
+                    break;
+                }
+                L->lfn = p;
+                L->caplfn = ncap;
+            }
+            L->lfn[L->nlfn++] = (size_t)fn;
+            nf++;
+        }
+        size_t vi = lay_line(L, c, h, d, b0);
+        if (vi < L->v->n) {
+            L->v->v[vi].f0 = f0;
+            L->v->v[vi].nf = nf;
+        }
+        start = end + 1;
+    }
+    ov_free(acc.boxes);
+    ov_free(br);
+    /* widows and orphans: the first two and the last two lines stay together */
+    size_t nl = L->v->n - first_line;
+    if (keep_lines && nl >= 2) {
+        for (size_t k = first_line + 1; k < L->v->n; k++) {
+            size_t idx = k - first_line;
+            if (keep_lines == 2 || idx == 1 || idx == nl - 1)
+                L->v->v[k].nobreak = 1;
+        }
+    }
+    P->n = 0;
+    P->ncp = 0;
+    P->content = 0;
+    P->space = 0;
+}

@@ -1,0 +1,774 @@
+/*
+ * The PDF backend: ov_layout (pages of positioned boxes) -> PDF with libharu 2.3.0. Every libharu
+ * call and every workaround of ../shared/notes/libharu-2.3.0.md lives in this file:
+ *  - UTF-8 TrueType fonts embedded; glyphs marked used through HPDF_Font_TextWidth once per font;
+ *    components of composite glyphs marked too (libharu drops nested ones);
+ *  - text as raw content: BT, Tf, Tm and TJ arrays carrying kerning and justification (Tw is
+ *    ignored by viewers with two-byte codes);
+ *  - /ToUnicode replaced by a bfchar CMap of the code points used; /W and /CIDToGIDMap cut down
+ *    to the code points used;
+ *  - images decoded by image.c to 8-bit pixels (16-bit and interlaced PNG never reach libharu),
+ *    downsampled to 300 dpi at their placed size, photos as JPEG, drawings as Flate with a Flate
+ *    SMask;
+ *  - link annotations without borders, URIs percent-encoded; destinations [page /XYZ x y null];
+ *  - outline with UTF-8 titles, Info in UTF-8 with frontmatter dates (no clock), /Lang, page
+ *    labels, a content-derived /ID: identical input gives identical bytes;
+ *  - an error handler that records and returns (no longjmp); every status is checked.
+ * libharu puts about 128 KiB on the stack when it loads a UTF-8 TrueType font: callers that render
+ * on worker threads need stacks of 512 KiB or more.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hpdf.h>
+#include <hpdf_conf.h>
+#include <hpdf_doc.h>
+#include <hpdf_font.h>
+#include <hpdf_fontdef.h>
+#include <hpdf_objects.h>
+#include <hpdf_pages.h>
+#include <hpdf_streams.h>
+
+#include "image.h"
+#include "layout.h"
+
+typedef struct pfont {
+    const char *path;
+    int face;                  /* the first face using it (for metrics queries) */
+    HPDF_Font font;
+    const char *name;
+    unsigned char *used;       /* BMP bitmap of code points drawn */
+} pfont;
+
+typedef struct pdfw {
+    HPDF_Doc pdf;
+    ov_layout *ly;
+    const octavo *ov;
+    const char *docname;
+    HPDF_STATUS error, detail;
+    pfont fonts[OV_NFACES];
+    int nfonts;
+    int face_font[OV_NFACES];  /* face -> index in fonts, -1 */
+    HPDF_Image *images;
+    HPDF_Page *pages;
+    unsigned char hash[32];
+} pdfw;
+
+static void on_error(HPDF_STATUS error_no, HPDF_STATUS detail_no, void *user_data) {
+    pdfw *w = user_data;
+    if (!w->error) {
+        w->error = error_no;
+        w->detail = detail_no;
+    }
+}
+
+static int fail(pdfw *w, octavo_error *err, const char *what) {
+    return ov_error(err, OCTAVO_E_PDF, OCTAVO_STAGE_PDF, w->docname, 0, 0, "libharu failed %s (error 0x%04X, detail %u)",
+                    what, (unsigned)w->error, (unsigned)w->detail);
+}
+
+/* ---- fonts */
+static int font_for_face(pdfw *w, int face, octavo_error *err) {
+    if (w->face_font[face] >= 0)
+        return w->face_font[face];
+    const char *path = ov_font_path(w->ly->fonts, face);
+    if (!path)
+        return -1;
+    for (int i = 0; i < w->nfonts; i++)
+        if (strcmp(w->fonts[i].path, path) == 0) {
+            w->face_font[face] = i;
+            return i;
+        }
+    const char *name = HPDF_LoadTTFontFromFile(w->pdf, path, HPDF_TRUE);
+    HPDF_Font f = name ? HPDF_GetFont(w->pdf, name, "UTF-8") : NULL;
+    if (!f || w->error) {
+        ov_error(err, OCTAVO_E_FONT, OCTAVO_STAGE_PDF, w->docname, 0, 0, "cannot load the font %s (libharu 0x%04X)",
+                 path, (unsigned)w->error);
+        return -2;
+    }
+    pfont *pf = &w->fonts[w->nfonts];
+    pf->path = path;
+    pf->face = face;
+    pf->font = f;
+    pf->name = name;
+    pf->used = ov_calloc(8192, 1);
+    if (!pf->used) {
+        ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, w->docname, 0, 0, "out of memory");
+        return -2;
+    }
+    w->face_font[face] = w->nfonts;
+    return w->nfonts++;
+}
+
+static int put_utf8(char *o, uint32_t c) {
+    if (c < 0x80) { o[0] = (char)c; return 1; }
+    if (c < 0x800) { o[0] = (char)(0xC0 | c >> 6); o[1] = (char)(0x80 | (c & 0x3F)); return 2; }
+    o[0] = (char)(0xE0 | c >> 12);
+    o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (c & 0x3F));
+    return 3;
+}
+
+/* Marks glyphs used, adds composite components, and rewrites ToUnicode, /W and CIDToGIDMap. */
+static int finish_font(pdfw *w, pfont *pf) {
+    /* 1. the glyphs: HPDF_Font_TextWidth marks what it measures */
+    ov_buf s;
+    ov_buf_init(&s);
+    uint32_t maxcp = 0;
+    size_t count = 0;
+    for (uint32_t c = 1; c < 0x10000; c++)
+        if (pf->used[c >> 3] & (1u << (c & 7))) {
+            char u[4];
+            int n = put_utf8(u, c);
+            ov_buf_put(&s, u, (size_t)n);
+            maxcp = c;
+            count++;
+        }
+    if (s.failed) {
+        ov_buf_free(&s);
+        return -1;
+    }
+    if (!count) {
+        ov_buf_free(&s);
+        return 0;
+    }
+    HPDF_Font_TextWidth(pf->font, (const HPDF_BYTE *)s.data, (HPDF_UINT)s.len);
+    ov_buf_free(&s);
+    if (w->error)
+        return -1;
+    HPDF_FontAttr fattr = (HPDF_FontAttr)pf->font->attr;
+    HPDF_FontDef def = fattr->fontdef;
+    HPDF_TTFontDefAttr dattr = (HPDF_TTFontDefAttr)def->attr;
+    /* 2. composite glyphs: mark their components (nested ones too; ids read as unsigned) */
+    for (uint32_t c = 1; c <= maxcp; c++) {
+        if (!(pf->used[c >> 3] & (1u << (c & 7))))
+            continue;
+        unsigned gid = ov_font_glyph(w->ly->fonts, pf->face, c);
+        unsigned comp[64];
+        size_t n = ov_font_components(w->ly->fonts, pf->face, gid, comp, 64);
+        for (size_t k = 0; k < n; k++)
+            if (comp[k] < dattr->num_glyphs)
+                dattr->glyph_tbl.flgs[comp[k]] = 1;
+        if (gid && gid < dattr->num_glyphs)
+            dattr->glyph_tbl.flgs[gid] = 1;
+    }
+    /* 3. ToUnicode: a bfchar CMap of the code points used */
+    if (fattr->cmap_stream) {
+        HPDF_Stream st = fattr->cmap_stream->stream;
+        HPDF_MemStream_FreeData(st);
+        ov_buf m;
+        ov_buf_init(&m);
+        ov_buf_puts(&m, "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+                        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+                        "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+                        "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
+        uint32_t c = 1;
+        while (c <= maxcp) {
+            uint32_t batch[100];
+            int nb = 0;
+            for (; c <= maxcp && nb < 100; c++)
+                if (pf->used[c >> 3] & (1u << (c & 7)))
+                    batch[nb++] = c;
+            if (!nb)
+                break;
+            ov_buf_printf(&m, "%d beginbfchar\n", nb);
+            for (int k = 0; k < nb; k++)
+                ov_buf_printf(&m, "<%04X> <%04X>\n", (unsigned)batch[k], (unsigned)batch[k]);
+            ov_buf_puts(&m, "endbfchar\n");
+        }
+        ov_buf_puts(&m, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+        if (m.failed) {
+            ov_buf_free(&m);
+            return -1;
+        }
+        HPDF_STATUS ret = HPDF_Stream_Write(st, (const HPDF_BYTE *)m.data, (HPDF_UINT)m.len);
+        ov_buf_free(&m);
+        if (ret != HPDF_OK)
+            return -1;
+    }
+    /* 4. /W of the code points used, and a CIDToGIDMap that ends with the last one */
+    HPDF_Dict desc = fattr->descendant_font;
+    if (desc) {
+        HPDF_Array W = HPDF_Array_New(desc->mmgr);
+        if (!W)
+            return -1;
+        HPDF_Array run = NULL;
+        uint32_t prev = 0;
+        for (uint32_t c = 1; c <= maxcp; c++) {
+            if (!(pf->used[c >> 3] & (1u << (c & 7))))
+                continue;
+            HPDF_UINT16 gid = HPDF_TTFontDef_GetGlyphid(def, (HPDF_UINT16)c);
+            HPDF_INT16 wd = HPDF_TTFontDef_GetGidWidth(def, gid);
+            if (!run || c != prev + 1) {
+                if (HPDF_Array_AddNumber(W, (HPDF_INT32)c) != HPDF_OK)
+                    return -1;
+                run = HPDF_Array_New(desc->mmgr);
+                if (!run || HPDF_Array_Add(W, run) != HPDF_OK)
+                    return -1;
+            }
+            if (HPDF_Array_AddNumber(run, wd) != HPDF_OK)
+                return -1;
+            prev = c;
+        }
+        if (HPDF_Dict_Add(desc, "W", W) != HPDF_OK)
+            return -1;
+        if (fattr->map_stream) {
+            HPDF_Stream st = fattr->map_stream->stream;
+            HPDF_MemStream_FreeData(st);
+            size_t n = (size_t)maxcp + 1;
+            unsigned char *map = ov_calloc(n, 2);
+            if (!map)
+                return -1;
+            for (uint32_t c = 1; c <= maxcp; c++)
+                if (pf->used[c >> 3] & (1u << (c & 7))) {
+                    HPDF_UINT16 gid = HPDF_TTFontDef_GetGlyphid(def, (HPDF_UINT16)c);
+                    map[2 * c] = (unsigned char)(gid >> 8);
+                    map[2 * c + 1] = (unsigned char)gid;
+                }
+            HPDF_STATUS ret = HPDF_Stream_Write(st, map, (HPDF_UINT)(n * 2));
+            ov_free(map);
+            if (ret != HPDF_OK)
+                return -1;
+        }
+    }
+    return w->error ? -1 : 0;
+}
+
+/* ---- numbers in content streams: short, locale-independent */
+static void put_num(ov_buf *b, double v) {
+    char tmp[32];
+    if (fabs(v) < 0.0005)
+        v = 0;
+    long long i = llround(v * 1000.0);
+    int neg = i < 0;
+    if (neg)
+        i = -i;
+    long long ip = i / 1000, fp = i % 1000;
+    int n;
+    if (fp == 0)
+        n = snprintf(tmp, sizeof tmp, "%s%lld", neg ? "-" : "", ip);
+    else {
+        n = snprintf(tmp, sizeof tmp, "%s%lld.%03lld", neg ? "-" : "", ip, fp);
+        while (n > 0 && tmp[n - 1] == '0')
+            tmp[--n] = 0;
+    }
+    ov_buf_put(b, tmp, (size_t)n);
+}
+
+static void put_color(ov_buf *b, uint32_t c, const char *op) {
+    put_num(b, ((c >> 16) & 255) / 255.0);
+    ov_buf_putc(b, ' ');
+    put_num(b, ((c >> 8) & 255) / 255.0);
+    ov_buf_putc(b, ' ');
+    put_num(b, (c & 255) / 255.0);
+    ov_buf_putc(b, ' ');
+    ov_buf_puts(b, op);
+    ov_buf_putc(b, '\n');
+}
+
+/* ---- images */
+static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
+    const octavo *ov = w->ov;
+    octavo_error e = { 0 };
+    unsigned max_w = (unsigned)ceil(im->placed_w / 72.0 * 300.0);
+    unsigned max_h = (unsigned)ceil(im->placed_h / 72.0 * 300.0);
+    if (max_w < 1) max_w = 1;
+    if (max_h < 1) max_h = 1;
+    /* a JPEG small enough passes through unchanged */
+    if (im->info.format == OV_IMG_JPEG && im->info.width <= max_w * 1.1 && im->info.height <= max_h * 1.1) {
+        HPDF_Image img = HPDF_LoadJpegImageFromMem(w->pdf, im->blob.data, (HPDF_UINT)im->blob.len);
+        if (img && !w->error)
+            return img;
+        HPDF_ResetError(w->pdf);
+        w->error = 0;
+    }
+    ov_pixels px;
+    memset(&px, 0, sizeof px);
+    if (ov_image_decode(ov, im->blob.data, im->blob.len, &px, &e) != OCTAVO_OK) {
+        ov_warn(ov, e.code ? e.code : OCTAVO_E_IMAGE, w->docname, 0, 0, "image cannot be decoded: %s", e.message);
+        return NULL;
+    }
+    ov_pixels_drop_opaque_alpha(&px);
+    if (ov_pixels_downscale(&px, max_w, max_h) != OCTAVO_OK) {
+        ov_pixels_free(&px);
+        return NULL;
+    }
+    int alpha = px.channels == 2 || px.channels == 4;
+    int color = px.channels >= 3 ? 3 : 1;
+    size_t npx = (size_t)px.width * px.height;
+    HPDF_Image img = NULL;
+    if (im->info.is_photo && !alpha) {
+        unsigned char *jpg = NULL;
+        size_t jlen = 0;
+        if (ov_image_encode_jpeg(&px, 85, &jpg, &jlen) == OCTAVO_OK) {
+            img = HPDF_LoadJpegImageFromMem(w->pdf, jpg, (HPDF_UINT)jlen);
+            ov_free(jpg);
+        }
+    } else {
+        unsigned char *rgb = ov_malloc(npx * (size_t)color + 1);
+        unsigned char *a = alpha ? ov_malloc(npx + 1) : NULL;
+        if (rgb && (!alpha || a)) {
+            for (size_t i = 0; i < npx; i++) {
+                const unsigned char *p = px.data + i * (size_t)px.channels;
+                for (int k = 0; k < color; k++)
+                    rgb[i * (size_t)color + (size_t)k] = p[k];
+                if (alpha)
+                    a[i] = p[px.channels - 1];
+            }
+            img = HPDF_LoadRawImageFromMem(w->pdf, rgb, px.width, px.height,
+                                           color == 3 ? HPDF_CS_DEVICE_RGB : HPDF_CS_DEVICE_GRAY, 8);
+            if (img && alpha && !w->error) {
+                HPDF_Image sm = HPDF_LoadRawImageFromMem(w->pdf, a, px.width, px.height, HPDF_CS_DEVICE_GRAY, 8);
+                if (sm) {
+                    sm->filter = HPDF_STREAM_FILTER_FLATE_DECODE;
+                    if (HPDF_Image_AddSMask(img, sm) != HPDF_OK)
+                        img = NULL;
+                }
+            }
+        }
+        ov_free(rgb);
+        ov_free(a);
+    }
+    ov_pixels_free(&px);
+    if (w->error) {
+        HPDF_ResetError(w->pdf);
+        w->error = 0;
+        return NULL;
+    }
+    return img;
+}
+
+/* ---- links */
+static char *percent_encode(const char *u) {
+    ov_buf b;
+    ov_buf_init(&b);
+    for (const unsigned char *p = (const unsigned char *)u; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7F || *p == '"' || *p == '<' || *p == '>' || *p == '\\' || *p == '^' ||
+            *p == '`' || *p == '{' || *p == '|' || *p == '}')
+            ov_buf_printf(&b, "%%%02X", *p);
+        else
+            ov_buf_putc(&b, *p);
+    }
+    if (b.failed) {
+        ov_buf_free(&b);
+        return NULL;
+    }
+    return ov_buf_detach(&b, NULL);
+}
+
+static HPDF_Destination make_dest(pdfw *w, int d) {
+    ov_dest *dd = &w->ly->dests[d];
+    if (dd->page < 0 || (size_t)dd->page >= w->ly->npages)
+        return NULL;
+    HPDF_Page page = w->pages[dd->page];
+    HPDF_Destination dst = HPDF_Page_CreateDestination(page);
+    if (!dst)
+        return NULL;
+    /* [page /XYZ 0 y null]: keep the reader's zoom (SetXYZ refuses zoom 0) */
+    HPDF_Array_Clear(dst);
+    HPDF_Array_Add(dst, page);
+    HPDF_Array_AddName(dst, "XYZ");
+    HPDF_Array_AddReal(dst, 0);
+    HPDF_Array_AddReal(dst, dd->y);
+    HPDF_Array_Add(dst, HPDF_Null_New(w->pdf->mmgr));
+    return w->error ? NULL : dst;
+}
+
+/* ---- the content of one page */
+static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
+    ov_layout *ly = w->ly;
+    ov_page *pg = &ly->pages[pi];
+    HPDF_Page page = w->pages[pi];
+    int in_text = 0;
+    int cur_font = -1;
+    float cur_size = -1;
+    uint32_t cur_fill = 0xFFFFFFFF, cur_stroke = 0xFFFFFFFF;
+    for (size_t i = 0; i < pg->n; i++) {
+        ov_box *b = &pg->boxes[i];
+        if (b->kind == OV_BOX_TEXT) {
+            if (!b->n)
+                continue;
+            int fi = font_for_face(w, b->face, err);
+            if (fi == -2)
+                return -1;
+            if (fi < 0)
+                continue;
+            pfont *pf = &w->fonts[fi];
+            if (!in_text) {
+                ov_buf_puts(c, "BT\n");
+                in_text = 1;
+                cur_font = -1;
+            }
+            if (fi != cur_font || b->size != cur_size) {
+                const char *local = HPDF_Page_GetLocalFontName(page, pf->font);
+                if (!local)
+                    return -1;
+                ov_buf_printf(c, "/%s ", local);
+                put_num(c, b->size);
+                ov_buf_puts(c, " Tf\n");
+                cur_font = fi;
+                cur_size = b->size;
+            }
+            if (b->color != cur_fill) {
+                put_color(c, b->color, "rg");
+                cur_fill = b->color;
+            }
+            ov_buf_puts(c, "1 0 0 1 ");
+            put_num(c, b->x);
+            ov_buf_putc(c, ' ');
+            put_num(c, b->y);
+            ov_buf_puts(c, " Tm\n[<");
+            for (uint32_t k = 0; k < b->n; k++) {
+                uint16_t ch = ly->cp[b->off + k];
+                pf->used[ch >> 3] |= (unsigned char)(1u << (ch & 7));
+                ov_buf_printf(c, "%04X", ch);
+                float a = ly->adj[b->off + k];
+                if (k + 1 < b->n && fabsf(a) > 0.05f) {
+                    ov_buf_puts(c, "> ");
+                    put_num(c, -a);
+                    ov_buf_puts(c, " <");
+                }
+            }
+            ov_buf_puts(c, ">] TJ\n");
+            continue;
+        }
+        if (b->kind == OV_BOX_LINK || b->kind == 0)
+            continue;
+        if (in_text) {
+            ov_buf_puts(c, "ET\n");
+            in_text = 0;
+        }
+        if (b->kind == OV_BOX_RECT) {
+            if (b->color != cur_fill) {
+                put_color(c, b->color, "rg");
+                cur_fill = b->color;
+            }
+            put_num(c, b->x); ov_buf_putc(c, ' ');
+            put_num(c, b->y); ov_buf_putc(c, ' ');
+            put_num(c, b->w); ov_buf_putc(c, ' ');
+            put_num(c, b->h); ov_buf_puts(c, " re f\n");
+        } else if (b->kind == OV_BOX_LINE || b->kind == OV_BOX_FRAME) {
+            if (b->color != cur_stroke) {
+                put_color(c, b->color, "RG");
+                cur_stroke = b->color;
+            }
+            put_num(c, b->size > 0 ? b->size : 0.5); ov_buf_puts(c, " w ");
+            put_num(c, b->x); ov_buf_putc(c, ' ');
+            put_num(c, b->y);
+            if (b->kind == OV_BOX_FRAME) {
+                ov_buf_putc(c, ' ');
+                put_num(c, b->w); ov_buf_putc(c, ' ');
+                put_num(c, b->h); ov_buf_puts(c, " re S\n");
+            } else {
+                ov_buf_puts(c, " m ");
+                put_num(c, b->x + b->w); ov_buf_putc(c, ' ');
+                put_num(c, b->y + b->h); ov_buf_puts(c, " l S\n");
+            }
+        } else if (b->kind == OV_BOX_IMAGE) {
+            if (b->ref < 0 || (size_t)b->ref >= ly->nimages)
+                continue;
+            HPDF_Image img = w->images[b->ref];
+            if (!img) {
+                img = load_image(w, &ly->images[b->ref]);
+                w->images[b->ref] = img;
+            }
+            if (!img) {
+                /* undecodable: a frame where it would be */
+                put_color(c, 0x999999, "RG");
+                cur_stroke = 0x999999;
+                ov_buf_puts(c, "0.5 w ");
+                put_num(c, b->x); ov_buf_putc(c, ' ');
+                put_num(c, b->y); ov_buf_putc(c, ' ');
+                put_num(c, b->w); ov_buf_putc(c, ' ');
+                put_num(c, b->h); ov_buf_puts(c, " re S\n");
+                continue;
+            }
+            const char *local = HPDF_Page_GetXObjectName(page, (HPDF_XObject)img);
+            if (!local)
+                return -1;
+            ov_buf_puts(c, "q ");
+            put_num(c, b->w); ov_buf_puts(c, " 0 0 ");
+            put_num(c, b->h); ov_buf_putc(c, ' ');
+            put_num(c, b->x); ov_buf_putc(c, ' ');
+            put_num(c, b->y);
+            ov_buf_printf(c, " cm /%s Do Q\n", local);
+        }
+    }
+    if (in_text)
+        ov_buf_puts(c, "ET\n");
+    return c->failed ? -1 : 0;
+}
+
+static int page_links(pdfw *w, size_t pi) {
+    ov_layout *ly = w->ly;
+    ov_page *pg = &ly->pages[pi];
+    HPDF_Page page = w->pages[pi];
+    for (size_t i = 0; i < pg->n; i++) {
+        ov_box *b = &pg->boxes[i];
+        if (b->kind != OV_BOX_LINK || b->w <= 0.5f)
+            continue;
+        HPDF_Rect r = { b->x, b->y, b->x + b->w, b->y + b->h };
+        HPDF_Annotation a = NULL;
+        if (b->ref >= 0) {
+            HPDF_Destination d = make_dest(w, b->ref);
+            if (!d)
+                continue;
+            a = HPDF_Page_CreateLinkAnnot(page, r, d);
+        } else {
+            const char *uri = ly->strs.data + b->uri;
+            char *enc = percent_encode(uri);
+            if (!enc)
+                return -1;
+            a = HPDF_Page_CreateURILinkAnnot(page, r, enc);
+            ov_free(enc);
+        }
+        if (!a || HPDF_LinkAnnot_SetBorderStyle(a, 0, 0, 0) != HPDF_OK)
+            return -1;
+    }
+    return w->error ? -1 : 0;
+}
+
+static HPDF_Date to_date(const octavo_time *t) {
+    HPDF_Date d;
+    memset(&d, 0, sizeof d);
+    d.year = t->year;
+    d.month = t->month >= 1 ? t->month : 1;
+    d.day = t->day >= 1 ? t->day : 1;
+    d.hour = t->hour;
+    d.minutes = t->minute;
+    d.seconds = t->second;
+    if (t->has_zone && t->zone_minutes) {
+        int z = t->zone_minutes;
+        d.ind = z < 0 ? '-' : '+';
+        if (z < 0)
+            z = -z;
+        d.off_hour = z / 60;
+        d.off_minutes = z % 60;
+    } else
+        d.ind = 'Z';
+    return d;
+}
+
+static int outline(pdfw *w) {
+    ov_layout *ly = w->ly;
+    HPDF_Encoder enc = HPDF_GetEncoder(w->pdf, "UTF-8");
+    if (!enc)
+        return -1;
+    HPDF_Outline stack[16];
+    int levels[16];
+    int depth = 0;
+    for (size_t i = 0; i < ly->noutline; i++) {
+        ov_outline_entry *e = &ly->outline[i];
+        while (depth > 0 && levels[depth - 1] >= e->level)
+            depth--;
+        HPDF_Outline parent = depth > 0 ? stack[depth - 1] : NULL;
+        HPDF_Outline o = HPDF_CreateOutline(w->pdf, parent, e->title, enc);
+        if (!o)
+            return -1;
+        HPDF_Destination d = make_dest(w, e->dest);
+        if (d && HPDF_Outline_SetDestination(o, d) != HPDF_OK)
+            return -1;
+        HPDF_Outline_SetOpened(o, e->level <= 1 ? HPDF_TRUE : HPDF_FALSE);
+        if (depth < 16) {
+            stack[depth] = o;
+            levels[depth] = e->level;
+            depth++;
+        }
+    }
+    return w->error ? -1 : 0;
+}
+
+static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink *out, octavo_error *err) {
+    pdfw w;
+    memset(&w, 0, sizeof w);
+    w.ly = ly;
+    w.ov = ov;
+    w.docname = docname;
+    for (int i = 0; i < OV_NFACES; i++)
+        w.face_font[i] = -1;
+    int rc = OCTAVO_OK;
+    w.pdf = HPDF_New(on_error, &w);
+    if (!w.pdf)
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "libharu could not start");
+    if (HPDF_UseUTFEncodings(w.pdf) != HPDF_OK || HPDF_SetCompressionMode(w.pdf, HPDF_COMP_ALL) != HPDF_OK) {
+        rc = fail(&w, err, "to set up the document");
+        goto done;
+    }
+    w.pages = ov_calloc(ly->npages ? ly->npages : 1, sizeof *w.pages);
+    w.images = ov_calloc(ly->nimages ? ly->nimages : 1, sizeof *w.images);
+    if (!w.pages || !w.images) {
+        rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "out of memory");
+        goto done;
+    }
+    for (size_t p = 0; p < ly->npages; p++) {
+        HPDF_Page page = HPDF_AddPage(w.pdf);
+        if (!page || HPDF_Page_SetWidth(page, ly->page_w) != HPDF_OK ||
+            HPDF_Page_SetHeight(page, ly->page_h) != HPDF_OK) {
+            rc = fail(&w, err, "to add a page");
+            goto done;
+        }
+        w.pages[p] = page;
+    }
+    /* content: raw operators straight into each page's stream */
+    ov_buf c;
+    ov_buf_init(&c);
+    unsigned char acc[32] = { 0 };
+    for (size_t p = 0; p < ly->npages; p++) {
+        c.len = 0;
+        if (c.data)
+            c.data[0] = 0;
+        if (page_content(&w, p, &c, err) < 0) {
+            ov_buf_free(&c);
+            if (!err || !err->code)
+                rc = c.failed ? ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "out of memory")
+                              : fail(&w, err, "to write a page");
+            else
+                rc = err->code;
+            goto done;
+        }
+        HPDF_PageAttr pa = (HPDF_PageAttr)w.pages[p]->attr;
+        if (HPDF_Stream_Write(pa->stream, (const HPDF_BYTE *)c.data, (HPDF_UINT)c.len) != HPDF_OK) {
+            ov_buf_free(&c);
+            rc = fail(&w, err, "to write a page");
+            goto done;
+        }
+        /* the /ID: a hash chained over the pages' content */
+        unsigned char h[32];
+        ov_buf_put(&c, acc, 32);
+        ov_sha256(c.data, c.len, h);
+        memcpy(acc, h, 32);
+        if (page_links(&w, p) < 0) {
+            ov_buf_free(&c);
+            rc = fail(&w, err, "to add a link");
+            goto done;
+        }
+    }
+    ov_buf_free(&c);
+    for (int i = 0; i < w.nfonts; i++)
+        if (finish_font(&w, &w.fonts[i]) < 0) {
+            rc = fail(&w, err, "to embed a font");
+            goto done;
+        }
+    if (outline(&w) < 0) {
+        rc = fail(&w, err, "to write the outline");
+        goto done;
+    }
+    /* page labels */
+    for (size_t i = 0; i < ly->nlabels; i++)
+        if (HPDF_AddPageLabel(w.pdf, (HPDF_UINT)ly->labels[i].first,
+                              ly->labels[i].style == 'r' ? HPDF_PAGE_NUM_STYLE_LOWER_ROMAN : HPDF_PAGE_NUM_STYLE_DECIMAL,
+                              (HPDF_UINT)ly->labels[i].start, NULL) != HPDF_OK) {
+            rc = fail(&w, err, "to add page labels");
+            goto done;
+        }
+    if (ly->noutline)
+        HPDF_SetPageMode(w.pdf, HPDF_PAGE_MODE_USE_OUTLINE);
+    /* the Info dictionary, in UTF-8 */
+    if (HPDF_SetCurrentEncoder(w.pdf, "UTF-8") != HPDF_OK) {
+        rc = fail(&w, err, "to select UTF-8");
+        goto done;
+    }
+    if ((ly->title && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_TITLE, ly->title) != HPDF_OK) ||
+        (ly->author && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_AUTHOR, ly->author) != HPDF_OK) ||
+        (ly->subject && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_SUBJECT, ly->subject) != HPDF_OK) ||
+        (ly->keywords && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_KEYWORDS, ly->keywords) != HPDF_OK) ||
+        (ly->creator && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_CREATOR, ly->creator) != HPDF_OK)) {
+        rc = fail(&w, err, "to write the document information");
+        goto done;
+    }
+    if (ly->has_created) {
+        HPDF_Date d = to_date(&ly->created);
+        if (HPDF_SetInfoDateAttr(w.pdf, HPDF_INFO_CREATION_DATE, d) != HPDF_OK) {
+            HPDF_ResetError(w.pdf);
+            w.error = 0;
+        }
+        HPDF_Date m = ly->has_modified ? to_date(&ly->modified) : d;
+        if (HPDF_SetInfoDateAttr(w.pdf, HPDF_INFO_MOD_DATE, m) != HPDF_OK) {
+            HPDF_ResetError(w.pdf);
+            w.error = 0;
+        }
+    }
+    /* /Lang and /ID */
+    if (ly->lang && *ly->lang) {
+        if (HPDF_Dict_Add(w.pdf->catalog, "Lang", HPDF_String_New(w.pdf->mmgr, ly->lang, NULL)) != HPDF_OK) {
+            rc = fail(&w, err, "to set the language");
+            goto done;
+        }
+    }
+    {
+        ov_buf id;
+        ov_buf_init(&id);
+        ov_buf_put(&id, acc, 32);
+        if (ly->title) ov_buf_puts(&id, ly->title);
+        if (ly->author) ov_buf_puts(&id, ly->author);
+        ov_buf_printf(&id, "%zu", ly->npages);
+        unsigned char h[32];
+        ov_sha256(id.data ? id.data : "", id.len, h);
+        ov_buf_free(&id);
+        HPDF_Array ida = HPDF_Array_New(w.pdf->mmgr);
+        if (!ida || HPDF_Dict_Add(w.pdf->trailer, "ID", ida) != HPDF_OK ||
+            HPDF_Array_Add(ida, HPDF_Binary_New(w.pdf->mmgr, h, 16)) != HPDF_OK ||
+            HPDF_Array_Add(ida, HPDF_Binary_New(w.pdf->mmgr, h, 16)) != HPDF_OK) {
+            rc = fail(&w, err, "to write the document id");
+            goto done;
+        }
+    }
+    if (w.error) {
+        rc = fail(&w, err, "while building the document");
+        goto done;
+    }
+    if (HPDF_SaveToStream(w.pdf) != HPDF_OK) {
+        rc = fail(&w, err, "to save the document");
+        goto done;
+    }
+    {
+        HPDF_ResetStream(w.pdf);
+        unsigned char buf[65536];
+        for (;;) {
+            HPDF_UINT32 n = sizeof buf;
+            HPDF_STATUS st = HPDF_ReadFromStream(w.pdf, buf, &n);
+            if (n > 0 && ov_sink_write(out, buf, n) != 0) {
+                rc = ov_error(err, OCTAVO_E_WRITE, OCTAVO_STAGE_OUTPUT, docname, 0, 0, "the output could not be written");
+                goto done;
+            }
+            if (st == HPDF_STREAM_EOF)
+                break;
+            if (st != HPDF_OK) {
+                rc = fail(&w, err, "to read the saved document");
+                goto done;
+            }
+        }
+    }
+done:
+    for (int i = 0; i < w.nfonts; i++)
+        ov_free(w.fonts[i].used);
+    ov_free(w.pages);
+    ov_free(w.images);
+    HPDF_Free(w.pdf);
+    return rc;
+}
+
+int ov_pdf_render_doc(octavo_doc *doc, ov_sink *out, octavo_error *err) {
+    ov_layout ly;
+    int rc = ov_layout_doc(doc, &ly, err);
+    if (rc)
+        return rc;
+    rc = render(&ly, doc->ov, doc->name, out, err);
+    if (rc == OCTAVO_OK)
+        doc->pdf_pages = (unsigned)ly.npages;
+    ov_layout_free(&ly);
+    return rc;
+}
+
+int ov_pdf_render_book(octavo_book *book, ov_sink *out, octavo_error *err) {
+    ov_layout ly;
+    int rc = ov_layout_book(book, &ly, err);
+    if (rc)
+        return rc;
+    rc = render(&ly, book->ov, book->title ? book->title : "book", out, err);
+    if (rc == OCTAVO_OK)
+        book->pdf_pages = (unsigned)ly.npages;
+    ov_layout_free(&ly);
+    return rc;
+}
