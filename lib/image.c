@@ -141,6 +141,33 @@ static int probe_png(const unsigned char *p, size_t len, ov_image_info *info, oc
     return OCTAVO_OK;
 }
 
+/* The orientation tag (0x0112) of IFD0 in an APP1 Exif segment [p, p + n); 1 when absent. */
+static int exif_orientation(const unsigned char *p, size_t n) {
+    if (n < 6 + 8 || memcmp(p, "Exif\0\0", 6) != 0) return 1;
+    p += 6;
+    n -= 6;
+    int le;
+    if (memcmp(p, "II*\0", 4) == 0) le = 1;
+    else if (memcmp(p, "MM\0*", 4) == 0) le = 0;
+    else return 1;
+#define RD16(q) (le ? le16(q) : be16(q))
+#define RD32(q) (le ? le32(q) : be32(q))
+    uint32_t ifd = RD32(p + 4);
+    if (ifd < 8 || ifd > n - 2) return 1;
+    unsigned count = RD16(p + ifd);
+    for (unsigned i = 0; i < count; i++) {
+        size_t e = ifd + 2 + (size_t)i * 12;
+        if (e + 12 > n) break;
+        if (RD16(p + e) == 0x0112 && RD16(p + e + 2) == 3) {
+            unsigned v = RD16(p + e + 8);
+            return v >= 1 && v <= 8 ? (int)v : 1;
+        }
+    }
+    return 1;
+#undef RD16
+#undef RD32
+}
+
 static int is_sof(unsigned m) {
     return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
 }
@@ -148,6 +175,7 @@ static int is_sof(unsigned m) {
 static int probe_jpeg(const unsigned char *p, size_t len, ov_image_info *info, octavo_error *err) {
     size_t pos = 2;
     info->is_photo = 1;
+    info->orientation = 0; /* set by the first Exif segment, else 1 */
     for (;;) {
         if (pos >= len) return ov_image_fail(err, "JPEG: truncated before its frame header");
         if (p[pos] != 0xFF) return ov_image_fail(err, "JPEG: no marker where one is expected");
@@ -161,6 +189,9 @@ static int probe_jpeg(const unsigned char *p, size_t len, ov_image_info *info, o
         if (seg < 2) return ov_image_fail(err, "JPEG: invalid segment length");
         if (m == 0xEE && seg >= 14 && pos + 14 <= len && memcmp(p + pos + 2, "Adobe", 5) == 0)
             info->adobe = 1;
+        if (m == 0xE1 && !info->orientation && seg >= 2 + 6 && pos + seg <= len &&
+            memcmp(p + pos + 2, "Exif\0\0", 6) == 0)
+            info->orientation = exif_orientation(p + pos + 2, seg - 2);
         if (is_sof(m)) {
             if (seg < 8 || pos + 8 > len) return ov_image_fail(err, "JPEG: truncated frame header");
             info->height = be16(p + pos + 3);
@@ -171,6 +202,12 @@ static int probe_jpeg(const unsigned char *p, size_t len, ov_image_info *info, o
             if (info->components != 1 && info->components != 3 && info->components != 4)
                 return ov_image_fail(err, "JPEG: unsupported number of components");
             info->progressive = m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE;
+            if (!info->orientation) info->orientation = 1;
+            if (info->orientation >= 5) { /* displayed turned by a quarter */
+                unsigned t = info->width;
+                info->width = info->height;
+                info->height = t;
+            }
             /* the Adobe marker, if any, comes before the frame header in every file seen */
             return OCTAVO_OK;
         }
@@ -327,6 +364,7 @@ int ov_image_probe(const octavo *ov, const void *data, size_t len, ov_image_info
     if (!info) info = &tmp;
     memset(info, 0, sizeof *info);
     set_kind(info, OV_IMG_UNKNOWN);
+    info->orientation = 1;
     if (!data && len) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no image bytes");
     size_t lb = limit_bytes(ov);
     if (len > lb)
@@ -456,6 +494,35 @@ int ov_pixels_downscale(ov_pixels *px, unsigned max_w, unsigned max_h) {
     px->data = out;
     px->width = nw;
     px->height = nh;
+    return OCTAVO_OK;
+}
+
+/* Turns pixels stored with EXIF orientation o (2..8) upright. */
+int ov_pixels_orient(ov_pixels *px, int o) {
+    if (!px || !px->data || o < 2 || o > 8) return OCTAVO_OK;
+    unsigned w = px->width, h = px->height, W = o >= 5 ? h : w, H = o >= 5 ? w : h;
+    int ch = px->channels;
+    unsigned char *out = ov_malloc((size_t)w * h * ch);
+    if (!out) return OCTAVO_E_NOMEM;
+    unsigned char *d = out;
+    for (unsigned y = 0; y < H; y++)
+        for (unsigned x = 0; x < W; x++, d += ch) {
+            unsigned sx, sy;
+            switch (o) {
+            case 2: sx = w - 1 - x; sy = y; break;
+            case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+            case 4: sx = x; sy = h - 1 - y; break;
+            case 5: sx = y; sy = x; break;
+            case 6: sx = y; sy = h - 1 - x; break;
+            case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+            default: sx = w - 1 - y; sy = x; break;
+            }
+            memcpy(d, px->data + ((size_t)sy * w + sx) * ch, (size_t)ch);
+        }
+    ov_free(px->data);
+    px->data = out;
+    px->width = W;
+    px->height = H;
     return OCTAVO_OK;
 }
 

@@ -30,6 +30,8 @@ typedef struct ov_image_info {
     int adobe;                 /* JPEG: an Adobe APP14 marker (CMYK is then stored inverted) */
     int progressive;           /* JPEG: progressive */
     int animated;              /* WebP: an animation (its first frame is what ov_image_decode gives) */
+    int orientation;           /* JPEG: the EXIF orientation, 1 (as stored) to 8; width and height above
+                                  are as displayed, and ov_image_decode turns the pixels upright */
 } ov_image_info;
 
 /** The format by magic bytes only (no size check); OV_IMG_UNKNOWN when none we know. */
@@ -53,6 +55,9 @@ int ov_image_decode(const octavo *ov, const void *data, size_t len, ov_pixels *o
 void ov_pixels_free(ov_pixels *px);
 /** Drops an alpha channel that is fully opaque (4 -> 3, 2 -> 1 channels). */
 void ov_pixels_drop_opaque_alpha(ov_pixels *px);
+/** Turns pixels stored with an EXIF orientation (2..8) upright; 1 or others: no-op.
+ *  ov_image_decode already does this for JPEG. */
+int ov_pixels_orient(ov_pixels *px, int orientation);
 /** Scales down (area averaging) so that neither side exceeds max_w x max_h; no-op when smaller. */
 int ov_pixels_downscale(ov_pixels *px, unsigned max_w, unsigned max_h);
 

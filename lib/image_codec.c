@@ -682,7 +682,13 @@ int ov_image_decode(const octavo *ov, const void *data, size_t len, ov_pixels *o
     if (rc) return rc;
     switch (info.format) {
     case OV_IMG_PNG: return decode_png(ov, data, len, out, err);
-    case OV_IMG_JPEG: return decode_jpeg(ov, data, len, out, err);
+    case OV_IMG_JPEG:
+        if ((rc = decode_jpeg(ov, data, len, out, err))) return rc;
+        if (info.orientation > 1 && (rc = ov_pixels_orient(out, info.orientation))) {
+            ov_pixels_free(out);
+            return nomem(err);
+        }
+        return OCTAVO_OK;
     case OV_IMG_WEBP: return decode_webp(ov, data, len, out, err);
     case OV_IMG_GIF: return decode_gif(ov, data, len, out, err);
     case OV_IMG_SVG: return ov_image_fail(err, "SVG images are not rasterised");
