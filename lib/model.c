@@ -8,12 +8,15 @@
  * What the normalisation does, in one walk (document order) plus a heading pass:
  *
  *  Sanitising. Both modes (trusted and untrusted) drop, with their content:
- *    script, style, template, noscript, object, embed, applet, param, base, meta, link, title,
+ *    script, style, template, object, embed, applet, param, base, meta, link, title,
  *    head, frame, frameset, noframes, noembed, portal, basefont, bgsound, spacer, isindex, keygen,
  *    menuitem; every event-handler attribute (on*); every URL attribute whose scheme is
  *    javascript:, vbscript:, livescript: or data: (data:image/... is kept on <img src>); comments.
+ *    style attributes holding script URLs, url(), expression(), bindings, @import or CSS escapes;
+ *    svg, math and noscript are unwrapped (an HTML4 parser cannot build foreign content right;
+ *    their sanitised text stays).
  *  Untrusted mode (the library default: no OCTAVO_TRUSTED flag) also drops:
- *    svg, math, and form controls (input — except the disabled checkboxes of task lists —,
+ *    form controls (input — except the disabled checkboxes of task lists —,
  *    button, select, textarea, option, optgroup, datalist), unwraps <form> (its text stays),
  *    keeps only http(s)/mailto/tel/ftp-like URL schemes (and relative URLs), drops style
  *    attributes other than a plain "text-align", srcdoc/srcset/formaction/action attributes, and
@@ -68,7 +71,8 @@ enum {
     E_DROP_UNTR = 8,   /* dropped with its content in untrusted mode */
     E_UNWRAP_UNTR = 16,/* unwrapped in untrusted mode */
     E_TRANSP = 32,     /* transparent content model */
-    E_HEADING = 64
+    E_HEADING = 64,
+    E_UNWRAP = 128     /* always unwrapped: the tag goes, its (sanitised) content stays */
 };
 
 typedef struct el_info {
@@ -154,7 +158,7 @@ static const el_info elements[] = {
     {"map", E_TRANSP, NULL},
     {"mark", 0, NULL},
     {"marquee", 0, "span"},
-    {"math", E_DROP_UNTR, NULL},
+    {"math", E_UNWRAP, NULL},
     {"menu", E_FLOW, NULL},
     {"menuitem", E_DROP, NULL},
     {"meta", E_DROP | E_VOID, NULL},
@@ -163,7 +167,7 @@ static const el_info elements[] = {
     {"nobr", 0, "span"},
     {"noembed", E_DROP, NULL},
     {"noframes", E_DROP, NULL},
-    {"noscript", E_DROP, NULL},
+    {"noscript", E_UNWRAP, NULL},
     {"object", E_DROP, NULL},
     {"ol", E_FLOW, NULL},
     {"optgroup", E_FLOW | E_DROP_UNTR, NULL},
@@ -196,7 +200,7 @@ static const el_info elements[] = {
     {"sub", 0, NULL},
     {"summary", E_FLOW, NULL},
     {"sup", 0, NULL},
-    {"svg", E_DROP_UNTR, NULL},
+    {"svg", E_UNWRAP, NULL},
     {"table", E_FLOW, NULL},
     {"tbody", E_FLOW, NULL},
     {"td", E_FLOW, NULL},
@@ -637,6 +641,25 @@ static int style_is_align(const char *v) {
     return in_list(v, ok);
 }
 
+/* A style attribute that could run script or load what a page did not ask for (both modes):
+ * script URLs, IE expressions and behaviours, bindings, imports, CSS escapes hiding any of them. */
+static int style_dangerous(const char *v) {
+    char norm[1024];
+    size_t n = 0;
+    for (const char *p = v; *p && n + 1 < sizeof norm; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\\') return 1;
+        if (c <= 0x20) continue;
+        norm[n++] = (char)tolower(c);
+    }
+    norm[n] = 0;
+    static const char *const bad[] = {"javascript:", "vbscript:", "expression(", "behavior:", "-moz-binding",
+                                      "@import", "url(", "</", NULL};
+    for (const char *const *b = bad; *b; b++)
+        if (strstr(norm, *b)) return 1;
+    return 0;
+}
+
 /* Enumerated attributes: the allowed values, or NULL when the attribute is not enumerated here. */
 static const char *const *enum_values(const char *el, const char *a) {
     static const char *const dir[] = {"ltr", "rtl", "auto", NULL};
@@ -821,7 +844,7 @@ static int fix_attrs(mstate *st, xmlNodePtr n, const char *tag) {
                         if (isspace((unsigned char)*p)) *p = '-';
             }
         } else if (!strcmp(an, "style")) {
-            if (st->untrusted && !style_is_align(v)) keep = 0;
+            if ((st->untrusted && !style_is_align(v)) || style_dangerous(v)) keep = 0;
         } else if (!strcmp(an, "srcdoc") || !strcmp(an, "srcset")) {
             if (st->untrusted) keep = 0;
         } else if (!strcmp(an, "width") || !strcmp(an, "height")) {
@@ -903,14 +926,33 @@ static int visit(mstate *st, xmlNodePtr n) {
     const char *tag = (const char *)n->name;
     const el_info *info = el_lookup(tag);
     if (!info) return ACT_UNWRAP; /* unknown or custom element: its content stays */
-    if (info->flags & E_DROP) return ACT_DROP;
-    if (st->untrusted && (info->flags & E_DROP_UNTR)) return ACT_DROP;
+    if (info->flags & (E_DROP | E_DROP_UNTR)) {
+        if ((info->flags & E_DROP) || st->untrusted) {
+            /* the HTML4 parser may have put what follows a void element inside it: keep that */
+            if (info->flags & E_VOID) {
+                while (n->last) {
+                    xmlNodePtr c = n->last;
+                    xmlUnlinkNode(c);
+                    xmlAddNextSibling(n, c);
+                }
+            }
+            return ACT_DROP;
+        }
+    }
+    if (info->flags & E_UNWRAP) return ACT_UNWRAP;
     if (st->untrusted && (info->flags & E_UNWRAP_UNTR)) return ACT_UNWRAP;
     if (!strcmp(tag, "input") && st->untrusted) {
         char *type = attr_get(n, "type");
         int task = type && str_ieq(type, "checkbox") && has_attr(n, "disabled");
         xmlFree(type);
-        if (!task) return ACT_DROP;
+        if (!task) {
+            while (n->last) {
+                xmlNodePtr c = n->last;
+                xmlUnlinkNode(c);
+                xmlAddNextSibling(n, c);
+            }
+            return ACT_DROP;
+        }
     }
     if (info->rename) {
         if (!strcmp(tag, "center")) style_add(n, "text-align", "center");
@@ -1282,7 +1324,7 @@ int ov_model_build(octavo_doc *doc, octavo_error *err) {
     }
     xmlDocPtr dom = htmlReadMemory(html, (int)len, NULL, "UTF-8",
                                    HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-                                       HTML_PARSE_NODEFDTD | HTML_PARSE_COMPACT);
+                                       HTML_PARSE_NODEFDTD | HTML_PARSE_COMPACT | XML_PARSE_HUGE);
     ov_free(html);
     xmlNodePtr root = dom ? xmlDocGetRootElement(dom) : NULL;
     xmlNodePtr body = NULL;
