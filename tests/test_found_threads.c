@@ -89,6 +89,7 @@ int main(void) {
     char pages[1024];
     snprintf(pages, sizeof pages, "%s/pages", t_corpus());
     nftw(pages, collect, 16, FTW_PHYS);
+    int from_corpus = ndocs > 0;
     if (!ndocs) {
         printf("note: no corpus at %s; using the test's own documents\n", pages);
         for (size_t i = 0; i < sizeof own / sizeof *own; i++) {
@@ -100,6 +101,7 @@ int main(void) {
     octavo_options o;
     octavo_options_init(&o, sizeof o);
     o.flags |= OCTAVO_NO_CACHE;
+    if (from_corpus) o.resource_root = t_corpus(); /* images are looked up from all threads too */
     octavo_error e;
     OV = octavo_new(&o, &e);
     if (!OV) { fprintf(stderr, "octavo_new: %s\n", e.message); return 1; }
