@@ -22,6 +22,9 @@
  */
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,51 +232,125 @@ int ov_epub_image_ref(ov_epub *e, ov_epub_chapter *c, const char *target) {
     return r;
 }
 
-static void convert_one(ov_epub *e, ov_epub_image *im) {
-    octavo_blob blob = {0};
-    octavo_error er;
-    memset(&er, 0, sizeof er);
-    int rc = ov_resolve(im->doc, im->target, &blob, &er);
-    if (rc == OCTAVO_OK) {
-        ov_sha256(blob.data, blob.len, im->sha);
-        rc = ov_image_for_epub(e->ov, blob.data, blob.len, &im->out, &er);
-        ov_blob_release(&blob);
-    }
-    im->code = rc;
-    if (rc) {
-        snprintf(im->message, sizeof im->message, "image '%.200s': %.280s", im->target,
-                 er.message[0] ? er.message : octavo_strerror(rc));
-        memset(&im->out, 0, sizeof im->out);
-    }
-}
+/* Conversions run on every core, but decoded pixels are what a conversion holds: two large WebP
+ * images at once would double the peak memory. Each conversion reserves its pixel bytes from a
+ * budget first (one that alone exceeds the budget runs when nothing else does), and the largest
+ * go first, while few converted images are held yet. */
+#define CONVERT_BUDGET ((size_t)24 << 20)
+#define TRIM_COST ((size_t)8 << 20)
 
 typedef struct pool {
     ov_epub *e;
+    size_t *order;             /* images by decreasing cost */
+    unsigned char *taken;      /* per entry of order */
+    size_t n, left;
     pthread_mutex_t mu;
-    size_t next;
+    pthread_cond_t cv;
+    size_t used;               /* bytes reserved by running conversions */
+    size_t running;
 } pool;
+
+static void set_failed(ov_epub_image *im, int rc, const octavo_error *er) {
+    im->code = rc;
+    snprintf(im->message, sizeof im->message, "image '%.200s': %.280s", im->target,
+             er->message[0] ? er->message : octavo_strerror(rc));
+    memset(&im->out, 0, sizeof im->out);
+}
+
+/* Reads an image's bytes and its header (main thread: the reads are short). With the built-in
+ * resolver the bytes are read again when converted rather than held meanwhile. */
+static void resolve_one(ov_epub *e, ov_epub_image *im) {
+    octavo_error er;
+    memset(&er, 0, sizeof er);
+    int rc = ov_resolve(im->doc, im->target, &im->blob, &er);
+    if (rc) { memset(&im->blob, 0, sizeof im->blob); set_failed(im, rc, &er); return; }
+    /* equal files are found by their path; without one, by their bytes */
+    if (!im->relpath) ov_sha256(im->blob.data, im->blob.len, im->sha);
+    ov_image_info info;
+    /* what a WebP conversion holds, measured: the pixels and a copy, plus the codecs' own */
+    if (ov_image_probe(e->ov, im->blob.data, im->blob.len, &info, &er) == OCTAVO_OK && info.format == OV_IMG_WEBP)
+        im->cost = (size_t)info.width * info.height * 5 + ((size_t)3 << 20);
+    if (!e->ov->opt.resolve) ov_blob_release(&im->blob);
+}
+
+static void convert_one(pool *p, ov_epub_image *im) {
+    octavo_error er;
+    memset(&er, 0, sizeof er);
+    int rc = OCTAVO_OK;
+    if (!im->blob.data) rc = ov_resolve(im->doc, im->target, &im->blob, &er);
+    if (!rc) rc = ov_image_for_epub(p->e->ov, im->blob.data, im->blob.len, &im->out, &er);
+    ov_blob_release(&im->blob);
+    if (rc) set_failed(im, rc, &er);
+}
+
+/* The next conversion: the largest that fits in what the running ones leave of the budget, or
+ * the largest of all when none runs. Called locked; returns n when none may start now. */
+static size_t pick(pool *p) {
+    for (size_t k = 0; k < p->n; k++) {
+        if (p->taken[k]) continue;
+        if (!p->running || p->used + p->e->img[p->order[k]].cost <= CONVERT_BUDGET) return k;
+    }
+    return p->n;
+}
 
 static void *worker(void *arg) {
     pool *p = arg;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        size_t i = p->next++;
+    pthread_mutex_lock(&p->mu);
+    while (p->left) {
+        size_t k = pick(p);
+        if (k == p->n) {
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        ov_epub_image *im = &p->e->img[p->order[k]];
+        p->taken[k] = 1;
+        p->left--;
+        p->used += im->cost;
+        p->running++;
         pthread_mutex_unlock(&p->mu);
-        if (i >= p->e->nimg) break;
-        convert_one(p->e, &p->e->img[i]);
+        convert_one(p, im);
+#ifdef __GLIBC__
+        /* glibc keeps freed pixel buffers in each thread's arena (its mmap threshold grows after
+         * the first large free): give them back, or two arenas hold two peaks */
+        if (im->cost >= TRIM_COST) malloc_trim(0);
+#endif
+        pthread_mutex_lock(&p->mu);
+        p->used -= im->cost;
+        p->running--;
+        pthread_cond_broadcast(&p->cv);
     }
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
 /* Resolves and converts every image, on up to one thread per core (the WebP conversions are
  * what a cold build spends its time on). */
-static void convert_images(ov_epub *e) {
-    if (!e->nimg) return;
+static int convert_images(ov_epub *e) {
+    if (!e->nimg) return OCTAVO_OK;
+    size_t *order = ov_malloc(e->nimg * sizeof *order);
+    unsigned char *taken = ov_calloc(e->nimg, 1);
+    if (!order || !taken) { ov_free(order); ov_free(taken); return nomem(e); }
+    size_t n = 0;
+    for (size_t i = 0; i < e->nimg; i++) {
+        resolve_one(e, &e->img[i]);
+        if (e->img[i].code) continue;
+        /* insertion by decreasing cost, stable */
+        size_t k = n++;
+        while (k > 0 && e->img[order[k - 1]].cost < e->img[i].cost) { order[k] = order[k - 1]; k--; }
+        order[k] = i;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nt = cores > 1 ? (size_t)cores : 1;
     if (nt > 8) nt = 8;
-    if (nt > e->nimg) nt = e->nimg;
-    pool p = {e, PTHREAD_MUTEX_INITIALIZER, 0};
+    if (nt > n) nt = n;
+    pool p;
+    memset(&p, 0, sizeof p);
+    p.e = e;
+    p.order = order;
+    p.taken = taken;
+    p.n = p.left = n;
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
     pthread_t th[8];
     size_t started = 0;
     for (size_t i = 1; i < nt; i++) {
@@ -282,7 +359,11 @@ static void convert_images(ov_epub *e) {
     }
     worker(&p); /* this thread works too; with no threads started it does everything */
     for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+    pthread_cond_destroy(&p.cv);
     pthread_mutex_destroy(&p.mu);
+    ov_free(order);
+    ov_free(taken);
+    return OCTAVO_OK;
 }
 
 /* Equal bytes are packed once; names from the source file, made safe and unique. */
@@ -292,7 +373,7 @@ static int name_images(ov_epub *e) {
         if (im->code) continue;
         for (size_t j = 0; j < i; j++) {
             ov_epub_image *o = &e->img[j];
-            if (!o->code && o->alias < 0 && !memcmp(o->sha, im->sha, 32)) {
+            if (!o->code && o->alias < 0 && !o->relpath && !im->relpath && !memcmp(o->sha, im->sha, 32)) {
                 im->alias = (int)j;
                 ov_free(im->out.data);
                 im->out.data = NULL;
@@ -784,6 +865,7 @@ static void free_epub(ov_epub *e) {
         ov_free(e->img[i].relpath);
         ov_free(e->img[i].out.data);
         ov_free(e->img[i].href);
+        ov_blob_release(&e->img[i].blob);
     }
     ov_free(e->img);
 }
@@ -848,7 +930,7 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
         }
     }
     if (rc) goto done;
-    convert_images(&e);
+    if ((rc = convert_images(&e))) goto done;
     if (e.cover >= 0) {
         ov_epub_image *c = &e.img[e.cover];
         if (c->code == OCTAVO_OK && c->out.mime && strcmp(c->out.mime, "image/png") && strcmp(c->out.mime, "image/jpeg") &&

@@ -55,6 +55,8 @@ typedef struct ov_epub_image {
     int alias;                 /* -1, or an earlier image with the same bytes */
     char *href;                /* "images/name.png", relative to the package document */
     int used;                  /* referred to by a chapter that was written */
+    octavo_blob blob;          /* the resolved bytes, until converted */
+    size_t cost;               /* bytes of pixels its conversion decodes */
 } ov_epub_image;
 
 typedef struct ov_epub {
