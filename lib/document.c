@@ -186,6 +186,20 @@ static int set_title(octavo_doc *doc) {
 
 /* ---- loading */
 
+/* The byte offset of a 1-based line and column (in characters) of the original text, for errors
+ * whose stage knew only the line and column. */
+static size_t offset_of(const char *t, size_t len, unsigned line, unsigned col) {
+    size_t i = (len >= 3 && !memcmp(t, "\xEF\xBB\xBF", 3)) ? 3 : 0;
+    for (unsigned l = 1; l < line && i < len; i++) {
+        if (t[i] == '\n' || (t[i] == '\r' && (i + 1 >= len || t[i + 1] != '\n'))) l++;
+    }
+    for (unsigned c = 1; c < col && i < len && t[i] != '\n' && t[i] != '\r'; c++) {
+        i++;
+        while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80) i++;
+    }
+    return i;
+}
+
 void octavo_doc_free(octavo_doc *doc) {
     if (!doc) return;
     ov_model_free(doc);
@@ -228,6 +242,7 @@ int octavo_doc_load(octavo *ov, const char *name, const void *data, size_t len, 
 nomem:
     ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_LOAD, name, 0, 0, NULL);
 fail:
+    if (err && err->line && !err->offset && doc->text) err->offset = offset_of(doc->text, doc->len, err->line, err->column);
     octavo_doc_free(doc);
     return rc;
 }

@@ -20,6 +20,19 @@ static octavo_doc *load(const char *name, const char *s, octavo_error *err) {
     return d;
 }
 
+/* The error's byte offset points at its line and column: count them back by hand. */
+static void check_offset(const char *s, const octavo_error *e) {
+    unsigned line = 1, col = 1;
+    size_t i = strncmp(s, "\xEF\xBB\xBF", 3) ? 0 : 3;
+    for (; i < e->offset && s[i]; i++) {
+        if (s[i] == '\r' && s[i + 1] == '\n') continue;
+        if (s[i] == '\n' || s[i] == '\r') { line++; col = 1; }
+        else if (((unsigned char)s[i] & 0xC0) != 0x80) col++;
+    }
+    CHECKF(line == e->line && col == e->column, "offset %zu is %u:%u, the error says %u:%u", e->offset, line, col,
+           e->line, e->column);
+}
+
 /* Loads s and expects a failure with code at line:col. */
 #define EXPECT_ERR(s, want_code, want_line, want_col)                                              \
     do {                                                                                           \
@@ -30,6 +43,7 @@ static octavo_doc *load(const char *name, const char *s, octavo_error *err) {
                "got code %d at %u:%u (%s), want %d at %u:%u", e_.code, e_.line, e_.column,         \
                e_.message, (want_code), (want_line), (want_col));                                  \
         CHECK_STR(e_.file, "bad.md");                                                              \
+        check_offset((s), &e_);                                                                    \
         octavo_doc_free(d_);                                                                       \
     } while (0)
 
