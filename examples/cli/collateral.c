@@ -1152,58 +1152,45 @@ static int write_downloads(build *b) {
  * Temporaries and outputs of documents that are gone
  */
 
-/* Removes "DIR/.NAME.XXXXXX" temporaries of the outputs in DIR (those of a run that was killed,
- * or of a render cut short): names are known, so nothing else is touched. */
-static void remove_temporaries(build *b) {
-    char **dirs = NULL;
-    size_t nd = 0;
-    for (size_t i = 0; i <= b->ndocs; i++) {
-        const char *rel = i < b->ndocs ? b->docs[i].html_rel : "x";
-        const char *slash = strrchr(rel, '/');
-        char *dir = slash ? xasprintf("%s/%.*s", b->out_dir, (int)(slash - rel), rel) : xstrdup(b->out_dir);
-        int have = 0;
-        for (size_t k = 0; k < nd && !have; k++) have = !strcmp(dirs[k], dir);
-        if (have) {
-            free(dir);
-            continue;
-        }
-        dirs = xrealloc(dirs, (nd + 1) * sizeof *dirs);
-        dirs[nd++] = dir;
+/* Removes the "DIR/.NAME.XXXXXX" temporaries (as mkstemp names them) of outputs under dir: those
+ * of a run that was killed outright, or of a write cut short. Only names of the kinds this build
+ * writes are touched. */
+static int is_temporary(const char *n) {
+    size_t l = strlen(n);
+    if (n[0] != '.' || l < 10 || n[l - 7] != '.') return 0;
+    for (size_t j = l - 6; j < l; j++)
+        if (!((n[j] >= 'a' && n[j] <= 'z') || (n[j] >= 'A' && n[j] <= 'Z') || (n[j] >= '0' && n[j] <= '9'))) return 0;
+    const char *name = n + 1;
+    size_t nl = l - 8;
+    static const char *const exts[] = {".html", ".pdf", ".epub", ".xml", ".css", ".js"};
+    for (size_t k = 0; k < sizeof exts / sizeof *exts; k++) {
+        size_t el = strlen(exts[k]);
+        if (nl > el && !strncmp(name + nl - el, exts[k], el)) return 1;
     }
-    for (size_t k = 0; k < nd; k++) {
-        DIR *d = opendir(dirs[k]);
-        if (!d) {
-            free(dirs[k]);
-            continue;
-        }
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            const char *n = e->d_name;
-            size_t l = strlen(n);
-            /* ".NAME.XXXXXX" as mkstemp makes it */
-            if (n[0] != '.' || l < 9 || n[l - 7] != '.') continue;
-            int six = 1;
-            for (size_t j = l - 6; j < l && six; j++)
-                six = (n[j] >= 'a' && n[j] <= 'z') || (n[j] >= 'A' && n[j] <= 'Z') || (n[j] >= '0' && n[j] <= '9');
-            if (!six) continue;
-            char *name = xasprintf("%.*s", (int)(l - 8), n + 1);
-            size_t nl = strlen(name);
-            int ours = (nl > 5 && (!strcmp(name + nl - 5, ".html") || !strcmp(name + nl - 4, ".pdf") ||
-                                   !strcmp(name + nl - 5, ".epub") || !strcmp(name + nl - 4, ".xml"))) ||
-                       !strcmp(name, MANIFEST + 0) || is_img_ext(name, nl);
-            if (!strcmp(name, ".octavo-manifest") || !strcmp(name, "octavo-manifest")) ours = 1;
-            if (ours) {
-                char *p = xasprintf("%s/%s", dirs[k], n);
-                unlink(p);
-                free(p);
-            }
-            free(name);
-        }
-        closedir(d);
-        free(dirs[k]);
-    }
-    free(dirs);
+    if (nl == strlen(MANIFEST) && !strncmp(name, MANIFEST, nl)) return 1;
+    if (is_img_ext(name, nl)) return 1;
+    return 0;
 }
+
+static void remove_temporaries_in(const char *dir, int depth) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+        char *p = xasprintf("%s/%s", dir, n);
+        struct stat st;
+        if (!lstat(p, &st)) {
+            if (S_ISDIR(st.st_mode) && n[0] != '.' && depth < 32) remove_temporaries_in(p, depth + 1);
+            else if (S_ISREG(st.st_mode) && is_temporary(n)) unlink(p);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+static void remove_temporaries(build *b) { remove_temporaries_in(b->out_dir, 0); }
 
 static void remove_output(build *b, const char *rel) {
     char *p = xasprintf("%s/%s", b->out_dir, rel);
