@@ -48,6 +48,7 @@
  *  maps them into the original file. Backends drop data-sourcepos when writing.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1269,7 +1270,7 @@ static void restore_blocks(saved_lit *v, size_t n) {
 }
 
 static char *render_markdown(octavo_doc *doc, size_t *len) {
-    cmark_gfm_core_extensions_ensure_registered();
+    /* the extensions were registered when the document was loaded (document.c) */
     cmark_mem *mem = cmark_get_default_mem_allocator();
     cmark_llist *exts = NULL;
     static const char *const names[] = {"table", "strikethrough", "autolink", "tasklist"};
@@ -1295,13 +1296,16 @@ static char *render_markdown(octavo_doc *doc, size_t *len) {
     return out;
 }
 
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+static void xml_init(void) { xmlInitParser(); }
+
 int ov_model_build(octavo_doc *doc, octavo_error *err) {
     if (!doc) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_MARKDOWN, NULL, 0, 0, "no document");
     if (doc->dom) return OCTAVO_OK;
     if (doc->model_code)
         return ov_error(err, doc->model_code, OCTAVO_STAGE_MARKDOWN, doc->name, 0, 0, "%s",
                         octavo_strerror(doc->model_code));
-    xmlInitParser();
+    pthread_once(&xml_once, xml_init);
     mstate st;
     memset(&st, 0, sizeof st);
     st.doc = doc;

@@ -167,6 +167,19 @@ static int write_atomic(const char *path, const void *data, size_t len) {
 }
 
 static int copy_atomic(const char *src, const char *dst) {
+    /* a hard link when the bundle is on the same file system: instant, and as atomic */
+    if (!mkparent(dst)) {
+        char *tmp = xasprintf("%s.tmp%ld", dst, (long)getpid());
+        unlink(tmp);
+        if (!link(src, tmp)) {
+            int rc = rename(tmp, dst);
+            if (rc) unlink(tmp);
+            free(tmp);
+            if (!rc) return 0;
+        } else {
+            free(tmp);
+        }
+    }
     int fd = open(src, O_RDONLY);
     if (fd < 0) return -1;
     struct stat st;
@@ -763,6 +776,46 @@ typedef struct site_doc {
     int failed;
 } site_doc;
 
+/* The documents, shared by the worker threads. */
+typedef struct site_run {
+    site_doc *docs;
+    size_t n;
+    const char *out_dir;
+    octavo *ov;
+    size_t next;
+    int failed;
+    pthread_mutex_t mu;
+} site_run;
+
+static void *site_worker(void *arg) {
+    site_run *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        size_t i = r->next++;
+        pthread_mutex_unlock(&r->mu);
+        if (i >= r->n) break;
+        site_doc *d = &r->docs[i];
+        octavo_error err;
+        if (octavo_doc_load_file(r->ov, d->path, &d->doc, &err)) {
+            cli_error(&err);
+            d->failed = 1;
+        } else {
+            char *out = xasprintf("%s/%s", r->out_dir, d->html_rel);
+            if (site_render_page(d->doc, d->rel, out, &err)) {
+                cli_error(&err);
+                d->failed = 1;
+            }
+            free(out);
+        }
+        if (d->failed) {
+            pthread_mutex_lock(&r->mu);
+            r->failed = 1;
+            pthread_mutex_unlock(&r->mu);
+        }
+    }
+    return NULL;
+}
+
 int cli_site(int argc, char **argv) {
     cli_common c;
     cli_common_init(&c);
@@ -831,23 +884,18 @@ int cli_site(int argc, char **argv) {
         d->path = xasprintf("%s/%s", L.site_dir, d->rel);
         d->html_rel = site_page_path(d->rel);
     }
-    /* step per document: load, render the page */
-    for (size_t i = 0; i < n; i++) {
-        site_doc *d = &docs[i];
-        if (octavo_doc_load_file(ov, d->path, &d->doc, &err)) {
-            cli_error(&err);
-            d->failed = 1;
-            status = 1;
-            continue;
-        }
-        char *out = xasprintf("%s/%s", out_dir, d->html_rel);
-        if (site_render_page(d->doc, d->rel, out, &err)) {
-            cli_error(&err);
-            d->failed = 1;
-            status = 1;
-        }
-        free(out);
-    }
+    /* step per document: load, render the page; on as many threads as there are cores */
+    site_run run = {docs, n, out_dir, ov, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = cores < 1 ? 1 : cores > 8 ? 8 : (size_t)cores;
+    if (nthreads > n) nthreads = n ? n : 1;
+    pthread_t tids[8];
+    size_t started = 0;
+    for (size_t t = 1; t < nthreads; t++)
+        if (!pthread_create(&tids[started], NULL, site_worker, &run)) started++;
+    site_worker(&run);
+    for (size_t t = 0; t < started; t++) pthread_join(tids[t], NULL);
+    if (run.failed) status = 1;
     /* the listings */
     site_entry *entries = calloc(n ? n : 1, sizeof *entries);
     size_t ne = 0;
