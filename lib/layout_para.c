@@ -438,6 +438,22 @@ static int url_break_after(uint32_t c) {
            c == ',' || c == ';' || c == ':' || c == '\\' || c == '|' || c == '+' || c == ')' || c == ']';
 }
 
+static int is_cjk(uint32_t c) {
+    return (c >= 0x2E80 && c <= 0x9FFF) || (c >= 0xAC00 && c <= 0xD7AF) || (c >= 0xF900 && c <= 0xFAFF) ||
+           (c >= 0xFF00 && c <= 0xFFEF);
+}
+static int cjk_no_break_before(uint32_t c) {
+    static const uint32_t s[] = { 0xFF0C, 0x3002, 0x3001, 0xFF1A, 0xFF1B, 0xFF01, 0xFF1F, 0xFF09, 0x300D,
+                                  0x300F, 0x3009, 0x300B, 0x3011, 0xFF0E, 0x30FC };
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+        if (s[i] == c)
+            return 1;
+    return 0;
+}
+static int cjk_no_break_after(uint32_t c) {
+    return c == 0xFF08 || c == 0x300C || c == 0x300E || c == 0x3008 || c == 0x300A || c == 0x3010;
+}
+
 /* Splits box item b of P into pieces at character boundaries given by cut[] (1 after char k),
  * with a penalty between pieces; writes the new items to out. */
 static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut, pitem **out, size_t *nout,
@@ -475,7 +491,12 @@ static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut
             pe.face = b->face;
             pe.size = b->size;
             pe.color = b->color;
-            if (cut[k] == 1) { /* a hyphenation point */
+            if (cut[k] == 5) { /* between ideographs: a break with a little stretch */
+                pe.type = OV_LB_GLUE;
+                pe.w = 0;
+                pe.st = b->size * 0.2f;
+                pe.sh = 0;
+            } else if (cut[k] == 1) { /* a hyphenation point */
                 pe.pen = 50;
                 pe.flagged = 1;
                 pe.hyph = 1;
@@ -525,6 +546,11 @@ static void prepare_breaks(lay *L, para *P, float width) {
             if ((w[k] == '-' || w[k] == 0x2010 || w[k] == 0x2013 || w[k] == 0x2014) && is_letter_ascii(w[k - 1]) &&
                 w[k + 1] != '-')
                 cut[k] = 2, any = 1;
+        /* CJK: a break between any two ideographs, not before closing nor after opening marks */
+        for (size_t k = 0; k + 1 < nc; k++) {
+            if (is_cjk(w[k]) && is_cjk(w[k + 1]) && !cjk_no_break_before(w[k + 1]) && !cjk_no_break_after(w[k]))
+                cut[k] = 5, any = 1;
+        }
         /* URLs and paths: after separators */
         int urlish = 0;
         for (size_t k = 0; k < nc; k++)
@@ -697,7 +723,7 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
             r = fmax(-1.0, (width - nat) / z);
         else if (!ragged && !last && nat < width && y > 0)
             r = (width - nat) / y;
-        if (y >= 1e5)
+        if (y >= 1e5 && r > 0)
             r = 0;
         double x0 = c->left;
         if (align == 2 && nat < width)
