@@ -145,7 +145,7 @@ static void set_box_style(pitem *b, const istyle *st, int face) {
     b->type = OV_LB_BOX;
     b->face = face;
     b->size = style_size(st);
-    b->rise = st->rise ? st->size * 0.9f : 0;
+    b->rise = st->rise ? st->size * 0.5f : 0;
     b->color = st->link ? C_LINK : st->color;
     b->link = st->link;
     b->internal = st->internal;
