@@ -522,31 +522,46 @@ int ov_webp_features(const unsigned char *p, size_t len, ov_image_info *info, oc
     return OCTAVO_OK;
 }
 
-/* An animation: its first frame, composed on the canvas (libwebpdemux). */
+/* An animation: its first frame on the canvas. The canvas starts transparent (the background
+ * color is a hint players ignore), so the frame lands as it is, whatever its blend mode; it is
+ * decoded straight into its place (libwebpdemux finds it), so memory is the canvas, once. */
 static int decode_webp_anim(const unsigned char *data, size_t len, ov_pixels *out, octavo_error *err) {
-    WebPAnimDecoderOptions o;
-    if (!WebPAnimDecoderOptionsInit(&o)) return ov_image_fail(err, "WebP: animation decoder unavailable");
-    o.color_mode = MODE_RGBA;
-    o.use_threads = 0;
     WebPData wd = {data, len};
-    WebPAnimDecoder *dec = WebPAnimDecoderNew(&wd, &o);
-    if (!dec) return ov_image_fail(err, "WebP: corrupt or truncated animation");
-    WebPAnimInfo ai;
-    uint8_t *frame = NULL;
-    int ts = 0, rc = OCTAVO_OK;
-    if (!WebPAnimDecoderGetInfo(dec, &ai) || !ai.canvas_width || !ai.canvas_height ||
-        !WebPAnimDecoderGetNext(dec, &frame, &ts) || !frame) {
-        rc = ov_image_fail(err, "WebP: corrupt or truncated animation");
-    } else if (!(out->data = alloc_pixels(ai.canvas_width, ai.canvas_height, 4))) {
-        rc = nomem(err);
-    } else {
-        memcpy(out->data, frame, (size_t)ai.canvas_width * ai.canvas_height * 4);
-        out->width = ai.canvas_width;
-        out->height = ai.canvas_height;
-        out->channels = 4;
-        ov_pixels_drop_opaque_alpha(out);
+    WebPDemuxer *dmx = WebPDemux(&wd);
+    if (!dmx) return ov_image_fail(err, "WebP: corrupt or truncated animation");
+    WebPIterator it;
+    unsigned cw = WebPDemuxGetI(dmx, WEBP_FF_CANVAS_WIDTH), ch = WebPDemuxGetI(dmx, WEBP_FF_CANVAS_HEIGHT);
+    int rc = OCTAVO_OK;
+    unsigned char *pix = NULL;
+    if (!WebPDemuxGetFrame(dmx, 1, &it)) {
+        rc = ov_image_fail(err, "WebP: an animation without frames");
+        goto done;
     }
-    WebPAnimDecoderDelete(dec);
+    if (!cw || !ch || it.x_offset < 0 || it.y_offset < 0 || it.width <= 0 || it.height <= 0 ||
+        (unsigned)it.x_offset + (unsigned)it.width > cw || (unsigned)it.y_offset + (unsigned)it.height > ch) {
+        rc = ov_image_fail(err, "WebP: a frame outside its canvas");
+        goto release;
+    }
+    pix = ov_calloc((size_t)cw * ch, 4);
+    if (!pix) {
+        rc = nomem(err);
+        goto release;
+    }
+    size_t stride = (size_t)cw * 4, at = (size_t)it.y_offset * stride + (size_t)it.x_offset * 4;
+    if (!WebPDecodeRGBAInto(it.fragment.bytes, it.fragment.size, pix + at, (size_t)cw * ch * 4 - at, (int)stride)) {
+        rc = ov_image_fail(err, "WebP: corrupt or truncated animation frame");
+        ov_free(pix);
+        goto release;
+    }
+    out->data = pix;
+    out->width = cw;
+    out->height = ch;
+    out->channels = 4;
+    ov_pixels_drop_opaque_alpha(out);
+release:
+    WebPDemuxReleaseIterator(&it);
+done:
+    WebPDemuxDelete(dmx);
     return rc;
 }
 
@@ -625,10 +640,10 @@ static int decode_gif(const octavo *ov, const unsigned char *data, size_t len, o
         if ((rc = ov_image_check_pixels(ov, sw, sh, err)) || (rc = ov_image_check_pixels(ov, fw, fh, err))) break;
         ColorMapObject *cm = id->ColorMap ? id->ColorMap : g->SColorMap;
         if (!cm || !cm->Colors) { rc = ov_image_fail(err, "GIF: no color table"); break; }
-        pix = alloc_pixels(sw, sh, 4);
+        /* calloc: untouched pages of a big screen cost no memory until a row lands there */
+        pix = ov_calloc((size_t)sw * sh, 4);
         line = ov_malloc(fw);
         if (!pix || !line) { rc = nomem(err); break; }
-        memset(pix, 0, (size_t)sw * sh * 4);
         static const int start[] = {0, 4, 2, 1}, step[] = {8, 8, 4, 2};
         int passes = id->Interlace ? 4 : 1;
         for (int pass = 0; pass < passes && !rc; pass++) {
