@@ -196,7 +196,12 @@ static int first_fit(const ov_lb_item *it, size_t n, const double *sw, double wi
         int forced = x->type == OV_LB_PENALTY && x->penalty <= -OV_LB_INF;
         double L = sw[b] - start_w + (x->type == OV_LB_PENALTY ? x->width : 0);
         size_t take = (size_t)-1;
-        if (legal && L > width + 0.01 && last_legal != (size_t)-1)
+        int boxes_after = 0;
+        if (last_legal != (size_t)-1)
+            for (size_t k = last_legal + 1; k < b && !boxes_after; k++)
+                boxes_after = it[k].type == OV_LB_BOX;
+        /* break at the last legal point, unless only glue would be left for the next line */
+        if (legal && L > width + 0.01 && last_legal != (size_t)-1 && (boxes_after || !forced))
             take = last_legal;
         if (take != (size_t)-1) {
             if (nb == cap) {

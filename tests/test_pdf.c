@@ -1,0 +1,482 @@
+/* PDF: the layout engine and the libharu backend, checked with real readers when they are
+ * installed (qpdf, pdffonts, pdftotext, mutool, pdftoppm; each check says so when it is skipped):
+ * valid files, embedded fonts, extractable text with curly quotes and accents in order, every word
+ * inside the margins, outline and links, byte-identical reruns, images of every awkward kind
+ * drawn with the right colours, Knuth–Plass and hyphenation on their own. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <png.h>
+#include <webp/encode.h>
+
+#include "harness.h"
+#include "layout.h"
+
+static char dir[] = "/tmp/octavo-test-pdf-XXXXXX";
+
+static int have(const char *tool) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+    return system(cmd) == 0;
+}
+
+static char *run(const char *fmt, ...) OV_PRINTF(1, 2);
+static char *run(const char *fmt, ...) {
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *out = malloc(cap);
+    size_t k;
+    while (out && (k = fread(out + n, 1, cap - n - 1, p)) > 0) {
+        n += k;
+        if (n + 1 >= cap)
+            out = realloc(out, cap *= 2);
+    }
+    pclose(p);
+    if (out)
+        out[n] = 0;
+    return out;
+}
+
+static int render(const char *name, const char *md, unsigned flags, const char *out, unsigned *pages) {
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.resource_root = dir;
+    o.flags = flags | OCTAVO_NO_CACHE;
+    octavo_error err;
+    octavo *ov = octavo_new(&o, &err);
+    if (!ov)
+        return -1;
+    octavo_doc *doc = NULL;
+    int rc = octavo_doc_load(ov, name, md, strlen(md), &doc, &err);
+    if (rc == OCTAVO_OK) {
+        rc = octavo_render_file(doc, OCTAVO_FORMAT_PDF, out, &err);
+        if (rc)
+            fprintf(stderr, "render: %s\n", err.message);
+        if (pages)
+            *pages = octavo_doc_pdf_pages(doc);
+    } else
+        fprintf(stderr, "load: %s\n", err.message);
+    octavo_doc_free(doc);
+    octavo_free(ov);
+    return rc;
+}
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        b[n] = 0;
+        if (len)
+            *len = (size_t)n;
+    }
+    return b;
+}
+
+static const char *DOC =
+    "---\n"
+    "title: \xE2\x80\x9CQuoted\xE2\x80\x9D title \xE2\x80\x94 a test\n"
+    "author: Zo\xC3\xAB Caf\xC3\xA9\n"
+    "date: 2023-03-15\n"
+    "description: A document that uses every block the engine knows.\n"
+    "tags: [pdf, layout]\n"
+    "---\n\n"
+    "The caf\xC3\xA9\xE2\x80\x99s owner said \xE2\x80\x9Chello\xE2\x80\x9D \xE2\x80\x94 and then left; pages 3\xE2\x80\x93""5 "
+    "were torn. Justified paragraphs are set with the Knuth\xE2\x80\x93Plass algorithm, which chooses breakpoints "
+    "for the whole paragraph at once, so that the spaces between words stay even from line to line, and "
+    "hyphenation breaks words where the dictionary allows it: internationalization, representatives, "
+    "incomprehensibility.\n\n"
+    "## Section one\n\n"
+    "Text with *emphasis*, **strong**, ~~struck~~, `inline code`, a [link](<https://example.org/a b>) and an "
+    "[anchor](#section-two). A long URL "
+    "https://github.com/kata-containers/kata-containers/blob/main/docs/design/architecture/README.md must break.\n\n"
+    "- first item\n- second item\n  - nested item\n- [x] done task\n\n"
+    "3. three\n4. four\n\n"
+    "> A quotation that runs long enough to wrap onto a second line, so that the rule at its left is seen "
+    "to cover both lines of the quote.\n\n"
+    "```c\nint main(void) { return printf(\"a very long line of code that cannot fit in the text width of an A4 page at all\"); }\n```\n\n"
+    "---\n\n"
+    "| Name | Value |\n|---|--:|\n| alpha | 1 |\n| beta | 22 |\n\n"
+    "## Section two\n\n"
+    "A footnote reference.[^1] \xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xCE\xB1\xCE\xB2\xCE\xB3 \xE2\x86\x92 done.\n\n"
+    "### Sub section\n\nLast words here.\n\n"
+    "[^1]: The note itself.\n";
+
+TEST(test_document) {
+    char out[512], out2[512];
+    snprintf(out, sizeof out, "%s/doc.pdf", dir);
+    snprintf(out2, sizeof out2, "%s/doc2.pdf", dir);
+    unsigned pages = 0;
+    CHECK_INT(render("doc.md", DOC, 0, out, &pages), OCTAVO_OK);
+    CHECK(pages >= 1);
+    size_t n1 = 0, n2 = 0;
+    char *a = slurp(out, &n1);
+    CHECK(a && n1 > 1000 && memcmp(a, "%PDF-", 5) == 0);
+    CHECK_INT(render("doc.md", DOC, 0, out2, NULL), OCTAVO_OK);
+    char *b = slurp(out2, &n2);
+    CHECKF(a && b && n1 == n2 && memcmp(a, b, n1) == 0, "two runs differ (%zu vs %zu bytes)", n1, n2);
+    CHECK(a && memmem(a, n1, "/ID [", 5) != NULL);
+    free(a);
+    free(b);
+    if (have("qpdf")) {
+        char *r = run("qpdf --check '%s' 2>&1", out);
+        CHECKF(r && strstr(r, "No syntax or stream encoding errors") && !strstr(r, "WARNING"), "qpdf: %s", r ? r : "");
+        free(r);
+        r = run("qpdf --qdf --object-streams=disable '%s' - 2>/dev/null | grep -a -c '/Subtype /Link'", out);
+        CHECKF(r && atoi(r) >= 3, "link annotations: %s", r ? r : "");
+        free(r);
+        r = run("qpdf --qdf --object-streams=disable '%s' - 2>/dev/null | tr -d ' \\n' | grep -a -o '/Border\\[000\\]' | wc -l", out);
+        CHECKF(r && atoi(r) >= 3, "borderless links: %s", r ? r : "");
+        free(r);
+        r = run("qpdf --qdf --object-streams=disable '%s' - 2>/dev/null | grep -a -c 'example.org/a%%20b'", out);
+        CHECKF(r && atoi(r) >= 1, "percent-encoded URI: %s", r ? r : "");
+        free(r);
+    } else
+        printf("note: qpdf not installed, validity not checked\n");
+    if (have("pdffonts")) {
+        char *r = run("pdffonts '%s' | tail -n +3 | awk '{ if ($(NF-4) != \"yes\") print }'", out);
+        CHECKF(r && !*r, "fonts not embedded: %s", r ? r : "");
+        free(r);
+    } else
+        printf("note: pdffonts not installed\n");
+    if (have("pdftotext")) {
+        char *r = run("pdftotext -enc UTF-8 '%s' - 2>&1", out);
+        CHECK(r && strstr(r, "caf\xC3\xA9\xE2\x80\x99s owner said \xE2\x80\x9Chello\xE2\x80\x9D \xE2\x80\x94 and"));
+        CHECK(r && strstr(r, "3\xE2\x80\x93""5"));
+        CHECK(r && strstr(r, "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82"));
+        CHECK(r && strstr(r, "\xCE\xB1\xCE\xB2\xCE\xB3"));
+        CHECK(r && strstr(r, "The note itself."));
+        CHECK(r && strstr(r, "Syntax Error") == NULL);
+        const char *order[] = { "Quoted", "Section one", "emphasis", "first item", "nested item", "three",
+                                "quotation", "int main", "alpha", "Section two", "Sub section", "Last words" };
+        const char *p = r;
+        for (size_t i = 0; p && i < sizeof order / sizeof order[0]; i++) {
+            const char *q = strstr(p, order[i]);
+            CHECKF(q != NULL, "'%s' missing or out of order", order[i]);
+            p = q ? q : p;
+        }
+        free(r);
+        /* every word at least 18 pt inside the page */
+        r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5 || $4 < 9 || $8 > h-9) print }'",
+                out);
+        CHECKF(r && !*r, "words outside the text area: %.300s", r ? r : "");
+        free(r);
+    } else
+        printf("note: pdftotext not installed\n");
+    if (have("mutool")) {
+        char *r = run("mutool show '%s' outline 2>/dev/null | grep -c .", out);
+        CHECKF(r && atoi(r) >= 4, "outline entries: %s", r ? r : "");
+        free(r);
+        r = run("mutool show '%s' outline 2>/dev/null", out);
+        /* nesting: the sub section is indented below section two */
+        CHECK(r && strstr(r, "Section two") && strstr(r, "\t\t") );
+        free(r);
+    } else
+        printf("note: mutool not installed\n");
+}
+
+TEST(test_ragged_and_letter) {
+    char out[512];
+    snprintf(out, sizeof out, "%s/ragged.pdf", dir);
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.flags = OCTAVO_RAGGED | OCTAVO_NO_HYPHENATE;
+    o.paper = OCTAVO_PAPER_LETTER;
+    octavo_error err;
+    octavo *ov = octavo_new(&o, &err);
+    CHECK(ov != NULL);
+    octavo_doc *doc = NULL;
+    CHECK_INT(octavo_doc_load(ov, "r.md", DOC, strlen(DOC), &doc, &err), OCTAVO_OK);
+    char *buf = NULL;
+    size_t len = 0;
+    CHECK_INT(octavo_render_buffer(doc, OCTAVO_FORMAT_PDF, &buf, &len, &err), OCTAVO_OK);
+    CHECK(buf && len > 1000 && strstr(buf, "/MediaBox [ 0 0 612 792 ]"));
+    octavo_buffer_free(buf);
+    octavo_doc_free(doc);
+    octavo_free(ov);
+}
+
+/* ---- images: decoded by us, never handed raw to libharu */
+static int write_png(const char *path, unsigned w, unsigned h, int depth16, int interlace, int alpha) {
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(p);
+    if (setjmp(png_jmpbuf(p))) {
+        fclose(f);
+        return -1;
+    }
+    png_init_io(p, f);
+    int ch = alpha ? 4 : 3;
+    png_set_IHDR(p, info, w, h, depth16 ? 16 : 8, alpha ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB,
+                 interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(p, info);
+    if (depth16)
+        png_set_swap(p);
+    int passes = interlace ? png_set_interlace_handling(p) : 1;
+    size_t bpc = depth16 ? 2 : 1;
+    unsigned char *row = malloc(w * ch * bpc);
+    for (int pass = 0; pass < passes; pass++)
+        for (unsigned y = 0; y < h; y++) {
+            for (unsigned x = 0; x < w; x++) {
+                /* left half blue and opaque, right half red; with alpha the right half is clear */
+                unsigned v[4] = { x < w / 2 ? 0 : 65535, 0, x < w / 2 ? 65535 : 0, x < w / 2 ? 65535 : 0 };
+                if (!alpha && depth16) { v[0] = 65535; v[1] = 0; v[2] = 0; } /* all red */
+                for (int c = 0; c < ch; c++) {
+                    if (depth16) {
+                        row[(x * ch + c) * 2] = (unsigned char)(v[c] & 255);
+                        row[(x * ch + c) * 2 + 1] = (unsigned char)(v[c] >> 8);
+                    } else
+                        row[x * ch + c] = (unsigned char)(v[c] >> 8);
+                }
+            }
+            png_write_row(p, row);
+        }
+    png_write_end(p, NULL);
+    png_destroy_write_struct(&p, &info);
+    free(row);
+    fclose(f);
+    return 0;
+}
+
+static int write_webp(const char *path, unsigned w, unsigned h) {
+    unsigned char *px = malloc(w * h * 4);
+    for (unsigned y = 0; y < h; y++)
+        for (unsigned x = 0; x < w; x++) {
+            unsigned char *q = px + (y * w + x) * 4;
+            q[0] = 0; q[1] = 160; q[2] = 0;
+            q[3] = x < w / 2 ? 255 : 0; /* left half green, right half clear */
+        }
+    uint8_t *out = NULL;
+    size_t n = WebPEncodeLosslessRGBA(px, (int)w, (int)h, (int)w * 4, &out);
+    free(px);
+    if (!n)
+        return -1;
+    FILE *f = fopen(path, "wb");
+    fwrite(out, 1, n, f);
+    fclose(f);
+    WebPFree(out);
+    return 0;
+}
+
+/* Renders a document holding one image and reads page 1 as 72 dpi pixels; counts pixels near
+ * want (RGB) and how wide the band of them is. */
+static void image_case(const char *file, unsigned want, int expect_half) {
+    char md[512], out[512];
+    snprintf(md, sizeof md, "---\ntitle: Image\n---\n\n![](%s)\n", file);
+    snprintf(out, sizeof out, "%s/%s.pdf", dir, file);
+    CHECK_INT(render("img.md", md, 0, out, NULL), OCTAVO_OK);
+    char ppm[600];
+    snprintf(ppm, sizeof ppm, "%s/%s-page", dir, file);
+    char *r = run("pdftoppm -r 72 -f 1 -l 1 -singlefile '%s' '%s' 2>&1", out, ppm);
+    free(r);
+    char path[700];
+    snprintf(path, sizeof path, "%s.ppm", ppm);
+    size_t len = 0;
+    char *img = slurp(path, &len);
+    CHECKF(img != NULL, "no pixels for %s", file);
+    if (!img)
+        return;
+    int w, h, mx, off = 0;
+    if (sscanf(img, "P6 %d %d %d%n", &w, &h, &mx, &off) != 3) {
+        CHECK(!"bad ppm");
+        free(img);
+        return;
+    }
+    const unsigned char *px = (const unsigned char *)img + off + 1;
+    int minx = w, maxx = -1, count = 0, dark = 0;
+    int wr = (int)(want >> 16 & 255), wg = (int)(want >> 8 & 255), wb = (int)(want & 255);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const unsigned char *q = px + ((size_t)y * w + x) * 3;
+            if (abs(q[0] - wr) < 40 && abs(q[1] - wg) < 40 && abs(q[2] - wb) < 40) {
+                count++;
+                if (x < minx) minx = x;
+                if (x > maxx) maxx = x;
+            }
+            if (q[0] < 30 && q[1] < 30 && q[2] < 30)
+                dark++;
+        }
+    /* the image is 200 px = 150 pt wide: the coloured band is all of it, or half of it */
+    int band = maxx - minx + 1;
+    CHECKF(count > 2000, "%s: %d pixels of the colour", file, count);
+    if (expect_half)
+        CHECKF(band > 60 && band < 90, "%s: coloured band %d px wide, want about 75", file, band);
+    else
+        CHECKF(band > 135 && band < 165, "%s: coloured band %d px wide, want about 150", file, band);
+    free(img);
+}
+
+TEST(test_images) {
+    if (!have("pdftoppm")) {
+        printf("note: pdftoppm not installed, image pixels not checked\n");
+        return;
+    }
+    char p[600];
+    snprintf(p, sizeof p, "%s/deep.png", dir);
+    CHECK_INT(write_png(p, 200, 100, 1, 0, 0), 0);
+    snprintf(p, sizeof p, "%s/inter.png", dir);
+    CHECK_INT(write_png(p, 200, 100, 0, 1, 1), 0);
+    snprintf(p, sizeof p, "%s/alpha.webp", dir);
+    CHECK_INT(write_webp(p, 200, 100), 0);
+    image_case("deep.png", 0xFF0000, 0);
+    image_case("inter.png", 0x0000FF, 1);
+    image_case("alpha.webp", 0x00A000, 1);
+}
+
+TEST(test_missing_image) {
+    char out[512];
+    snprintf(out, sizeof out, "%s/missing.pdf", dir);
+    const char *md = "# Missing\n\n![A diagram of the parts](nothere.png)\n\n![remote](https://example.org/x.png)\n";
+    CHECK_INT(render("m.md", md, 0, out, NULL), OCTAVO_OK);
+    if (have("pdftotext")) {
+        char *r = run("pdftotext '%s' - 2>&1", out);
+        CHECK(r && strstr(r, "A diagram of the parts"));
+        CHECK(r && strstr(r, "example.org/x.png"));
+        free(r);
+    }
+}
+
+/* ---- the engine's parts */
+TEST(test_linebreak) {
+    /* ten boxes of 10 with glue 3 (+2 -1): width 50 fits 3 boxes and 2 glues (36) to 4 (49) */
+    ov_lb_item it[32];
+    size_t n = 0;
+    for (int i = 0; i < 10; i++) {
+        it[n++] = (ov_lb_item){ OV_LB_BOX, 10, 0, 0, 0, 0 };
+        if (i < 9)
+            it[n++] = (ov_lb_item){ OV_LB_GLUE, 3, 2, 1, 0, 0 };
+    }
+    it[n++] = (ov_lb_item){ OV_LB_GLUE, 0, 1e6, 0, 0, 0 };
+    it[n++] = (ov_lb_item){ OV_LB_PENALTY, 0, 0, 0, -OV_LB_INF, 0 };
+    size_t *br = NULL;
+    int lines = ov_linebreak(it, n, 49, 0, &br);
+    CHECK(lines >= 2 && lines <= 4);
+    CHECK(br && br[lines - 1] == n - 1);
+    free(br);
+    /* a box wider than the line does not loop or fail */
+    ov_lb_item wide[3] = { { OV_LB_BOX, 100, 0, 0, 0, 0 }, { OV_LB_GLUE, 0, 1e6, 0, 0, 0 },
+                           { OV_LB_PENALTY, 0, 0, 0, -OV_LB_INF, 0 } };
+    br = NULL;
+    CHECK_INT(ov_linebreak(wide, 3, 50, 0, &br), 1);
+    free(br);
+}
+
+TEST(test_hyphenate) {
+    const ov_hyphenator *h = ov_hyphenator_get("en-US");
+    if (!h) {
+        printf("note: no English hyphenation dictionary, hyphenation not checked\n");
+        return;
+    }
+    const char *w = "hyphenation";
+    uint32_t cp[32];
+    unsigned char out[32];
+    size_t n = strlen(w);
+    for (size_t i = 0; i < n; i++)
+        cp[i] = (unsigned char)w[i];
+    CHECK(ov_hyphenate(h, cp, n, out) >= 2);
+    CHECK(out[1] == 1);  /* hy-phen-ation */
+    CHECK(out[0] == 0 && out[n - 1] == 0 && out[n - 2] == 0);
+    uint32_t accented[6] = { 'c', 'a', 'f', 0xE9, 's', 's' };
+    CHECK_INT(ov_hyphenate(h, accented, 6, out), 0);
+}
+
+TEST(test_fonts) {
+    const ov_fonts *f = NULL;
+    octavo_error err;
+    CHECK_INT(ov_fonts_get(&f, &err), OCTAVO_OK);
+    if (!f)
+        return;
+    CHECK(ov_font_has(f, OV_FACE(OV_SERIF, 0), 'A'));
+    CHECK(ov_font_advance(f, OV_FACE(OV_SERIF, 0), 'M') > 300);
+    /* a character the body font lacks comes from the fallback chain */
+    int arrow = ov_font_pick(f, OV_FACE(OV_SERIF, 0), 0x21AA);
+    CHECK(arrow >= 0);
+    CHECK_INT(ov_font_pick(f, OV_FACE(OV_SERIF, 0), 0x1F600), -1);
+    /* kerning: "AV" is narrower than A + V */
+    ov_shaper *s = ov_shaper_new(f);
+    CHECK(s != NULL);
+    uint32_t av[2] = { 'A', 'V' };
+    float adv[2];
+    double w = ov_shape(s, OV_FACE(OV_SERIF, 0), av, 2, adv);
+    double nom = ov_font_advance(f, OV_FACE(OV_SERIF, 0), 'A') + ov_font_advance(f, OV_FACE(OV_SERIF, 0), 'V');
+    CHECKF(w < nom, "AV %.1f, A+V %.1f", w, nom);
+    ov_shaper_free(s);
+}
+
+TEST(test_book) {
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.flags = OCTAVO_NO_CACHE;
+    octavo_error err;
+    octavo *ov = octavo_new(&o, &err);
+    octavo_book *book = octavo_book_new(ov);
+    for (int i = 0; i < 3; i++) {
+        char md[256];
+        snprintf(md, sizeof md, "---\ntitle: Post number %d\ndate: 2024-0%d-01\n---\n\n## Part\n\nText of post %d.\n", i, i + 1, i);
+        octavo_doc *doc = NULL;
+        char name[32];
+        snprintf(name, sizeof name, "p%d.md", i);
+        CHECK_INT(octavo_doc_load(ov, name, md, strlen(md), &doc, &err), OCTAVO_OK);
+        CHECK_INT(octavo_book_add(book, doc, &err), OCTAVO_OK);
+    }
+    octavo_book_set(book, "title", "The Book");
+    char out[512];
+    snprintf(out, sizeof out, "%s/book.pdf", dir);
+    CHECK_INT(octavo_book_render_file(book, OCTAVO_FORMAT_PDF, out, &err), OCTAVO_OK);
+    CHECK(octavo_book_pdf_pages(book) >= 5);
+    if (have("mutool")) {
+        char *r = run("mutool show '%s' outline | grep -c '^[-+|]\\?\t\"Post number'", out);
+        CHECKF(r && atoi(r) == 3, "top-level outline entries: %s", r ? r : "");
+        free(r);
+    }
+    if (have("pdftotext")) {
+        char *r = run("pdftotext -layout '%s' - 2>&1", out);
+        CHECK(r && strstr(r, "Contents"));
+        free(r);
+    }
+    octavo_book_free(book);
+    octavo_free(ov);
+}
+
+int main(void) {
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    RUN(test_fonts);
+    RUN(test_linebreak);
+    RUN(test_hyphenate);
+    RUN(test_document);
+    RUN(test_ragged_and_letter);
+    RUN(test_images);
+    RUN(test_missing_image);
+    RUN(test_book);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return t_done();
+}
