@@ -806,6 +806,7 @@ static void render_doc(build *b, cdoc *d) {
     cur_msgs = &d->msgs;
     cur_warnings = &d->warnings;
     progress_begin(d->rel);
+    double t0 = now_s();
     octavo_error err;
     if (d->need_html) {
         char *out = xasprintf("%s/%s", b->out_dir, d->html_rel);
@@ -836,9 +837,10 @@ static void render_doc(build *b, cdoc *d) {
     cur_warnings = NULL;
     if (b->c.verbose && d->built && !d->failed) {
         if (d->want_pdf)
-            coll_printf(&d->msgs, "built %s, %s (%u page%s)\n", d->html_rel, d->pdf_rel, d->pages, d->pages == 1 ? "" : "s");
+            coll_printf(&d->msgs, "built %s, %s (%u page%s, %.2f s)\n", d->html_rel, d->pdf_rel, d->pages,
+                        d->pages == 1 ? "" : "s", now_s() - t0);
         else
-            coll_printf(&d->msgs, "built %s\n", d->html_rel);
+            coll_printf(&d->msgs, "built %s (%.2f s)\n", d->html_rel, now_s() - t0);
     }
     flush_msgs(&d->msgs);
     progress_done();
@@ -855,6 +857,7 @@ static void render_book(build *b, cbook *bk) {
     cur_msgs = &bk->msgs;
     cur_warnings = &bk->warnings;
     progress_begin(bk->out_rel);
+    double t0 = now_s();
     octavo *ov = bk->fmt == OCTAVO_FORMAT_PDF && b->ov_toc ? b->ov_toc : b->ov;
     octavo_book *book = octavo_book_new(ov);
     octavo_error err;
@@ -912,8 +915,9 @@ static void render_book(build *b, cbook *bk) {
     cur_msgs = NULL;
     cur_warnings = NULL;
     if (b->c.verbose && bk->built)
-        coll_printf(&bk->msgs, "built %s (%u %s)\n", bk->out_rel, bk->count,
-                    bk->fmt == OCTAVO_FORMAT_PDF ? (bk->count == 1 ? "page" : "pages") : (bk->count == 1 ? "chapter" : "chapters"));
+        coll_printf(&bk->msgs, "built %s (%u %s, %.2f s)\n", bk->out_rel, bk->count,
+                    bk->fmt == OCTAVO_FORMAT_PDF ? (bk->count == 1 ? "page" : "pages") : (bk->count == 1 ? "chapter" : "chapters"),
+                    now_s() - t0);
     flush_msgs(&bk->msgs);
     progress_done();
 }
@@ -1538,6 +1542,7 @@ summary:
                         b->ndocs == 1 ? "" : "s", built, fresh, failed, warnings, warnings == 1 ? "" : "s");
     status = failed || b->failures ? 1 : 0;
     build_free(b);
+    cli_interrupt_finish(); /* a signal during the listings: they were finished, now stop as asked */
     return status;
 
 interrupted:
