@@ -15,8 +15,15 @@
 
 #include "internal.h"
 
-/* ---- cmark-gfm setup: the extension registry is global in cmark-gfm, so register it once. */
+/* ---- cmark-gfm setup: the extension registry is global in cmark-gfm, so register it once.
+ *
+ * cmark-gfm 0.29.0.gfm.6 (Debian 12) keeps the table of special inline characters in a global
+ * that every parser changes while it parses inlines: each extension adds its characters (autolink
+ * adds ':' and 'w') and removes them when done. Two threads parsing at once then lose autolinks at
+ * random (found by tests/test_found_threads.c; github/cmark-gfm PR #176 keeps the table per parser,
+ * later releases add locks). So parsing is serialised here; rendering the AST needs no lock. */
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 static void ext_register(void) { cmark_gfm_core_extensions_ensure_registered(); }
 
 static const char *const extension_names[] = {"table", "strikethrough", "autolink", "tagfilter", "tasklist"};
@@ -25,15 +32,19 @@ static const char *const extension_names[] = {"table", "strikethrough", "autolin
 
 static cmark_node *parse_markdown(const char *text, size_t len) {
     pthread_once(&ext_once, ext_register);
+    pthread_mutex_lock(&parse_lock);
+    cmark_node *doc = NULL;
     cmark_parser *p = cmark_parser_new(OV_CMARK_OPTIONS);
-    if (!p) return NULL;
-    for (size_t i = 0; i < sizeof extension_names / sizeof *extension_names; i++) {
-        cmark_syntax_extension *e = cmark_find_syntax_extension(extension_names[i]);
-        if (e) cmark_parser_attach_syntax_extension(p, e);
+    if (p) {
+        for (size_t i = 0; i < sizeof extension_names / sizeof *extension_names; i++) {
+            cmark_syntax_extension *e = cmark_find_syntax_extension(extension_names[i]);
+            if (e) cmark_parser_attach_syntax_extension(p, e);
+        }
+        cmark_parser_feed(p, text, len);
+        doc = cmark_parser_finish(p);
+        cmark_parser_free(p);
     }
-    cmark_parser_feed(p, text, len);
-    cmark_node *doc = cmark_parser_finish(p);
-    cmark_parser_free(p);
+    pthread_mutex_unlock(&parse_lock);
     return doc;
 }
 

@@ -46,8 +46,10 @@ static int collect(const char *path, const struct stat *st, int type, struct FTW
     return 0;
 }
 
-/* Loads and renders document i; the SHA-256 of its HTML into h. */
-static int render(int i, unsigned char h[32]) {
+static char *first_out[MAXDOCS];
+
+/* Loads and renders document i; the SHA-256 of its HTML into h; keeps the output in *keep. */
+static int render(int i, unsigned char h[32], char **keep) {
     octavo_error e;
     octavo_doc *d = NULL;
     int rc = octavo_doc_load(OV, names[i], texts[i], lens[i], &d, &e);
@@ -55,33 +57,57 @@ static int render(int i, unsigned char h[32]) {
     char *out = NULL;
     size_t len = 0;
     rc = octavo_render_buffer(d, OCTAVO_FORMAT_HTML, &out, &len, &e);
+    if (rc) fprintf(stderr, "%s: %s\n", names[i], e.message);
     if (!rc) ov_sha256(out, len, h);
+    if (!rc && keep) *keep = strdup(out);
     octavo_buffer_free(out);
     octavo_doc_free(d);
     return rc;
 }
 
+/* Says where a thread's output first differs from the one-thread output. */
+static void report(int t, int i, const char *got) {
+    const char *w = first_out[i];
+    size_t k = 0;
+    while (w && got && w[k] && w[k] == got[k]) k++;
+    size_t from = k > 60 ? k - 60 : 0;
+    fprintf(stderr, "thread %d, %s: differs at byte %zu:\n  want ...%.120s\n  got  ...%.120s\n", t, names[i], k,
+            w ? w + from : "(none)", got ? got + from : "(render failed)");
+}
+
+struct job { int t; long bad; };
+
 static void *worker(void *arg) {
-    long *mismatches = arg;
+    struct job *j = arg;
     for (int round = 0; round < 2; round++)
         for (int i = 0; i < ndocs; i++) {
             unsigned char h[32];
-            if (render(i, h) || memcmp(h, want[i], 32)) (*mismatches)++;
+            char *out = NULL;
+            if (render(i, h, &out) || memcmp(h, want[i], 32)) {
+                if (!j->bad) report(j->t, i, out);
+                j->bad++;
+            }
+            free(out);
         }
     return NULL;
 }
 
 TEST(four_threads) {
     int failed = 0;
-    for (int i = 0; i < ndocs; i++) failed += render(i, want[i]) != OCTAVO_OK;
+    for (int i = 0; i < ndocs; i++) failed += render(i, want[i], &first_out[i]) != OCTAVO_OK;
     CHECK_INT(failed, 0);
     pthread_t th[NTHREADS];
-    long bad[NTHREADS] = {0};
-    for (int t = 0; t < NTHREADS; t++) CHECK(pthread_create(&th[t], NULL, worker, &bad[t]) == 0);
+    struct job jobs[NTHREADS];
+    for (int t = 0; t < NTHREADS; t++) {
+        jobs[t].t = t;
+        jobs[t].bad = 0;
+        CHECK(pthread_create(&th[t], NULL, worker, &jobs[t]) == 0);
+    }
     for (int t = 0; t < NTHREADS; t++) {
         pthread_join(th[t], NULL);
-        CHECKF(bad[t] == 0, "thread %d: %ld documents differ from the one-thread render", t, bad[t]);
+        CHECKF(jobs[t].bad == 0, "thread %d: %ld renders differ from the one-thread render", t, jobs[t].bad);
     }
+    for (int i = 0; i < ndocs; i++) free(first_out[i]);
     printf("threads: %d documents rendered by %d threads twice over\n", ndocs, NTHREADS);
 }
 
