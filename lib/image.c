@@ -575,8 +575,9 @@ int ov_image_cache_key(const void *data, size_t len, const unsigned char *sha, c
     }
     key[64] = '-';
     /* the codecs' versions are part of the tag: an upgraded encoder must not meet old bytes */
-    char t[128];
-    snprintf(t, sizeof t, "%s-%s", tag, ov_image_codec_tag());
+    char t[128], codecs[96];
+    ov_image_codec_tag(codecs, sizeof codecs);
+    snprintf(t, sizeof t, "%s-%s", tag, codecs);
     size_t tl = strlen(t);
     if (65 + tl + 1 > OV_IMAGE_KEY_SIZE) return -1;
     memcpy(key + 65, t, tl + 1);

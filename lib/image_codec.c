@@ -21,17 +21,10 @@
 #include "image.h"
 #include "image_int.h"
 
-const char *ov_image_codec_tag(void) {
-    /* read once; the same in every thread, so a benign race at worst writes the same bytes */
-    static char tag[96];
-    static int done;
-    if (!done) {
-        int wv = WebPGetDecoderVersion();
-        snprintf(tag, sizeof tag, "w%d.%d.%d-p%lu-j%d-z%s", (wv >> 16) & 255, (wv >> 8) & 255, wv & 255,
-                 (unsigned long)png_access_version_number(), LIBJPEG_TURBO_VERSION_NUMBER, zlibVersion());
-        done = 1;
-    }
-    return tag;
+void ov_image_codec_tag(char *buf, size_t size) {
+    int wv = WebPGetDecoderVersion();
+    snprintf(buf, size, "w%d.%d.%d-p%lu-j%d-z%s", (wv >> 16) & 255, (wv >> 8) & 255, wv & 255,
+             (unsigned long)png_access_version_number(), LIBJPEG_TURBO_VERSION_NUMBER, zlibVersion());
 }
 
 static int nomem(octavo_error *err) {

@@ -12,8 +12,8 @@ int ov_image_check_pixels(const octavo *ov, unsigned w, unsigned h, octavo_error
 int ov_image_fail(octavo_error *err, const char *fmt, ...) OV_PRINTF(2, 3);
 /** libwebp's view of the headers: alpha, lossless, animation (size already probed). */
 int ov_webp_features(const unsigned char *p, size_t len, ov_image_info *info, octavo_error *err);
-/** A short string naming the codec library versions, for cache keys. Static. */
-const char *ov_image_codec_tag(void);
+/** A short string naming the codec library versions (at run time), for cache keys. */
+void ov_image_codec_tag(char *buf, size_t size);
 
 /** "<hex sha256 of data>-<tag>-<codec versions>", NUL-terminated; sha: the hash if known, or NULL. */
 #define OV_IMAGE_KEY_SIZE 160

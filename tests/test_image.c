@@ -1046,7 +1046,7 @@ TEST(downscale) {
     double t0 = now();
     CHECK_INT(ov_pixels_downscale(&px, 1000, 1000), OCTAVO_OK);
     double t = now() - t0;
-    CHECKF(t < 0.5, "%.3f s", t);
+    CHECKF(t < 1.5, "%.3f s", t); /* ~0.05 s at -O2; sanitizers and a busy machine are slower */
     CHECK_INT(px.width, 1000);
     CHECK_INT(px.height, 667);
     int bad = 0;
