@@ -668,18 +668,28 @@ static void contents(lay *L, size_t first, size_t last, int maxlevel, const char
                 endx = L->lb[b].x + L->lb[b].w;
         size_t b0 = L->nlb;
         float dotw = lay_text_width(L, OV_FACE(OV_SERIF, 0), 10.5f, ". ");
-        float x0 = endx + 6, x1 = L->text_w - numw - 4;
-        if (dotw > 0 && x1 > x0) {
-            int ndots = (int)((x1 - x0) / dotw);
+        float spw = lay_text_width(L, OV_FACE(OV_SERIF, 0), 10.5f, " ");
+        float x0 = endx + spw, x1 = L->text_w - lay_text_width(L, OV_FACE(OV_SERIF, 0), 10.5f, "000") - spw;
+        if (dotw > 0 && x1 - x0 > dotw) {
+            /* leaders from just after the title to just before the number, spaced to fill */
+            int k = (int)((x1 - x0) / dotw);
+            if (k > 190)
+                k = 190;
             char dots[400];
-            int k = 0;
-            for (; k < ndots && k < 190; k++) {
-                dots[2 * k] = '.';
-                dots[2 * k + 1] = ' ';
+            for (int j = 0; j < k; j++) {
+                dots[2 * j] = ' ';
+                dots[2 * j + 1] = '.';
             }
             dots[2 * k] = 0;
-            if (k > 0)
-                lay_text_box(L, OV_FACE(OV_SERIF, 0), 10.5f, C_GRAY, x1 - k * dotw, 0, dots);
+            size_t lb0 = L->nlb;
+            lay_text_box(L, OV_FACE(OV_SERIF, 0), 10.5f, C_GRAY, x0 - spw, 0, dots);
+            if (L->nlb == lb0 + 1) {
+                ov_box *db = &L->lb[lb0];
+                float extra = (x1 - (x0 - spw) - db->w) / (float)k;
+                for (int j = 0; j < k; j++)
+                    L->ly->adj[db->off + 2 * j] += extra * 1000.0f / 10.5f;
+                db->w = x1 - (x0 - spw);
+            }
         }
         /* the page number: a right-aligned placeholder the page builder rewrites (ref = dest) */
         lay_text_box(L, OV_FACE(OV_SERIF, 0), 10.5f, C_TEXT, L->text_w, 0, "0000");
