@@ -178,10 +178,29 @@ static int map_target(hctx *h, const char *t, char **out) {
     return LINK_KEEP;
 }
 
+/* Warns about a target at its own place in the source: the block's position (the model knows it)
+ * refined by finding the target as written from the block's start on. */
 static void warn_at(hctx *h, xmlNodePtr n, int code, const char *fmt, const char *what) {
     unsigned line = 0, col = 0;
-    ov_model_position(h->doc, n, &line, &col);
-    ov_warn(h->ov, code, h->doc->name, line, col, fmt, what);
+    const octavo_doc *doc = h->doc;
+    ov_model_position(doc, n, &line, &col);
+    const char *text = doc->text;
+    size_t len = doc->len, tl = strlen(what);
+    if (line && text && tl) {
+        size_t i = 0;
+        for (unsigned l = 1; l < line && i < len; i++)
+            if (text[i] == '\n') l++;
+        size_t end = len - i > 65536 ? i + 65536 : len;
+        /* where a destination starts: "(x", "<x>", "=x", "\"x", "'x", "]: x" */
+        size_t any = SIZE_MAX;
+        for (size_t j = i; j + tl <= end; j++) {
+            if (text[j] != what[0] || memcmp(text + j, what, tl)) continue;
+            if (any == SIZE_MAX) any = j;
+            if (j > 0 && strchr("(<=\"' ", text[j - 1])) { any = j; break; }
+        }
+        if (any != SIZE_MAX) ov_source_position(text, len, any, &line, &col);
+    }
+    ov_warn(h->ov, code, doc->name, line, col, fmt, what);
 }
 
 static void ser_children(hctx *h, xmlNodePtr n);

@@ -464,8 +464,9 @@ TEST(links_and_warnings) {
     CHECK_INT(count(d, "//img"), 0);
     CHECK_INT(count(d, "//a[@href='https://x.org']"), 1);
     CHECK_INT(nwarnings, 2);
-    CHECK_INT(last_line, 4); /* the paragraph's line in the file, frontmatter counted */
-    CHECK(last_col >= 1);
+    CHECK_INT(last_line, 4); /* the line in the file, frontmatter counted */
+    const char *line4 = "Go [there](other.md), [nowhere](missing.md) and ![alt text](missing.png)";
+    CHECK_INT(last_col, strstr(line4, "(missing.png") - line4 + 2); /* the target's own column */
     xmlFreeDoc(d);
     free(h);
 }
