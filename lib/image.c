@@ -600,10 +600,11 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
     int cache = ov && ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE);
     char key[OV_IMAGE_KEY_SIZE], name[OV_IMAGE_KEY_SIZE + 8];
     if (cache && ov_image_cache_key(data, len, sha, EPUB_CONVERSION, key)) cache = 0;
-    if (cache) {
-        snprintf(name, sizeof name, "%s.png", key);
+    if (cache) { /* the likelier kind first: one lookup on a warm rebuild */
+        const char *first = info.lossless || info.has_alpha ? "png" : "jpg";
+        snprintf(name, sizeof name, "%s.%s", key, first);
         if (from_cache(ov, name, out)) return OCTAVO_OK;
-        snprintf(name, sizeof name, "%s.jpg", key);
+        snprintf(name, sizeof name, "%s.%s", key, first[0] == 'p' ? "jpg" : "png");
         if (from_cache(ov, name, out)) return OCTAVO_OK;
     }
 
