@@ -445,9 +445,11 @@ static int site_link(void *ud, const char *doc_name, const char *target, char *o
                 if (!absolute && k == 1) break;
                 char *c1 = *base ? xasprintf("%s%s.md", pre[k], base) : NULL;
                 char *c2 = *base ? xasprintf("%s%s/index.md", pre[k], base) : xasprintf("%sindex.md", pre[k]);
-                if (!(c1 && !trailing && page_exists(c1, &page))) page_exists(c2, &page);
+                char *c3 = *base ? xasprintf("%s%s/README.md", pre[k], base) : xasprintf("%sREADME.md", pre[k]);
+                if (!(c1 && !trailing && page_exists(c1, &page)) && !page_exists(c2, &page)) page_exists(c3, &page);
                 free(c1);
                 free(c2);
+                free(c3);
             }
         }
         free(base);
@@ -787,6 +789,45 @@ typedef struct site_run {
     pthread_mutex_t mu;
 } site_run;
 
+/* A document whose frontmatter or encoding is broken still gets its page: the error is reported
+ * as a warning and the file is rendered as Markdown (invalid UTF-8 replaced by U+FFFD, a broken
+ * frontmatter shown as text). Returns 0 when that worked. */
+static int load_degraded(octavo *ov, site_doc *d, octavo_error *err) {
+    int code = err->code;
+    if (code != OCTAVO_E_YAML && code != OCTAVO_E_FRONTMATTER && code != OCTAVO_E_UNTERMINATED &&
+        code != OCTAVO_E_ENCODING)
+        return -1;
+    FILE *f = fopen(d->path, "rb");
+    if (!f) return -1;
+    sbuf raw = {0}, fixed = {0};
+    char tmp[65536];
+    size_t got;
+    while ((got = fread(tmp, 1, sizeof tmp, f)) > 0) sb_putn(&raw, tmp, got);
+    fclose(f);
+    sb_putn(&fixed, "\n", 1); /* not a frontmatter any more: the file is all Markdown */
+    for (size_t i = 0; i < raw.len;) {
+        unsigned char c = (unsigned char)raw.s[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = n && i + n <= raw.len;
+        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)raw.s[i + k] & 0xC0) == 0x80;
+        if (ok && n == 1 && c == 0) ok = 0;
+        if (ok) sb_putn(&fixed, raw.s + i, n);
+        else sb_puts(&fixed, "\xEF\xBF\xBD");
+        i += ok ? n : 1;
+    }
+    char msg[OCTAVO_ERROR_SIZE + OCTAVO_PATH_SIZE + 64];
+    snprintf(msg, sizeof msg, "%s", err->message);
+    unsigned line = err->line, col = err->column;
+    int rc = octavo_doc_load(ov, d->path, fixed.s ? fixed.s : "", fixed.len, &d->doc, err);
+    if (!rc)
+        fprintf(stderr, "%s:%u:%u: warning: %s: %s\n", d->path, line ? line : 1, col ? col : 1, msg,
+                code == OCTAVO_E_ENCODING ? "rendered with U+FFFD in place of the bad bytes"
+                                          : "the whole file is rendered as Markdown");
+    free(raw.s);
+    free(fixed.s);
+    return rc;
+}
+
 static void *site_worker(void *arg) {
     site_run *r = arg;
     for (;;) {
@@ -796,7 +837,7 @@ static void *site_worker(void *arg) {
         if (i >= r->n) break;
         site_doc *d = &r->docs[i];
         octavo_error err;
-        if (octavo_doc_load_file(r->ov, d->path, &d->doc, &err)) {
+        if (octavo_doc_load_file(r->ov, d->path, &d->doc, &err) && load_degraded(r->ov, d, &err)) {
             cli_error(&err);
             d->failed = 1;
         } else {
