@@ -233,6 +233,21 @@ static void ser_node(hctx *h, xmlNodePtr n) {
     }
     if (n->type != XML_ELEMENT_NODE) return;
     const char *name = (const char *)n->name;
+    if (!strcmp(name, "picture")) {
+        /* a picture whose image is missing is the image's alt text */
+        xmlNodePtr img = NULL;
+        for (xmlNodePtr c = n->children; c; c = c->next)
+            if (is_el(c, "img")) img = c;
+        char *src = img ? (char *)xmlGetProp(img, BAD_CAST "src") : NULL;
+        char *mapped = NULL;
+        int dead = !img || (src && map_target(h, src, &mapped) == LINK_DEAD);
+        ov_free(mapped);
+        xmlFree(src);
+        if (dead) {
+            if (img) ser_node(h, img);
+            return;
+        }
+    }
 
     /* the target attribute of this element, mapped */
     const char *url_attr = NULL;
@@ -262,6 +277,10 @@ static void ser_node(hctx *h, xmlNodePtr n) {
                 return;
             }
             warn_at(h, n, OCTAVO_E_NOT_FOUND, "target %s exists nowhere: dropped", orig);
+            if (is_el(n, "source") || is_el(n, "track")) { /* they need their target */
+                xmlFree(orig);
+                return;
+            }
             value = NULL;
         }
     }

@@ -155,7 +155,7 @@ static const el_info elements[] = {
     {"li", E_FLOW, NULL},
     {"link", E_DROP | E_VOID, NULL},
     {"listing", E_FLOW, "pre"},
-    {"main", E_FLOW, NULL},
+    {"main", E_FLOW, "div"},  /* the page has its own <main> */
     {"map", E_TRANSP, NULL},
     {"mark", 0, NULL},
     {"marquee", 0, "span"},
@@ -471,6 +471,17 @@ static char *url_clean(const char *v) {
     }
     if (b.failed) { ov_buf_free(&b); return NULL; }
     return ov_buf_detach(&b, NULL);
+}
+
+/* "http://" with no host (or "https:///x"): not a URL an HTML checker accepts. */
+static int empty_host(const char *v) {
+    char scheme[32];
+    if (!url_scheme(v, scheme, sizeof scheme)) return 0;
+    if (strcmp(scheme, "http") && strcmp(scheme, "https") && strcmp(scheme, "ftp")) return 0;
+    const char *p = strchr(v, ':') + 1;
+    if (p[0] != '/' || p[1] != '/') return 1;
+    p += 2;
+    return !*p || *p == '/' || *p == '?' || *p == '#' || *p == ':' || *p == '@';
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -834,7 +845,7 @@ static int fix_attrs(mstate *st, xmlNodePtr n, const char *tag) {
             else if (!url_allowed(v, st->untrusted, !strcmp(tag, "img") && !strcmp(an, "src"))) keep = 0;
             else {
                 newv = url_clean(v);
-                if (!newv) keep = 0;
+                if (!newv || empty_host(newv)) keep = 0;
             }
         } else if (!strcmp(an, "id")) {
             if (!*v) keep = 0;
@@ -894,6 +905,72 @@ static int fix_attrs(mstate *st, xmlNodePtr n, const char *tag) {
 }
 
 enum { ACT_DESCEND, ACT_SKIP, ACT_DROP, ACT_UNWRAP };
+
+/* The rows of a table, in order (direct tr and those of thead, tbody, tfoot). */
+static xmlNodePtr next_row(xmlNodePtr table, xmlNodePtr r) {
+    xmlNodePtr c = r ? r->next : table->children;
+    for (;;) {
+        while (c && !is(c, "tr") && !is(c, "thead") && !is(c, "tbody") && !is(c, "tfoot")) c = c->next;
+        if (!c && r && r->parent != table) { /* leave a row group */
+            c = r->parent->next;
+            r = NULL;
+            while (c && !is(c, "tr") && !is(c, "thead") && !is(c, "tbody") && !is(c, "tfoot")) c = c->next;
+        }
+        if (!c) return NULL;
+        if (is(c, "tr")) return c;
+        /* a row group: its first row, or the next group when it has none */
+        xmlNodePtr t = c->children;
+        while (t && !is(t, "tr")) t = t->next;
+        if (t) return t;
+        c = c->next;
+    }
+}
+
+/* A column that no cell begins in (spanned only) is invalid: colspans shrink to drop it. Tables
+ * with rowspans are left as they are. */
+static void fix_colspans(xmlNodePtr table) {
+    unsigned char begins[1001];
+    memset(begins, 0, sizeof begins);
+    size_t width = 0;
+    int spans = 0;
+    for (xmlNodePtr r = next_row(table, NULL); r; r = next_row(table, r)) {
+        size_t pos = 0;
+        for (xmlNodePtr c = r->children; c; c = c->next) {
+            if (!is(c, "td") && !is(c, "th")) continue;
+            if (has_attr(c, "rowspan")) return;
+            char *cs = attr_get(c, "colspan");
+            int k = cs ? atoi(cs) : 1;
+            xmlFree(cs);
+            if (k < 1) k = 1;
+            if (k > 1) spans = 1;
+            if (pos < sizeof begins) begins[pos] = 1;
+            pos += (size_t)k;
+        }
+        if (pos > width) width = pos;
+    }
+    if (!spans || width > sizeof begins) return;
+    for (xmlNodePtr r = next_row(table, NULL); r; r = next_row(table, r)) {
+        size_t pos = 0;
+        for (xmlNodePtr c = r->children; c; c = c->next) {
+            if (!is(c, "td") && !is(c, "th")) continue;
+            char *cs = attr_get(c, "colspan");
+            int k = cs ? atoi(cs) : 1;
+            xmlFree(cs);
+            if (k < 1) k = 1;
+            int keep = 1;
+            for (int j = 1; j < k; j++) keep += begins[pos + (size_t)j];
+            if (keep != k) {
+                if (keep == 1) xmlUnsetProp(c, BAD_CAST "colspan");
+                else {
+                    char buf[16];
+                    snprintf(buf, sizeof buf, "%d", keep);
+                    xmlSetProp(c, BAD_CAST "colspan", BAD_CAST buf);
+                }
+            }
+            pos += (size_t)k;
+        }
+    }
+}
 
 static int count_table(mstate *st, xmlNodePtr table) {
     size_t cells = 0, maxcols = 0;
@@ -982,6 +1059,18 @@ static int visit(mstate *st, xmlNodePtr n) {
         }
         if (!has_attr(n, "alt")) xmlSetProp(n, BAD_CAST "alt", BAD_CAST "");
     }
+    if (!strcmp(tag, "track") && !has_attr(n, "src")) return ACT_DROP;
+    if (!strcmp(tag, "source")) {
+        int media = is(n->parent, "video") || is(n->parent, "audio");
+        if (is(n->parent, "picture") ? !has_attr(n, "srcset") : !media || !has_attr(n, "src")) return ACT_DROP;
+    }
+    if (!strcmp(tag, "picture")) {
+        /* sources and one image, nothing else */
+        for (xmlNodePtr c = n->children, nx; c; c = nx) {
+            nx = c->next;
+            if (c->type == XML_TEXT_NODE && xmlIsBlankNode(c)) drop_node(c);
+        }
+    }
     if (!strcmp(tag, "iframe") && st->untrusted) {
         char *src = attr_get(n, "src");
         char scheme[32];
@@ -999,11 +1088,14 @@ static int visit(mstate *st, xmlNodePtr n) {
     }
     if (info->flags & E_FLOW) {
         /* block content may not sit in a paragraph or a span: those become divs */
-        for (xmlNodePtr p = n->parent; p && p != st->root && p->type == XML_ELEMENT_NODE; p = p->parent) {
+        for (xmlNodePtr p = n->parent, up; p && p != st->root && p->type == XML_ELEMENT_NODE; p = up) {
+            up = p->parent;
             if (is(p, "p") || is(p, "span")) { xmlNodeSetName(p, BAD_CAST "div"); continue; }
             const el_info *pi = el_lookup((const char *)p->name);
-            if (pi && (pi->flags & E_TRANSP)) continue;
-            break;
+            if (!pi || (pi->flags & (E_FLOW | E_HEADING))) break;
+            if (pi->flags & E_TRANSP) continue;
+            /* a phrasing element (em, strong, code...) cannot hold blocks: it goes, its content stays */
+            unwrap_node(p);
         }
     }
     if (!strcmp(tag, "li") && !is(n->parent, "ul") && !is(n->parent, "ol") && !is(n->parent, "menu")) {
@@ -1050,7 +1142,10 @@ static int visit(mstate *st, xmlNodePtr n) {
                 xmlSetProp(n->parent, BAD_CAST "class", BAD_CAST "contains-task-list");
         }
     }
-    if (!strcmp(tag, "table") && count_table(st, n)) return ACT_SKIP;
+    if (!strcmp(tag, "table")) {
+        if (count_table(st, n)) return ACT_SKIP;
+        fix_colspans(n);
+    }
 
     if (!has_attr(n, "data-sourcepos")) assign_block_pos(st, n);
     else st->cur_pos[0] = 0;

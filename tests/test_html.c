@@ -538,11 +538,18 @@ TEST(nu_checker) {
         "<section><p>s</p></section>\n\n<ul><p>not li</p></ul>\n\n[^1]: Note.\n",
         NULL, /* the hostile battery, trusted */
         NULL, /* the hostile battery, untrusted */
+        "<h1 align=\"center\">P</h1>\n<p align=\"center\"><img src=\"logo.svg\" width=\"600px\" alt=\"l\"><br/></p>\n\n"
+        "Text <details><summary>More</summary>Hidden</details> after.\n\n"
+        "<picture><source media=\"(min-width: 1px)\" srcset=\"d.png\"><img src=\"l.png\" alt=\"l\"></picture>\n\n"
+        "[bad](http://) [q](https://example.com/a b?c=d e#f#g) <a href=\"https://example.com/x y\">s</a>\n\n"
+        "<p><em><ul><li>list in em</li></ul></em></p>\n\n<video src=\"v.mp4\" controls><track kind=\"captions\">"
+        "</video>\n\n<table><tr><td colspan=\"2\">x</td></tr></table>\n\n<main>m</main> <time>bad</time>\n"
+        "<p>unclosed <b>bold <i>both</p> after\n<ul><li>one<li>two</ul>\n",
     };
     int files = 0;
     char cmd[4096];
     int len = snprintf(cmd, sizeof cmd, "java -jar %s --errors-only --format gnu", jar);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         char *md = NULL;
         if (docs[k]) md = strdup(docs[k]);
         else {
@@ -554,7 +561,7 @@ TEST(nu_checker) {
                 strcat(md, "\n\nText.\n\n");
             }
         }
-        char *h = render(md, k == 1 ? OCTAVO_TRUSTED : 0);
+        char *h = render(md, k == 1 || k == 3 ? OCTAVO_TRUSTED : 0);
         free(md);
         if (!h) continue;
         char path[256];
@@ -579,7 +586,7 @@ TEST(nu_checker) {
         }
     }
     if (pp) pclose(pp);
-    CHECK_INT(files, 3);
+    CHECK_INT(files, 4);
     CHECK_INT(errors, 0);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) {}
