@@ -25,11 +25,19 @@ static size_t limit_bytes(const octavo *ov) {
     return l ? l : (size_t)64 << 20;
 }
 
+/* libpng's own ceiling for a side (png_set_user_limits' default), applied to every format so that
+ * whatever decodes can also be re-encoded, and a 1-pixel-wide strip cannot need a row table of
+ * hundreds of megabytes. */
+#define MAX_SIDE 1000000u
+
 int ov_image_check_pixels(const octavo *ov, unsigned w, unsigned h, octavo_error *err) {
     size_t lim = ov_image_limit_pixels(ov);
     if ((uint64_t)w * h > (uint64_t)lim)
         return ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_IMAGE, NULL, 0, 0,
                         "image of %ux%u pixels exceeds limit.image_pixels (%zu)", w, h, lim);
+    if (w > MAX_SIDE || h > MAX_SIDE)
+        return ov_error(err, OCTAVO_E_IMAGE, OCTAVO_STAGE_IMAGE, NULL, 0, 0,
+                        "image of %ux%u pixels: sides longer than %u pixels are not supported", w, h, MAX_SIDE);
     return OCTAVO_OK;
 }
 

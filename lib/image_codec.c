@@ -160,13 +160,9 @@ static void png_write_mem(png_structp png, png_bytep p, size_t n) {
 
 static void png_flush_mem(png_structp png) { (void)png; }
 
-static uint32_t px_color(const unsigned char *q, int ch) {
-    switch (ch) {
-    case 1: return (uint32_t)q[0] << 24 | (uint32_t)q[0] << 16 | (uint32_t)q[0] << 8 | 255;
-    case 2: return (uint32_t)q[0] << 24 | (uint32_t)q[0] << 16 | (uint32_t)q[0] << 8 | q[1];
-    case 3: return (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | 255;
-    default: return (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
-    }
+/* RGBA packed as 0xRRGGBBAA; only RGB and RGBA images are palettised. */
+static inline uint32_t px_color(const unsigned char *q, int ch) {
+    return (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | (ch == 4 ? q[3] : 255u);
 }
 
 static int pal_index(palette *p, uint32_t c, int add) {
@@ -184,7 +180,7 @@ static int pal_index(palette *p, uint32_t c, int add) {
     }
 }
 
-/* Whether px has at most 256 colors; fills p. Gray images are left to the gray encoders. */
+/* Whether px (RGB or RGBA) has at most 256 colors; fills p. Runs of one color cost a compare. */
 static int find_palette(const ov_pixels *px, palette *p) {
     memset(p->slot_index, 0xff, sizeof p->slot_index);
     p->n = 0;
@@ -192,12 +188,22 @@ static int find_palette(const ov_pixels *px, palette *p) {
     const unsigned char *q = px->data;
     uint32_t last = 0;
     int have_last = 0;
-    for (size_t i = 0; i < n; i++, q += px->channels) {
-        uint32_t c = px_color(q, px->channels);
-        if (have_last && c == last) continue;
-        if (pal_index(p, c, 1) < 0) return 0;
-        last = c;
-        have_last = 1;
+    if (px->channels == 4) {
+        for (size_t i = 0; i < n; i++, q += 4) {
+            uint32_t c = px_color(q, 4);
+            if (have_last && c == last) continue;
+            if (pal_index(p, c, 1) < 0) return 0;
+            last = c;
+            have_last = 1;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++, q += 3) {
+            uint32_t c = px_color(q, 3);
+            if (have_last && c == last) continue;
+            if (pal_index(p, c, 1) < 0) return 0;
+            last = c;
+            have_last = 1;
+        }
     }
     return 1;
 }
@@ -256,8 +262,13 @@ int ov_image_encode_png(const ov_pixels *px, unsigned char **out, size_t *len) {
         if (!j->pix) { j->code = OCTAVO_E_NOMEM; png_error(j->png, "out of memory"); }
         const unsigned char *q = px->data;
         for (unsigned y = 0; y < h; y++) {
-            for (unsigned x = 0; x < w; x++, q += px->channels)
-                j->pix[x] = (unsigned char)pal_index(pal, px_color(q, px->channels), 0);
+            uint32_t last = px_color(q, px->channels);
+            int li = pal_index(pal, last, 0);
+            for (unsigned x = 0; x < w; x++, q += px->channels) {
+                uint32_t c = px_color(q, px->channels);
+                if (c != last) { last = c; li = pal_index(pal, c, 0); }
+                j->pix[x] = (unsigned char)li;
+            }
             png_write_row(j->png, j->pix);
         }
     } else {

@@ -545,6 +545,18 @@ TEST(limit_huge_headers) {
     octavo_free(ov);
 }
 
+TEST(limit_side) {
+    /* a 1 x 2000000 strip is within the area limit but longer than any side we handle */
+    mem m[2] = {crafted_png(1, 2000000), crafted_webp(2000000, 1)};
+    for (int k = 0; k < 2; k++) {
+        octavo_error e;
+        ov_image_info i;
+        CHECK_INT(ov_image_probe(NULL, m[k].p, m[k].n, &i, &e), OCTAVO_E_IMAGE);
+        CHECK(strstr(e.message, "sides longer than 1000000 pixels") != NULL);
+        free(m[k].p);
+    }
+}
+
 TEST(limit_decoder_header) {
     /* the limit is read from the handle and also checked on the codec's own header */
     octavo_options o;
@@ -1493,6 +1505,7 @@ int main(void) {
         return 1;
     }
     RUN(limit_huge_headers); /* first: its memory check reads the process's peak */
+    RUN(limit_side);
     RUN(limit_decoder_header);
     RUN(probe_formats);
     RUN(probe_svg);
