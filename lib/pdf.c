@@ -283,6 +283,26 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
         HPDF_ResetError(w->pdf);
         w->error = 0;
     }
+    /* photos: the JPEG made for this size may be in the converted-image cache */
+    char key[128] = "";
+    if (im->info.is_photo && !im->info.has_alpha) {
+        unsigned char sha[32];
+        ov_sha256(im->blob.data, im->blob.len, sha);
+        int o = snprintf(key, sizeof key, "pdf1-");
+        for (int i = 0; i < 20; i++)
+            o += snprintf(key + o, sizeof key - (size_t)o, "%02x", sha[i]);
+        snprintf(key + o, sizeof key - (size_t)o, "-%ux%u.jpg", max_w, max_h);
+        unsigned char *cached = NULL;
+        size_t clen = 0;
+        if (ov_cache_get(ov, key, &cached, &clen) == 1) {
+            HPDF_Image img = HPDF_LoadJpegImageFromMem(w->pdf, cached, (HPDF_UINT)clen);
+            ov_free(cached);
+            if (img && !w->error)
+                return img;
+            HPDF_ResetError(w->pdf);
+            w->error = 0;
+        }
+    }
     ov_pixels px;
     memset(&px, 0, sizeof px);
     if (ov_image_decode(ov, im->blob.data, im->blob.len, &px, &e) != OCTAVO_OK) {
@@ -302,6 +322,8 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
         unsigned char *jpg = NULL;
         size_t jlen = 0;
         if (ov_image_encode_jpeg(&px, 85, &jpg, &jlen) == OCTAVO_OK) {
+            if (key[0])
+                ov_cache_put(ov, key, jpg, jlen);
             img = HPDF_LoadJpegImageFromMem(w->pdf, jpg, (HPDF_UINT)jlen);
             ov_free(jpg);
         }
