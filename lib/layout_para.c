@@ -36,6 +36,7 @@ struct para {
     bctx *c;
     float lead;
     int warned;
+    int nohyph;            /* set flush left or centred (titles, contents, cells): no hyphens */
 };
 
 #define WORD_MAX 512
@@ -563,7 +564,7 @@ static void prepare_breaks(lay *L, para *P, float width) {
         }
         /* hyphenation of the letters of a whole word (a box between spaces) */
         int whole = (i == 0 || P->it[i - 1].type != OV_LB_BOX) && (i + 1 == P->n || P->it[i + 1].type != OV_LB_BOX);
-        if (L->hyph && whole && !b->code && !b->link && b->nc >= 5 && b->size <= L->body_size * 1.05f) {
+        if (L->hyph && !P->nohyph && whole && !b->code && !b->link && b->nc >= 5 && b->size <= L->body_size * 1.05f) {
             size_t a = 0, z = nc;
             while (a < nc && !is_letter_ascii(w[a]) && (w[a] == '(' || w[a] == 0x201C || w[a] == 0x2018 ||
                                                         w[a] == '"' || w[a] == '\''))
@@ -659,6 +660,7 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
         return;
     }
     float width = c->width;
+    P->nohyph = align != 0;
     prepare_breaks(L, P, width);
     if (L->nomem)
         return;
