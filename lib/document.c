@@ -365,8 +365,9 @@ static const char *nonempty(const char *s) { return s && *s ? s : NULL; }
 
 const char *octavo_doc_author(const octavo_doc *doc) {
     if (!doc) return NULL;
-    const char *a = nonempty(octavo_meta_string(octavo_meta_get(doc->meta, "author")));
-    if (a) return a;
+    const octavo_meta *one = octavo_meta_get(doc->meta, "author");
+    const char *a = nonempty(octavo_meta_string(one));
+    if (a || (a = nonempty(octavo_meta_string(octavo_meta_get(one, "name"))))) return a; /* author: {name: X} */
     const octavo_meta *as = octavo_meta_get(doc->meta, "authors");
     const octavo_meta *first = octavo_meta_kind(as) == OCTAVO_META_SEQ ? octavo_meta_at(as, 0) : as;
     if ((a = nonempty(octavo_meta_string(first)))) return a;

@@ -417,6 +417,9 @@ TEST(author_lang_summary) {
     CHECK(d && !strcmp(octavo_doc_author(d), "Solo"));
     if (d) CHECK_STR(octavo_doc_summary(d, 5), "Intro text.");
     octavo_doc_free(d);
+    d = load("a.md", "---\nauthor:\n  name: Mapped\n  url: https://example.org\nauthors: [Not me]\n---\nx\n", &e);
+    CHECK(d && !strcmp(octavo_doc_author(d), "Mapped"));
+    octavo_doc_free(d);
     d = load("a.md", "---\ndescription: ' Given  here '\nseo:\n  description: not this\n---\nBody.\n", &e);
     if (d) CHECK_STR(octavo_doc_summary(d, 100), "Given here");
     octavo_doc_free(d);
