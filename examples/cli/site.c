@@ -786,7 +786,7 @@ typedef struct site_run {
     octavo *ov;
     size_t next;
     int failed;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu, load_mu;
 } site_run;
 
 /* A document whose frontmatter or encoding is broken still gets its page: the error is reported
@@ -837,7 +837,13 @@ static void *site_worker(void *arg) {
         if (i >= r->n) break;
         site_doc *d = &r->docs[i];
         octavo_error err;
-        if (octavo_doc_load_file(r->ov, d->path, &d->doc, &err) && load_degraded(r->ov, d, &err)) {
+        /* loading runs one at a time: cmark-gfm's extensions switch their special characters on
+         * and off in a table shared by every parser of the process, so two parsers at once can
+         * miss autolinks; rendering (most of the work) runs in parallel */
+        pthread_mutex_lock(&r->load_mu);
+        int bad = octavo_doc_load_file(r->ov, d->path, &d->doc, &err) && load_degraded(r->ov, d, &err);
+        pthread_mutex_unlock(&r->load_mu);
+        if (bad) {
             cli_error(&err);
             d->failed = 1;
         } else {
@@ -926,7 +932,7 @@ int cli_site(int argc, char **argv) {
         d->html_rel = site_page_path(d->rel);
     }
     /* step per document: load, render the page; on as many threads as there are cores */
-    site_run run = {docs, n, out_dir, ov, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    site_run run = {docs, n, out_dir, ov, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nthreads = cores < 1 ? 1 : cores > 8 ? 8 : (size_t)cores;
     if (nthreads > n) nthreads = n ? n : 1;
