@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
+
 #include "epub.h"
 
 #define MIMETYPE "application/epub+zip"
@@ -280,6 +282,14 @@ static void convert_one(pool *p, ov_epub_image *im) {
     if (!im->blob.data) rc = ov_resolve(im->doc, im->target, &im->blob, &er);
     if (!rc) rc = ov_image_for_epub(p->e->ov, im->blob.data, im->blob.len, &im->out, &er);
     ov_blob_release(&im->blob);
+    if (!rc && im->out.mime && !strcmp(im->out.mime, "image/svg+xml")) {
+        unsigned char *svg;
+        size_t n;
+        rc = ov_epub_svg_clean(im->out.data, im->out.len, &svg, &n, er.message, sizeof er.message);
+        ov_free(im->out.data);
+        im->out.data = svg;
+        im->out.len = n;
+    }
     if (rc) set_failed(im, rc, &er);
 }
 
@@ -343,6 +353,7 @@ static int convert_images(ov_epub *e) {
     size_t nt = cores > 1 ? (size_t)cores : 1;
     if (nt > 8) nt = 8;
     if (nt > n) nt = n;
+    xmlInitParser(); /* before threads parse SVG */
     pool p;
     memset(&p, 0, sizeof p);
     p.e = e;

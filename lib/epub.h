@@ -81,6 +81,11 @@ void ov_epub_put_text(ov_buf *b, const char *s, size_t n, int attr);
 /** Whether s is a language tag we can write (BCP 47 shape). */
 int ov_epub_lang_ok(const char *s);
 
+/* ---- epub_svg.c */
+/** An SVG image cleaned for EPUB (no DOCTYPE, scripts, links, remote references, non-SVG
+ *  attributes); *out is ov_free'd by the caller. On failure why says why. */
+int ov_epub_svg_clean(const void *data, size_t len, unsigned char **out, size_t *out_len, char *why, size_t why_size);
+
 /* ---- epub.c */
 /** Registers an image target met in chapter c; returns its index in e->img or -1 when it is not
  *  to be packed (remote without a resolver of the caller's, a data: URL). */

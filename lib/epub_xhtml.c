@@ -478,6 +478,15 @@ static void pct_decode(char *s) {
     *o = 0;
 }
 
+/* Whether frag names the heading that became the chapter's title (the body leaves it out). */
+static int is_title_anchor(const ov_epub_chapter *c, const char *frag) {
+    if (!c->doc->title_from_heading) return 0;
+    char *slug = ov_slug(octavo_doc_title(c->doc));
+    int same = slug && !strcmp(slug, frag);
+    ov_free(slug);
+    return same;
+}
+
 /* Where a link goes in the book. Returns 1 with the new target in out, 0 when the link is to be
  * dropped (its text kept), after a warning. */
 static int link_target(walker *w, xmlNodePtr n, const char *href, ov_buf *out) {
@@ -503,7 +512,11 @@ static int link_target(walker *w, xmlNodePtr n, const char *href, ov_buf *out) {
         if (!frag) { w->rc = OCTAVO_E_NOMEM; return 0; }
         pct_decode(frag);
         const char *id = ov_epub_id_lookup(w->c, frag);
-        if (!id && !*frag) { ov_free(frag); ov_buf_puts(out, w->c->file); return 1; }
+        if (!id && (!*frag || is_title_anchor(w->c, frag))) {
+            ov_free(frag);
+            ov_buf_printf(out, "#c%zu", w->c->index);
+            return 1;
+        }
         ov_free(frag);
         if (!id) {
             warn_at(w, n, OCTAVO_E_NOT_FOUND, "link to '%.200s' dropped: no such anchor in the document", href);
@@ -530,7 +543,7 @@ static int link_target(walker *w, xmlNodePtr n, const char *href, ov_buf *out) {
             if (id) {
                 ov_buf_putc(out, '#');
                 ov_buf_puts(out, id);
-            } else {
+            } else if (!is_title_anchor(to, frag)) {
                 warn_at(w, n, OCTAVO_E_NOT_FOUND, "link to '%.200s': no such anchor; it points to the chapter", href);
             }
             ov_free(frag);

@@ -88,6 +88,20 @@ static void make_images(void) {
     write_text("img/logo.svg", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\" viewBox=\"0 0 10 10\">"
                                "<rect width=\"10\" height=\"10\" fill=\"#36c\"/></svg>\n");
+    /* what diagram tools write: a DOCTYPE, an entity, the tool's own attribute, a link, a script,
+     * a remote image */
+    write_text("img/draw.svg",
+               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- made by hand -->\n"
+               "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\" "
+               "[<!ENTITY fill \"#c63\">]>\n"
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"20\" "
+               "height=\"10\" content=\"&lt;mxfile/&gt;\" onload=\"alert(1)\">"
+               "<script>alert(2)</script>"
+               "<a xlink:href=\"https://example.org/\" target=\"_blank\"><rect width=\"10\" height=\"10\" fill=\"&fill;\"/></a>"
+               "<image xlink:href=\"https://example.org/remote.png\" width=\"5\" height=\"5\"/>"
+               "<text x=\"11\" y=\"8\">Box</text></svg>\n");
+    write_text("img/evil.svg", "<?xml version=\"1.0\"?>\n<!DOCTYPE svg [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n"
+                               "<svg xmlns=\"http://www.w3.org/2000/svg\"><text>&x;</text></svg>\n");
 }
 
 static const char DOC_ONE[] =
@@ -160,6 +174,8 @@ static const char DOC_THREE[] =
     "# Third from heading\n"
     "\n"
     "Body text with `code` and a copy ![Copy](/img/photo-copy.webp).\n"
+    "\n"
+    "![Diagram](/img/draw.svg) ![Evil diagram](/img/evil.svg)\n"
     "\n"
     "```c\n"
     "int main(void) { return 0; } /* a long line that an e-reader must wrap rather than cut off */\n"
@@ -490,8 +506,8 @@ TEST(test_package) {
         CHECKF(st.mtime == first.mtime, "%s has its own timestamp", name);
     }
     CHECK(parts >= 8);
-    /* images: the gradient (twice referenced) once, photo and its copy, the SVG */
-    CHECK_INT(images, 4);
+    /* images: the gradient (twice referenced) once, photo and its copy, two SVGs */
+    CHECK_INT(images, 5);
     size_t l;
     char *png = entry(&e, "OEBPS/images/grad.png", &l);
     CHECK(png && l > 8 && !memcmp(png, "\x89PNG", 4));
@@ -502,6 +518,15 @@ TEST(test_package) {
     char *svg = entry(&e, "OEBPS/images/logo.svg", NULL);
     CHECK(svg && strstr(svg, "<svg"));
     free(svg);
+    svg = entry(&e, "OEBPS/images/draw.svg", &l);
+    CHECK(svg && strstr(svg, "<svg") && strstr(svg, ">Box</text>") && strstr(svg, "fill=\"#c63\""));
+    CHECK(svg && !strstr(svg, "DOCTYPE") && !strstr(svg, "content=") && !strstr(svg, "onload") &&
+          !strstr(svg, "<script") && !strstr(svg, "<a ") && !strstr(svg, "example.org") && !strstr(svg, "<!--"));
+    xmlDocPtr sd = svg ? parse_xml(svg, l, "draw.svg") : NULL;
+    CHECK(sd != NULL);
+    xmlFreeDoc(sd);
+    free(svg);
+    CHECK(zip_name_locate(e.za, "OEBPS/images/evil.svg", 0) < 0);
 
     /* navigation: the chapters in date order (undated last), sections nested */
     char *navx = entry(&e, "OEBPS/nav.xhtml", &l);
@@ -570,6 +595,7 @@ TEST(test_package) {
     ch = entry(&e, "OEBPS/chapter-3.xhtml", NULL);
     CHECK(ch && strstr(ch, "<h1>Third from heading</h1>"));
     CHECK(ch && strstr(ch, "src=\"images/photo-copy.jpg\""));
+    CHECK(ch && strstr(ch, "src=\"images/draw.svg\"") && strstr(ch, "Evil diagram") && !strstr(ch, "evil.svg"));
     free(ch);
     char *css = entry(&e, "OEBPS/style.css", NULL);
     CHECK(css && strstr(css, "pre-wrap") && strstr(css, "max-width: 100%"));
@@ -579,6 +605,7 @@ TEST(test_package) {
     /* warnings: the missing image (with its position), the link that leads nowhere */
     CHECKF(strstr(warnings, "missing.png") != NULL, "%s", warnings);
     CHECKF(strstr(warnings, "/elsewhere/page") != NULL, "%s", warnings);
+    CHECKF(strstr(warnings, "external entities") != NULL, "%s", warnings);
     octavo_free(ov);
 }
 
