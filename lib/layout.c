@@ -624,7 +624,9 @@ int ov_layout_doc(octavo_doc *doc, ov_layout *ly, octavo_error *err) {
     }
     if (!L.nomem)
         rc = lay_paginate(&L);
-    if (L.nomem || ly->strs.failed)
+    if (rc == OCTAVO_E_LIMIT)
+        rc = ov_error(err, rc, OCTAVO_STAGE_LAYOUT, doc->name, 0, 0, "the document needs more pages than limit.pages");
+    if (L.nomem || ly->strs.failed || rc == OCTAVO_E_NOMEM)
         rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_LAYOUT, doc->name, 0, 0, "out of memory");
     lay_fini(&L);
     if (rc)
@@ -804,7 +806,9 @@ int ov_layout_book(octavo_book *book, ov_layout *ly, octavo_error *err) {
     L.doc_first_page = (int)body_first;
     if (!L.nomem)
         rc = lay_paginate(&L);
-    if (L.nomem || ly->strs.failed)
+    if (rc == OCTAVO_E_LIMIT)
+        rc = ov_error(err, rc, OCTAVO_STAGE_LAYOUT, NULL, 0, 0, "the book needs more pages than limit.pages");
+    if (L.nomem || ly->strs.failed || rc == OCTAVO_E_NOMEM)
         rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_LAYOUT, NULL, 0, 0, "out of memory");
     lay_fini(&L);
     if (rc)
