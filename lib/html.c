@@ -205,6 +205,41 @@ static void warn_at(hctx *h, xmlNodePtr n, int code, const char *fmt, const char
 
 static void ser_children(hctx *h, xmlNodePtr n);
 
+/* A srcset with every candidate's URL mapped like a src; candidates that exist nowhere are left
+ * out. NULL when none is left (ov_free the result). */
+static char *map_srcset(hctx *h, const char *v) {
+    ov_buf b;
+    ov_buf_init(&b);
+    const char *p = v;
+    while (*p) {
+        while (*p == ',' || isspace((unsigned char)*p)) p++;
+        if (!*p) break;
+        const char *u = p;
+        while (*p && !isspace((unsigned char)*p) && *p != ',') p++;
+        char *url = ov_strndup(u, (size_t)(p - u));
+        const char *d = p;
+        while (*p && *p != ',') p++;
+        if (!url) break;
+        char *m = NULL;
+        int r = map_target(h, url, &m);
+        if (r != LINK_DEAD) {
+            if (b.len) ov_buf_puts(&b, ", ");
+            ov_buf_puts(&b, r == LINK_NEW ? m : url);
+            while (d < p && isspace((unsigned char)*d)) d++;
+            const char *e = p;
+            while (e > d && isspace((unsigned char)e[-1])) e--;
+            if (e > d) {
+                ov_buf_putc(&b, ' ');
+                ov_buf_put(&b, d, (size_t)(e - d));
+            }
+        }
+        ov_free(m);
+        ov_free(url);
+    }
+    if (b.failed || !b.len) { ov_buf_free(&b); return NULL; }
+    return ov_buf_detach(&b, NULL);
+}
+
 static void ser_attrs(hctx *h, xmlNodePtr n, const char *url_attr, const char *url_value) {
     for (xmlAttrPtr a = n->properties; a; a = a->next) {
         const char *an = (const char *)a->name;
@@ -217,11 +252,23 @@ static void ser_attrs(hctx *h, xmlNodePtr n, const char *url_attr, const char *u
             continue;
         }
         xmlChar *v = xmlNodeGetContent((xmlNodePtr)a);
-        ov_buf_putc(h->b, ' ');
-        ov_buf_puts(h->b, an);
-        ov_buf_puts(h->b, "=\"");
-        if (v) put_attr(h->b, (const char *)v);
-        ov_buf_putc(h->b, '"');
+        char *mapped = NULL;
+        const char *val = (const char *)v;
+        if (v && !strcmp(an, "srcset")) {
+            mapped = map_srcset(h, (const char *)v);
+            val = mapped;
+        } else if (v && !strcmp(an, "poster")) {
+            int r = map_target(h, (const char *)v, &mapped);
+            val = r == LINK_NEW ? mapped : r == LINK_DEAD ? NULL : val;
+        }
+        if (val) {
+            ov_buf_putc(h->b, ' ');
+            ov_buf_puts(h->b, an);
+            ov_buf_puts(h->b, "=\"");
+            put_attr(h->b, val);
+            ov_buf_putc(h->b, '"');
+        }
+        ov_free(mapped);
         xmlFree(v);
     }
 }
@@ -233,6 +280,14 @@ static void ser_node(hctx *h, xmlNodePtr n) {
     }
     if (n->type != XML_ELEMENT_NODE) return;
     const char *name = (const char *)n->name;
+    if (!strcmp(name, "source") && n->parent && is_el(n->parent, "picture")) {
+        char *ss = (char *)xmlGetProp(n, BAD_CAST "srcset");
+        char *m = ss ? map_srcset(h, ss) : NULL;
+        int dead = !m;
+        ov_free(m);
+        xmlFree(ss);
+        if (dead) return;
+    }
     if (!strcmp(name, "picture")) {
         /* a picture whose image is missing is the image's alt text */
         xmlNodePtr img = NULL;
