@@ -1087,6 +1087,9 @@ static int visit(mstate *st, xmlNodePtr n) {
         }
     }
     if (info->flags & E_FLOW) {
+        /* a <pre> holds phrasing only: a block inside one goes, its content stays */
+        for (xmlNodePtr p = n->parent; p && p != st->root; p = p->parent)
+            if (is(p, "pre")) return ACT_UNWRAP;
         /* block content may not sit in a paragraph or a span: those become divs */
         for (xmlNodePtr p = n->parent, up; p && p != st->root && p->type == XML_ELEMENT_NODE; p = up) {
             up = p->parent;

@@ -544,7 +544,8 @@ TEST(nu_checker) {
         "[bad](http://) [q](https://example.com/a b?c=d e#f#g) <a href=\"https://example.com/x y\">s</a>\n\n"
         "<p><em><ul><li>list in em</li></ul></em></p>\n\n<video src=\"v.mp4\" controls><track kind=\"captions\">"
         "</video>\n\n<table><tr><td colspan=\"2\">x</td></tr></table>\n\n<main>m</main> <time>bad</time>\n"
-        "<p>unclosed <b>bold <i>both</p> after\n<ul><li>one<li>two</ul>\n",
+        "<p>unclosed <b>bold <i>both</p> after\n<ul><li>one<li>two</ul>\n\n- item\n\n  <pre>\n\n      ```bash\n"
+        "      $ x\n      ```\n\n  <pre>\n\n- next\n",
     };
     int files = 0;
     char cmd[4096];
