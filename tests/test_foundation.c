@@ -566,6 +566,53 @@ TEST(markdown_extensions) {
     octavo_doc_free(d);
 }
 
+/* Random byte mutations of a frontmatter: never a crash, only known codes, and positions inside
+ * the file. Deterministic (a fixed LCG seed), so a failure is reproducible. */
+TEST(mutations) {
+    const char *base = "\xEF\xBB\xBF---\r\ntitle: 'A \xE2\x80\x94 title'\nseo:\n  description: >-\n    one\n    two\n"
+                       "tags: [a, \"b\", &x c, *x]\nwhen: 2022-06-07T01:32:05.627Z\nlit: |\n  x\n---\n# H\n\n> q\n";
+    size_t n = strlen(base);
+    char *buf = malloc(n + 1);
+    unsigned long long seed = 0x9E3779B97F4A7C15ull;
+    int bad_code = 0, bad_pos = 0, ok = 0;
+    for (int round = 0; round < 4000; round++) {
+        memcpy(buf, base, n + 1);
+        int edits = 1 + round % 4;
+        for (int k = 0; k < edits; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(seed >> 33) % n;
+            static const char pool[] = "-.:[]{}&*!|>'\"#\t\n\r \x80\xC3\xFF\x01%@`?,";
+            buf[at] = pool[(seed >> 20) % (sizeof pool - 1)];
+        }
+        octavo_error e;
+        memset(&e, 0, sizeof e);
+        octavo_doc *d = NULL;
+        int rc = octavo_doc_load(OV, "m.md", buf, n, &d, &e);
+        if (rc == OCTAVO_OK) {
+            ok++;
+            octavo_doc_title(d);
+            octavo_doc_summary(d, 20);
+            octavo_time t;
+            octavo_doc_date(d, &t);
+            octavo_doc_free(d);
+            continue;
+        }
+        if (rc != OCTAVO_E_YAML && rc != OCTAVO_E_FRONTMATTER && rc != OCTAVO_E_UNTERMINATED &&
+            rc != OCTAVO_E_ENCODING && rc != OCTAVO_E_LIMIT)
+            bad_code++;
+        unsigned lines = 1;
+        for (size_t i = 0; i < n; i++) lines += buf[i] == '\n' || (buf[i] == '\r' && buf[i + 1] != '\n');
+        if (!e.line || e.line > lines + 1 || e.offset > n || e.code != rc) {
+            if (!bad_pos) fprintf(stderr, "round %d: code %d at %u:%u offset %zu (%s)\n", round, rc, e.line, e.column, e.offset, e.message);
+            bad_pos++;
+        }
+    }
+    free(buf);
+    CHECK_INT(bad_code, 0);
+    CHECK_INT(bad_pos, 0);
+    CHECK(ok > 100);
+}
+
 /* Every allocation of a load made to fail in turn: a clean OCTAVO_E_NOMEM each time, never a
  * crash or a leak (the sanitizer build checks the leaks). */
 TEST(allocation_failures) {
@@ -624,6 +671,7 @@ int main(void) {
     RUN(load_file);
     RUN(markdown_extensions);
     RUN(allocation_failures);
+    RUN(mutations);
     octavo_free(OV);
     return t_done();
 }
