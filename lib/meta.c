@@ -71,6 +71,7 @@ typedef struct anchor {
     octavo_meta *node;     /* NULL while the anchored collection is still open */
     size_t size;           /* nodes in its subtree, aliases expanded */
     size_t height;         /* collections nested in it, itself included: 0 for a scalar */
+    int owned;             /* node is the anchor's own (an anchored scalar used as a key) */
 } anchor;
 
 typedef struct frame {
@@ -169,11 +170,18 @@ static int b_add(builder *b, octavo_meta *m, size_t height, const yaml_mark_t *m
             return ov_error(b->err, OCTAVO_E_FRONTMATTER, OCTAVO_STAGE_FRONTMATTER, b->name, l, c,
                             "a map key must be a scalar");
         }
-        f->key = m->text ? m->text : ov_strdup("");
         f->key_line = m->line;
         f->key_col = m->column;
-        m->text = NULL;
-        ov_meta_free(m);
+        anchor *a = b->nanchors ? &b->anchors[b->nanchors - 1] : NULL;
+        if (a && a->node == m) {
+            /* "&k key: v": the anchor keeps the scalar for later aliases, the map a copy */
+            a->owned = 1;
+            f->key = ov_strdup(m->text ? m->text : "");
+        } else {
+            f->key = m->text ? m->text : ov_strdup("");
+            m->text = NULL;
+            ov_meta_free(m);
+        }
         if (!f->key) return b_nomem(b);
         f->has_key = 1;
         return OCTAVO_OK;
@@ -327,7 +335,10 @@ static void b_cleanup(builder *b) {
         ov_meta_free(b->stack[i].node);
     }
     ov_free(b->stack);
-    for (size_t i = 0; i < b->nanchors; i++) ov_free(b->anchors[i].name);
+    for (size_t i = 0; i < b->nanchors; i++) {
+        ov_free(b->anchors[i].name);
+        if (b->anchors[i].owned) ov_meta_free(b->anchors[i].node);
+    }
     ov_free(b->anchors);
 }
 

@@ -367,6 +367,13 @@ TEST(aliases_expand) {
     CHECK_INT(octavo_meta_line(octavo_meta_get(octavo_doc_meta(d), "copy")), 5);
     CHECK(octavo_doc_author(d) == NULL);
     octavo_doc_free(d);
+    /* an anchored key: the alias repeats the key's text (the mutation test found this freed) */
+    d = load("k.md", "---\n&k key: v\nother: *k\n*k : again\n---\n", &e);
+    CHECKF(d == NULL && e.code == OCTAVO_E_YAML && e.line == 4 && e.column == 1, "%d %u:%u %s", e.code, e.line, e.column, e.message);
+    octavo_doc_free(d);
+    d = load("k.md", "---\n&k key: v\nother: *k\n---\n", &e);
+    CHECK(d && !strcmp(octavo_doc_get(d, "other"), "key") && !strcmp(octavo_doc_get(d, "key"), "v"));
+    octavo_doc_free(d);
 }
 
 TEST(title_rule) {
