@@ -324,6 +324,38 @@ static char *attr_get(xmlNodePtr n, const char *name) {
 
 static int has_attr(xmlNodePtr n, const char *name) { return xmlHasProp(n, BAD_CAST name) != NULL; }
 
+/* Tree surgery that never merges text nodes (libxml2's xmlAdd* free a text node they merge,
+ * which would leave the walk holding a freed node). c must be unlinked. */
+static xmlNodePtr put_before(xmlNodePtr ref, xmlNodePtr c) {
+    c->parent = ref->parent;
+    c->prev = ref->prev;
+    c->next = ref;
+    if (ref->prev) ref->prev->next = c;
+    else if (ref->parent) ref->parent->children = c;
+    ref->prev = c;
+    return c;
+}
+
+static xmlNodePtr put_after(xmlNodePtr ref, xmlNodePtr c) {
+    c->parent = ref->parent;
+    c->next = ref->next;
+    c->prev = ref;
+    if (ref->next) ref->next->prev = c;
+    else if (ref->parent) ref->parent->last = c;
+    ref->next = c;
+    return c;
+}
+
+static xmlNodePtr put_last(xmlNodePtr parent, xmlNodePtr c) {
+    c->parent = parent;
+    c->next = NULL;
+    c->prev = parent->last;
+    if (parent->last) parent->last->next = c;
+    else parent->children = c;
+    parent->last = c;
+    return c;
+}
+
 /* Removes n from the tree and frees it. */
 static void drop_node(xmlNodePtr n) {
     xmlUnlinkNode(n);
@@ -337,7 +369,7 @@ static xmlNodePtr unwrap_node(xmlNodePtr n) {
     while (c) {
         xmlNodePtr next = c->next;
         xmlUnlinkNode(c);
-        xmlAddPrevSibling(n, c);
+        put_before(n, c);
         c = next;
     }
     drop_node(n);
@@ -814,7 +846,7 @@ static int fix_attrs(mstate *st, xmlNodePtr n, const char *tag) {
                     if (id && strcmp(id, v)) { /* keep the old anchor as an empty one before */
                         xmlNodePtr anchor = xmlNewDocNode(n->doc, NULL, BAD_CAST "a", NULL);
                         if (anchor) {
-                            xmlAddPrevSibling(n, anchor);
+                            put_before(n, anchor);
                             xmlSetProp(anchor, BAD_CAST "id", BAD_CAST v);
                             /* registered by the walk when it reaches it? It is before n: do it now */
                             char *clean = ov_strdup(v);
@@ -905,6 +937,8 @@ static int fix_attrs(mstate *st, xmlNodePtr n, const char *tag) {
 }
 
 enum { ACT_DESCEND, ACT_SKIP, ACT_DROP, ACT_UNWRAP };
+
+static const int fostered = 1; /* marks nodes moved out of a table (their order kept) */
 
 /* The rows of a table, in order (direct tr and those of thead, tbody, tfoot). */
 static xmlNodePtr next_row(xmlNodePtr table, xmlNodePtr r) {
@@ -1011,7 +1045,7 @@ static int visit(mstate *st, xmlNodePtr n) {
                 while (n->last) {
                     xmlNodePtr c = n->last;
                     xmlUnlinkNode(c);
-                    xmlAddNextSibling(n, c);
+                    put_after(n, c);
                 }
             }
             return ACT_DROP;
@@ -1027,7 +1061,7 @@ static int visit(mstate *st, xmlNodePtr n) {
             while (n->last) {
                 xmlNodePtr c = n->last;
                 xmlUnlinkNode(c);
-                xmlAddNextSibling(n, c);
+                put_after(n, c);
             }
             return ACT_DROP;
         }
@@ -1052,7 +1086,7 @@ static int visit(mstate *st, xmlNodePtr n) {
             char *alt = attr_get(n, "alt");
             if (alt && *alt) {
                 xmlNodePtr t = xmlNewDocText(n->doc, BAD_CAST alt);
-                if (t) xmlAddPrevSibling(n, t);
+                if (t) put_before(n, t);
             }
             xmlFree(alt);
             return ACT_DROP;
@@ -1083,13 +1117,31 @@ static int visit(mstate *st, xmlNodePtr n) {
         while (n->last) {
             xmlNodePtr c = n->last;
             xmlUnlinkNode(c);
-            xmlAddNextSibling(n, c);
+            put_after(n, c);
         }
     }
     if (info->flags & E_FLOW) {
-        /* a <pre> holds phrasing only: a block inside one goes, its content stays */
-        for (xmlNodePtr p = n->parent; p && p != st->root; p = p->parent)
+        /* a <pre> or a heading holds phrasing only: a block inside one goes, its content stays */
+        for (xmlNodePtr p = n->parent; p && p != st->root; p = p->parent) {
             if (is(p, "pre")) return ACT_UNWRAP;
+            const el_info *pi = p->type == XML_ELEMENT_NODE ? el_lookup((const char *)p->name) : NULL;
+            if (pi && (pi->flags & E_HEADING)) return ACT_UNWRAP;
+        }
+        /* table parts belong in their table, options in their select */
+        const char *need = NULL;
+        if (!strcmp(tag, "td") || !strcmp(tag, "th")) need = "tr";
+        else if (!strcmp(tag, "tr")) need = is(n->parent, "thead") || is(n->parent, "tbody") || is(n->parent, "tfoot") ? NULL : "table";
+        else if (!strcmp(tag, "thead") || !strcmp(tag, "tbody") || !strcmp(tag, "tfoot") || !strcmp(tag, "caption") ||
+                 !strcmp(tag, "colgroup"))
+            need = "table";
+        else if (!strcmp(tag, "option")) need = is(n->parent, "optgroup") || is(n->parent, "datalist") ? NULL : "select";
+        else if (!strcmp(tag, "optgroup")) need = "select";
+        else if (!strcmp(tag, "summary")) need = "details";
+        else if (!strcmp(tag, "legend")) need = "fieldset";
+        else if (!strcmp(tag, "dt") || !strcmp(tag, "dd")) need = is(n->parent, "div") && is(n->parent->parent, "dl") ? NULL : "dl";
+        else if (!strcmp(tag, "figcaption")) need = "figure";
+        if (need && !is(n->parent, need)) return ACT_UNWRAP;
+        if (!strcmp(tag, "col") && !is(n->parent, "colgroup") && !is(n->parent, "table")) return ACT_DROP;
         /* block content may not sit in a paragraph or a span: those become divs */
         for (xmlNodePtr p = n->parent, up; p && p != st->root && p->type == XML_ELEMENT_NODE; p = up) {
             up = p->parent;
@@ -1104,13 +1156,13 @@ static int visit(mstate *st, xmlNodePtr n) {
     if (!strcmp(tag, "li") && !is(n->parent, "ul") && !is(n->parent, "ol") && !is(n->parent, "menu")) {
         xmlNodePtr ul = xmlNewDocNode(n->doc, NULL, BAD_CAST "ul", NULL);
         if (!ul) return fail(st, OCTAVO_E_NOMEM, NULL, NULL, NULL, 0, 0), ACT_SKIP;
-        xmlAddPrevSibling(n, ul);
+        put_before(n, ul);
         xmlNodePtr c = n;
         while (c) {
             xmlNodePtr nx = c->next;
             if (!is(c, "li") && !(c->type == XML_TEXT_NODE && xmlIsBlankNode(c))) break;
             xmlUnlinkNode(c);
-            xmlAddChild(ul, c);
+            put_last(ul, c);
             c = nx;
         }
     }
@@ -1125,10 +1177,10 @@ static int visit(mstate *st, xmlNodePtr n) {
                 if (!li) {
                     li = xmlNewDocNode(n->doc, NULL, BAD_CAST "li", NULL);
                     if (!li) return fail(st, OCTAVO_E_NOMEM, NULL, NULL, NULL, 0, 0), ACT_SKIP;
-                    xmlAddPrevSibling(c, li);
+                    put_before(c, li);
                 }
                 xmlUnlinkNode(c);
-                xmlAddChild(li, c);
+                put_last(li, c);
             }
             c = nx;
         }
@@ -1145,9 +1197,50 @@ static int visit(mstate *st, xmlNodePtr n) {
                 xmlSetProp(n->parent, BAD_CAST "class", BAD_CAST "contains-task-list");
         }
     }
+    if (!strcmp(tag, "table") || !strcmp(tag, "thead") || !strcmp(tag, "tbody") || !strcmp(tag, "tfoot") ||
+        !strcmp(tag, "tr") || !strcmp(tag, "colgroup")) {
+        /* what has no place in a table's structure goes out of it (after it, so that the walk
+         * still reaches it; browsers put it before) */
+        xmlNodePtr table = n;
+        while (table && !is(table, "table")) table = table->parent;
+        xmlNodePtr anchor = table;
+        while (anchor && anchor->next && anchor->next->_private == (void *)&fostered) anchor = anchor->next;
+        for (xmlNodePtr c = n->children, nx; c && table; c = nx) {
+            nx = c->next;
+            int ok;
+            if (c->type == XML_TEXT_NODE) ok = xmlIsBlankNode(c);
+            else if (c->type != XML_ELEMENT_NODE) ok = 1;
+            else if (!strcmp(tag, "table"))
+                ok = is(c, "caption") || is(c, "colgroup") || is(c, "col") || is(c, "thead") || is(c, "tbody") ||
+                     is(c, "tfoot") || is(c, "tr");
+            else if (!strcmp(tag, "tr")) ok = is(c, "td") || is(c, "th");
+            else if (!strcmp(tag, "colgroup")) ok = is(c, "col");
+            else ok = is(c, "tr");
+            if (!ok) {
+                xmlUnlinkNode(c);
+                put_after(anchor, c);
+                c->_private = (void *)&fostered;
+                anchor = c;
+            }
+        }
+    }
     if (!strcmp(tag, "table")) {
         if (count_table(st, n)) return ACT_SKIP;
         fix_colspans(n);
+    }
+    if (!strcmp(tag, "iframe")) {
+        while (n->children) drop_node(n->children);
+    }
+    if (!strcmp(tag, "details")) {
+        xmlNodePtr c = n->children;
+        while (c && c->type == XML_TEXT_NODE && xmlIsBlankNode(c)) c = c->next;
+        if (!is(c, "summary")) {
+            xmlNodePtr s = xmlNewDocNode(n->doc, NULL, BAD_CAST "summary", BAD_CAST "Details");
+            if (s) {
+                if (n->children) put_before(n->children, s);
+                else put_last(n, s);
+            }
+        }
     }
 
     if (!has_attr(n, "data-sourcepos")) assign_block_pos(st, n);
@@ -1272,9 +1365,15 @@ static int fit_headings(mstate *st) {
     if (doc->title_from_heading) {
         for (size_t i = 0; i < st->nheads; i++) {
             if (has_attr(st->heads[i], "data-sourcepos")) {
-                drop_node(st->heads[i]);
-                memmove(st->heads + i, st->heads + i + 1, (st->nheads - i - 1) * sizeof *st->heads);
-                st->nheads--;
+                xmlNodePtr t = st->heads[i];
+                size_t k = 0;
+                for (size_t j = 0; j < st->nheads; j++) { /* forget it and whatever heading it holds */
+                    xmlNodePtr a = st->heads[j];
+                    while (a && a != t) a = a->parent;
+                    if (!a) st->heads[k++] = st->heads[j];
+                }
+                st->nheads = k;
+                drop_node(t);
                 break;
             }
         }
@@ -1442,9 +1541,9 @@ int ov_model_build(octavo_doc *doc, octavo_error *err) {
     while (body->children) {
         xmlNodePtr c = body->children;
         xmlUnlinkNode(c);
-        xmlAddChild(div, c);
+        put_last(div, c);
     }
-    xmlAddChild(body, div);
+    put_last(body, div);
     doc->dom = dom;
     doc->body = div;
     st.root = div;
