@@ -37,7 +37,21 @@ for p in $all; do
     fi
 done
 
+# Every pkg-config module the Makefile names (PKGS) must be found once the packages are in:
+# catches a module added to the Makefile whose -dev package this list lacks.
+check_modules() {
+    mods=$(sed -n 's/^PKGS[[:space:]]*:=//p' "$here/Makefile")
+    bad=""
+    for m in $mods; do pkg-config --exists "$m" 2>/dev/null || bad="$bad $m"; done
+    if [ -n "$bad" ]; then
+        echo "deps: pkg-config cannot find$bad: add the Debian package that holds it to tools/deps.sh" >&2
+        echo "      (dpkg -S $(echo $bad | cut -d' ' -f1).pc, or apt-file search, names it)" >&2
+        return 1
+    fi
+}
+
 if [ -z "$missing" ]; then
+    check_modules
     echo "deps: all $(echo $all | wc -w) packages are installed"
     exit 0
 fi
@@ -48,6 +62,7 @@ if [ "$(id -u)" -eq 0 ]; then
     apt-get update </dev/null
     # shellcheck disable=SC2086
     apt-get install -y --no-install-recommends $missing </dev/null
+    check_modules
 else
     echo "deps: missing packages; run:" >&2
     echo "sudo apt-get install -y$missing"
