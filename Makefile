@@ -19,7 +19,7 @@ PCDIR   ?= $(LIBDIR)/pkgconfig
 CC      ?= cc
 # Debian packages the library needs (make deps installs them; pkgconfig/octavo.pc.in names the
 # pkg-config modules; libhpdf and libhyphen ship no .pc file).
-PKGS    := libcmark-gfm yaml-0.1 libzip libxml-2.0 libwebp libwebpdemux libpng libjpeg libgif freetype2 harfbuzz zlib nettle
+PKGS    := libcmark-gfm yaml-0.1 libzip libxml-2.0 libwebp libwebpdemux libpng libjpeg libgif freetype2 harfbuzz harfbuzz-subset zlib nettle
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcmark-gfm-extensions -lhpdf -lhyphen -lm -lpthread
 

@@ -1,14 +1,21 @@
 /*
- * Font metrics for the layout engine: the faces of fonts/fonts.conf, loaded once per process with
- * HarfBuzz (coverage, advances, vertical metrics) and shaped with HarfBuzz for kerning. Ligatures
- * and contextual alternates are off: the PDF backend draws one glyph per character (libharu maps
- * codes to glyphs through the font's cmap), so what we measure is what is drawn.
+ * Font metrics for the layout engine: the faces of fonts/fonts.conf, each loaded with HarfBuzz
+ * the first time a document needs it (coverage, advances, vertical metrics), kept for the
+ * process, and shaped with HarfBuzz for kerning. Ligatures and contextual alternates are off: the
+ * PDF backend draws one glyph per character, so what we measure is what is drawn.
+ * The backend embeds subsets made here with HarfBuzz's subsetter (ov_font_make_subset): only the
+ * glyphs of the characters a document uses (composite glyphs' components included), no hinting,
+ * no layout tables.
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hb-ot.h>
+#include <hb-subset.h>
 #include <hb.h>
 
 #include "layout.h"
@@ -75,6 +82,7 @@ static const char *const face_paths[OV_NFACES] = {
 
 typedef struct ov_face {
     const char *path;          /* NULL: not installed */
+    atomic_int state;          /* 0: not loaded yet, 1: loaded, 2: failed to load */
     hb_blob_t *blob;
     hb_face_t *face;
     hb_font_t *font;
@@ -83,11 +91,6 @@ typedef struct ov_face {
     double ascent, descent, capheight;
     unsigned char *cover;      /* BMP coverage bitmap (8 KiB) */
     uint16_t *adv_cache;       /* nominal advances of U+0000..U+2FFF in font units + 1 (0: unknown) */
-    /* glyf/loca for composite closure */
-    const unsigned char *glyf, *loca;
-    unsigned glyf_len, loca_len;
-    int long_loca;
-    unsigned nglyphs;
 } ov_face;
 
 struct ov_fonts {
@@ -99,14 +102,13 @@ struct ov_fonts {
 static ov_fonts g_fonts;
 static int g_fonts_ok;
 static pthread_once_t g_fonts_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_load_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define ADV_CACHE_N 0x3000
 
-static int load_face(ov_face *fc, const char *path) {
-    memset(fc, 0, sizeof *fc);
-    if (!path || !*path)
-        return 0;
-    hb_blob_t *blob = hb_blob_create_from_file(path);
+/* Loads a face's HarfBuzz objects, coverage and advance cache. Returns 1 on success. */
+static int load_face(ov_face *fc) {
+    hb_blob_t *blob = hb_blob_create_from_file(fc->path);
     if (!blob || hb_blob_get_length(blob) == 0) {
         hb_blob_destroy(blob);
         return 0;
@@ -116,7 +118,6 @@ static int load_face(ov_face *fc, const char *path) {
     fc->upem = hb_face_get_upem(fc->face);
     if (!fc->upem)
         fc->upem = 1000;
-    fc->nglyphs = hb_face_get_glyph_count(fc->face);
     fc->font = hb_font_create(fc->face);
     hb_font_set_scale(fc->font, (int)fc->upem, (int)fc->upem);
     hb_font_make_immutable(fc->font);
@@ -153,26 +154,33 @@ static int load_face(ov_face *fc, const char *path) {
             fc->adv_cache[c] = (uint16_t)(a + 1 > 65535 ? 65535 : a + 1);
         }
     }
-    /* glyf and loca, for the composite-glyph closure the backend needs */
-    hb_blob_t *head = hb_face_reference_table(fc->face, HB_TAG('h', 'e', 'a', 'd'));
-    unsigned hl = 0;
-    const unsigned char *hd = (const unsigned char *)hb_blob_get_data(head, &hl);
-    if (hd && hl >= 54)
-        fc->long_loca = (hd[50] << 8 | hd[51]) != 0;
-    hb_blob_destroy(head);
-    hb_blob_t *glyf = hb_face_reference_table(fc->face, HB_TAG('g', 'l', 'y', 'f'));
-    hb_blob_t *loca = hb_face_reference_table(fc->face, HB_TAG('l', 'o', 'c', 'a'));
-    /* the tables live as long as the face blob (process lifetime): keep the data pointers */
-    fc->glyf = (const unsigned char *)hb_blob_get_data(glyf, &fc->glyf_len);
-    fc->loca = (const unsigned char *)hb_blob_get_data(loca, &fc->loca_len);
-    fc->path = path;
     return 1;
+}
+
+/* The face, loaded on first use (faces are process-wide and read-only once loaded). NULL when the
+ * face is not installed or cannot be read. */
+static ov_face *ready(ov_face *fc) {
+    int st = atomic_load_explicit(&fc->state, memory_order_acquire);
+    if (st == 1)
+        return fc;
+    if (st == 2 || !fc->path)
+        return NULL;
+    pthread_mutex_lock(&g_load_lock);
+    st = atomic_load_explicit(&fc->state, memory_order_relaxed);
+    if (st == 0) {
+        st = load_face(fc) ? 1 : 2;
+        atomic_store_explicit(&fc->state, st, memory_order_release);
+    }
+    pthread_mutex_unlock(&g_load_lock);
+    return st == 1 ? fc : NULL;
 }
 
 static void fonts_init(void) {
     ov_fonts *f = &g_fonts;
+    /* which faces are installed; none is loaded until a document needs it */
     for (int i = 0; i < OV_NFACES; i++) {
-        load_face(&f->faces[i], face_paths[i]);
+        f->faces[i].path = face_paths[i][0] && access(face_paths[i], R_OK) == 0 ? face_paths[i] : NULL;
+        atomic_init(&f->faces[i].state, 0);
         f->alias[i] = i;
     }
     /* a role that is not installed stands in with its DejaVu counterpart or its regular style */
@@ -213,6 +221,8 @@ static void fonts_init(void) {
 
 int ov_fonts_get(const ov_fonts **out, octavo_error *err) {
     pthread_once(&g_fonts_once, fonts_init);
+    if (g_fonts_ok && !ready(&g_fonts.faces[g_fonts.alias[0]]))
+        g_fonts_ok = 0;
     if (!g_fonts_ok) {
         *out = NULL;
         return ov_error(err, OCTAVO_E_FONT, OCTAVO_STAGE_LAYOUT, NULL, 0, 0,
@@ -223,17 +233,23 @@ int ov_fonts_get(const ov_fonts **out, octavo_error *err) {
     return OCTAVO_OK;
 }
 
-static const ov_face *face_of(const ov_fonts *f, int face) {
+/* The loaded face standing for a role (NULL when it cannot be had). The font set is the process's
+ * single mutable instance: loading a face on first use is the only change ever made to it. */
+static ov_face *face_of(const ov_fonts *f, int face) {
     if (face < 0 || face >= OV_NFACES)
         face = 0;
-    return &f->faces[f->alias[face]];
+    ov_fonts *m = (ov_fonts *)f;
+    return ready(&m->faces[f->alias[face]]);
 }
 
-const char *ov_font_path(const ov_fonts *f, int face) { return face_of(f, face)->path; }
+const char *ov_font_path(const ov_fonts *f, int face) {
+    const ov_face *fc = face_of(f, face);
+    return fc ? fc->path : NULL;
+}
 
 int ov_font_has(const ov_fonts *f, int face, uint32_t cp) {
     const ov_face *fc = face_of(f, face);
-    if (!fc->path || cp >= 0x10000)
+    if (!fc || cp >= 0x10000)
         return 0;
     return (fc->cover[cp >> 3] >> (cp & 7)) & 1;
 }
@@ -243,9 +259,11 @@ int ov_font_pick(const ov_fonts *f, int face, uint32_t cp) {
         face = 0;
     if (cp >= 0x10000)
         return -1;
+    ov_fonts *m = (ov_fonts *)f;
     for (int k = 0; f->chain[face][k] >= 0; k++) {
         int c = f->chain[face][k];
-        if ((f->faces[c].cover[cp >> 3] >> (cp & 7)) & 1)
+        const ov_face *fc = ready(&m->faces[c]);
+        if (fc && (fc->cover[cp >> 3] >> (cp & 7)) & 1)
             return c;
     }
     return -1;
@@ -253,7 +271,7 @@ int ov_font_pick(const ov_fonts *f, int face, uint32_t cp) {
 
 double ov_font_advance(const ov_fonts *f, int face, uint32_t cp) {
     const ov_face *fc = face_of(f, face);
-    if (!fc->path)
+    if (!fc)
         return 0;
     if (cp < ADV_CACHE_N) {
         uint16_t a = fc->adv_cache[cp];
@@ -265,80 +283,166 @@ double ov_font_advance(const ov_fonts *f, int face, uint32_t cp) {
     return hb_font_get_glyph_h_advance(fc->font, g) * fc->scale;
 }
 
-double ov_font_ascent(const ov_fonts *f, int face) { return face_of(f, face)->ascent; }
-double ov_font_descent(const ov_fonts *f, int face) { return face_of(f, face)->descent; }
-double ov_font_capheight(const ov_fonts *f, int face) { return face_of(f, face)->capheight; }
-
-unsigned ov_font_glyph(const ov_fonts *f, int face, uint32_t cp) {
+double ov_font_ascent(const ov_fonts *f, int face) {
     const ov_face *fc = face_of(f, face);
-    hb_codepoint_t g = 0;
-    if (!fc->path || !hb_font_get_nominal_glyph(fc->font, cp, &g))
-        return 0;
-    return g;
+    return fc ? fc->ascent : 800;
+}
+double ov_font_descent(const ov_fonts *f, int face) {
+    const ov_face *fc = face_of(f, face);
+    return fc ? fc->descent : -200;
+}
+double ov_font_capheight(const ov_fonts *f, int face) {
+    const ov_face *fc = face_of(f, face);
+    return fc ? fc->capheight : 700;
 }
 
+/* ---- subsets for embedding */
 static unsigned rd16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
 static unsigned long rd32(const unsigned char *p) {
     return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
 }
 
-/* The direct components of a composite glyph. */
-static size_t direct_components(const ov_face *fc, unsigned gid, unsigned *out, size_t max) {
-    if (!fc->glyf || !fc->loca || gid + 1 >= fc->nglyphs + 1)
-        return 0;
-    unsigned long a, b;
-    if (fc->long_loca) {
-        if ((gid + 2) * 4 > fc->loca_len)
-            return 0;
-        a = rd32(fc->loca + gid * 4);
-        b = rd32(fc->loca + gid * 4 + 4);
-    } else {
-        if ((gid + 2) * 2 > fc->loca_len)
-            return 0;
-        a = rd16(fc->loca + gid * 2) * 2ul;
-        b = rd16(fc->loca + gid * 2 + 2) * 2ul;
-    }
-    if (b <= a || b > fc->glyf_len || b - a < 10)
-        return 0;
-    const unsigned char *g = fc->glyf + a, *end = fc->glyf + b;
-    int ncont = (int16_t)rd16(g);
-    if (ncont >= 0)
-        return 0;
-    const unsigned char *p = g + 10;
-    size_t n = 0;
-    for (;;) {
-        if (p + 4 > end)
-            break;
-        unsigned flags = rd16(p), comp = rd16(p + 2); /* unsigned 16-bit glyph ids */
-        if (n < max)
-            out[n++] = comp;
-        p += 4;
-        p += (flags & 1) ? 4 : 2;                       /* ARG_1_AND_2_ARE_WORDS */
-        if (flags & 8) p += 2;                          /* WE_HAVE_A_SCALE */
-        else if (flags & 0x40) p += 4;                  /* X_AND_Y_SCALE */
-        else if (flags & 0x80) p += 8;                  /* TWO_BY_TWO */
-        if (!(flags & 0x20))                            /* MORE_COMPONENTS */
-            break;
-    }
-    return n;
+/* The tables a PDF reader needs from an embedded TrueType font (ISO 32000 9.9, less the hinting
+ * tables: hinting is dropped, as most PDF makers do; readers rasterise without it). */
+static int table_kept(hb_tag_t t) {
+    static const char *const keep[] = { "glyf", "loca", "head", "hhea", "hmtx", "maxp", "cmap", "OS/2", "post", "name" };
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+        if (t == hb_tag_from_string(keep[i], 4))
+            return 1;
+    return 0;
 }
 
-size_t ov_font_components(const ov_fonts *f, int face, unsigned gid, unsigned *out, size_t max) {
-    const ov_face *fc = face_of(f, face);
-    size_t n = direct_components(fc, gid, out, max);
-    /* transitively: walk what was found until nothing new appears */
-    for (size_t i = 0; i < n && n < max; i++) {
-        unsigned sub[16];
-        size_t k = direct_components(fc, out[i], sub, 16);
-        for (size_t j = 0; j < k && n < max; j++) {
-            int seen = 0;
-            for (size_t m = 0; m < n; m++)
-                seen |= out[m] == sub[j];
-            if (!seen)
-                out[n++] = sub[j];
-        }
+static void subset_metrics(const ov_face *fc, int face, ov_font_subset *out) {
+    hb_face_t *F = fc->face;
+    out->ascent = fc->ascent;
+    out->descent = fc->descent;
+    out->capheight = fc->capheight;
+    int italic = 0, fixed = 0;
+    unsigned weight = 400;
+    unsigned len = 0;
+    hb_blob_t *b = hb_face_reference_table(F, HB_TAG('h', 'e', 'a', 'd'));
+    const unsigned char *p = (const unsigned char *)hb_blob_get_data(b, &len);
+    if (p && len >= 54) {
+        for (int k = 0; k < 4; k++)
+            out->bbox[k] = (int16_t)rd16(p + 36 + 2 * k) * fc->scale;
+        italic |= (rd16(p + 44) & 2) != 0;
+    } else {
+        out->bbox[0] = 0, out->bbox[1] = fc->descent, out->bbox[2] = 1000, out->bbox[3] = fc->ascent;
     }
-    return n;
+    hb_blob_destroy(b);
+    b = hb_face_reference_table(F, HB_TAG('p', 'o', 's', 't'));
+    p = (const unsigned char *)hb_blob_get_data(b, &len);
+    if (p && len >= 16) {
+        out->italic_angle = (int32_t)rd32(p + 4) / 65536.0;
+        fixed = rd32(p + 12) != 0;
+    }
+    hb_blob_destroy(b);
+    b = hb_face_reference_table(F, HB_TAG('O', 'S', '/', '2'));
+    p = (const unsigned char *)hb_blob_get_data(b, &len);
+    if (p && len >= 6)
+        weight = rd16(p + 4);
+    hb_blob_destroy(b);
+    if (out->italic_angle != 0)
+        italic = 1;
+    /* StemV is not in TrueType fonts: the usual estimate from the weight class */
+    out->stemv = 50 + (weight / 65.0) * (weight / 65.0);
+    int serif = face / 4 == OV_SERIF || face == OV_FACE_FB_SERIF;
+    out->flags = (fixed ? 1 : 0) | (serif ? 2 : 0) | 32 | (italic ? 64 : 0);
+    /* the PostScript name, as a PDF name may hold it */
+    char name[64];
+    unsigned nl = sizeof name;
+    if (!hb_ot_name_get_utf8(F, HB_OT_NAME_ID_POSTSCRIPT_NAME, HB_LANGUAGE_INVALID, &nl, name))
+        name[0] = 0;
+    size_t o = 0;
+    for (const char *s = name; *s && o + 1 < sizeof out->psname; s++)
+        if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+            *s == '_' || *s == '.')
+            out->psname[o++] = *s;
+    out->psname[o] = 0;
+    if (!o)
+        snprintf(out->psname, sizeof out->psname, "OctavoFace%d", face);
+}
+
+int ov_font_make_subset(const ov_fonts *f, int face, const uint32_t *cps, size_t n, ov_font_subset *out) {
+    memset(out, 0, sizeof *out);
+    const ov_face *fc = face_of(f, face);
+    if (!fc)
+        return OCTAVO_E_FONT;
+    out->gid = ov_calloc(n ? n : 1, sizeof *out->gid);
+    out->width = ov_calloc(n ? n : 1, sizeof *out->width);
+    if (!out->gid || !out->width) {
+        ov_font_subset_free(out);
+        return OCTAVO_E_NOMEM;
+    }
+    hb_subset_input_t *in = hb_subset_input_create_or_fail();
+    if (!in) {
+        ov_font_subset_free(out);
+        return OCTAVO_E_NOMEM;
+    }
+    hb_set_t *uni = hb_subset_input_unicode_set(in);
+    for (size_t i = 0; i < n; i++)
+        hb_set_add(uni, cps[i]);
+    hb_set_t *drop = hb_subset_input_set(in, HB_SUBSET_SETS_DROP_TABLE_TAG);
+    hb_tag_t tags[64];
+    unsigned start = 0, nt;
+    do {
+        nt = 64;
+        hb_face_get_table_tags(fc->face, start, &nt, tags);
+        for (unsigned i = 0; i < nt; i++)
+            if (!table_kept(tags[i]))
+                hb_set_add(drop, tags[i]);
+        start += nt;
+    } while (nt == 64);
+    hb_subset_input_set_flags(in, HB_SUBSET_FLAGS_NO_HINTING);
+    int rc = OCTAVO_E_FONT;
+    hb_subset_plan_t *plan = hb_subset_plan_create_or_fail(fc->face, in);
+    hb_subset_input_destroy(in);
+    if (!plan)
+        goto fail;
+    const hb_map_t *map = hb_subset_plan_old_to_new_glyph_mapping(plan);
+    for (size_t i = 0; i < n; i++) {
+        hb_codepoint_t g = 0;
+        if (!hb_font_get_nominal_glyph(fc->font, cps[i], &g))
+            continue;
+        hb_codepoint_t ng = hb_map_get(map, g);
+        if (ng != HB_MAP_VALUE_INVALID && ng < 65536)
+            out->gid[i] = (uint16_t)ng;
+        out->width[i] = hb_font_get_glyph_h_advance(fc->font, g) * fc->scale;
+    }
+    hb_face_t *sub = hb_subset_plan_execute_or_fail(plan);
+    hb_subset_plan_destroy(plan);
+    if (!sub)
+        goto fail;
+    hb_blob_t *blob = hb_face_reference_blob(sub);
+    unsigned len = 0;
+    const char *data = hb_blob_get_data(blob, &len);
+    if (data && len) {
+        out->data = ov_malloc(len);
+        if (out->data) {
+            memcpy(out->data, data, len);
+            out->len = len;
+            rc = OCTAVO_OK;
+        } else
+            rc = OCTAVO_E_NOMEM;
+    }
+    hb_blob_destroy(blob);
+    hb_face_destroy(sub);
+    if (rc)
+        goto fail;
+    subset_metrics(fc, face, out);
+    return OCTAVO_OK;
+fail:
+    ov_font_subset_free(out);
+    return rc;
+}
+
+void ov_font_subset_free(ov_font_subset *s) {
+    if (!s)
+        return;
+    ov_free(s->data);
+    ov_free(s->gid);
+    ov_free(s->width);
+    memset(s, 0, sizeof *s);
 }
 
 /* ---- shaping */
@@ -374,7 +478,7 @@ void ov_shaper_free(ov_shaper *s) {
 
 double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv) {
     const ov_face *fc = face_of(s->fonts, face);
-    if (!fc->path || n == 0)
+    if (!fc || n == 0)
         return 0;
     if (n == 1) {
         double a = ov_font_advance(s->fonts, face, cp[0]);

@@ -2,7 +2,8 @@
  * The PDF layout engine, between two narrow interfaces (STYLE.md §8):
  *
  *   font metrics in   font.c        faces, coverage, per-character fallback, shaping (HarfBuzz:
- *                                   advances with kerning, no ligatures: one glyph per character)
+ *                                   advances with kerning, no ligatures: one glyph per character),
+ *                                   subsets for embedding (hb-subset)
  *   line breaking     linebreak.c   Knuth–Plass total fit over boxes, glue and penalties
  *                     hyphenate.c   libhyphen patterns for the document's language
  *   layout            layout.c      DOM (model.c) -> vertical list -> pages of positioned boxes
@@ -38,8 +39,9 @@ enum {
 
 typedef struct ov_fonts ov_fonts;
 
-/** The process-wide font set (loaded once, thread-safe, never freed before exit). Returns
- *  OCTAVO_E_FONT with err filled when the body font cannot be loaded. */
+/** The process-wide font set (thread-safe, never freed before exit; each face is loaded the first
+ *  time it is asked about). Returns OCTAVO_E_FONT with err filled when the body font cannot be
+ *  loaded. */
 int ov_fonts_get(const ov_fonts **out, octavo_error *err);
 /** The font file of a face, or NULL when it is not installed. */
 const char *ov_font_path(const ov_fonts *f, int face);
@@ -54,10 +56,23 @@ double ov_font_advance(const ov_fonts *f, int face, uint32_t cp);
 double ov_font_ascent(const ov_fonts *f, int face);
 double ov_font_descent(const ov_fonts *f, int face);
 double ov_font_capheight(const ov_fonts *f, int face);
-/** The glyph id a character maps to (0: none), and the component glyphs of a composite glyph,
- *  transitively (for the backend's subsetting); returns how many were written to out. */
-unsigned ov_font_glyph(const ov_fonts *f, int face, uint32_t cp);
-size_t ov_font_components(const ov_fonts *f, int face, unsigned gid, unsigned *out, size_t max);
+
+/** A face cut down to the characters a document uses, for embedding (HarfBuzz's subsetter): the
+ *  glyphs of those characters and the components of composite ones, renumbered; no hinting and no
+ *  layout tables. Deterministic: the same characters give the same bytes. */
+typedef struct ov_font_subset {
+    unsigned char *data;       /* the TrueType font program */
+    size_t len;
+    uint16_t *gid;             /* per requested character: its glyph in the subset (0: none) */
+    double *width;             /* per requested character: its advance in 1/1000 em */
+    char psname[64];           /* the PostScript name, reduced to characters a PDF name takes */
+    double bbox[4];            /* font bounding box in 1/1000 em */
+    double ascent, descent, capheight, italic_angle, stemv;
+    int flags;                 /* PDF font descriptor flags */
+} ov_font_subset;
+/** Subsets a face to the n characters cps (sorted or not). Returns an octavo_code. */
+int ov_font_make_subset(const ov_fonts *f, int face, const uint32_t *cps, size_t n, ov_font_subset *out);
+void ov_font_subset_free(ov_font_subset *s);
 
 /** A shaper: per-thread scratch for shaping (HarfBuzz buffer). */
 typedef struct ov_shaper ov_shaper;

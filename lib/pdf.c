@@ -1,12 +1,13 @@
 /*
  * The PDF backend: ov_layout (pages of positioned boxes) -> PDF with libharu 2.3.0. Every libharu
  * call and every workaround of ../shared/notes/libharu-2.3.0.md lives in this file:
- *  - UTF-8 TrueType fonts embedded; glyphs marked used through HPDF_Font_TextWidth once per font;
- *    components of composite glyphs marked too (libharu drops nested ones);
+ *  - fonts embedded as HarfBuzz subsets of the characters drawn (font.c), written here as Type0 /
+ *    CIDFontType2 objects with libharu's object API: libharu's TrueType loader is not used (it
+ *    maps 65,536 code points per font, embeds whole tables, drops nested composite glyphs and
+ *    writes a wrong ToUnicode);
  *  - text as raw content: BT, Tf, Tm and TJ arrays carrying kerning and justification (Tw is
  *    ignored by viewers with two-byte codes);
- *  - /ToUnicode replaced by a bfchar CMap of the code points used; /W and /CIDToGIDMap cut down
- *    to the code points used;
+ *  - /ToUnicode a bfchar CMap of the characters used; /W the advances the layout measured with;
  *  - images decoded by image.c to 8-bit pixels (16-bit and interlaced PNG never reach libharu),
  *    downsampled to 300 dpi at their placed size, photos as JPEG, drawings as Flate with a Flate
  *    SMask;
@@ -14,8 +15,6 @@
  *  - outline with UTF-8 titles, Info in UTF-8 with frontmatter dates (no clock), /Lang, page
  *    labels, a content-derived /ID: identical input gives identical bytes;
  *  - an error handler that records and returns (no longjmp); every status is checked.
- * libharu puts about 128 KiB on the stack when it loads a UTF-8 TrueType font: callers that render
- * on worker threads need stacks of 512 KiB or more.
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,8 +23,6 @@
 #include <hpdf.h>
 #include <hpdf_conf.h>
 #include <hpdf_doc.h>
-#include <hpdf_font.h>
-#include <hpdf_fontdef.h>
 #include <hpdf_objects.h>
 #include <hpdf_pages.h>
 #include <hpdf_streams.h>
@@ -35,10 +32,11 @@
 
 typedef struct pfont {
     const char *path;
-    int face;                  /* the first face using it (for metrics queries) */
-    HPDF_Font font;
-    const char *name;
-    unsigned char *used;       /* BMP bitmap of code points drawn */
+    int face;                  /* the first face using it (for metrics and subsetting) */
+    HPDF_Dict font;            /* the Type0 font */
+    uint64_t *used;            /* BMP bitmap of code points drawn (1024 words) */
+    uint16_t rank[1024];       /* code points used before each word of the bitmap */
+    size_t count;
 } pfont;
 
 typedef struct pdfw {
@@ -68,31 +66,34 @@ static int fail(pdfw *w, octavo_error *err, const char *what) {
                     what, (unsigned)w->error, (unsigned)w->detail);
 }
 
-/* ---- fonts */
-static int font_for_face(pdfw *w, int face, octavo_error *err) {
-    if (w->face_font[face] >= 0)
+/* ---- fonts. libharu's own TrueType path is not used: it maps all 65,536 code points through each
+ * font's cmap when a font is made, writes whole tables but glyf, drops nested composite glyphs and
+ * writes a wrong ToUnicode. Instead every font used is subset with HarfBuzz (font.c) to the
+ * characters drawn and embedded here as a Type0 font over a CIDFontType2: codes 1..n number the
+ * characters used in code point order, /CIDToGIDMap maps them to the subset's glyphs, /W gives
+ * the advances the layout measured with, /ToUnicode gives each code its character. */
+
+/* The font slot of a face (by font file: faces that stand in for each other share one). */
+static int font_slot(pdfw *w, int face, octavo_error *err) {
+    if (face < 0 || face >= OV_NFACES)
+        face = 0;
+    if (w->face_font[face] != -1)
         return w->face_font[face];
     const char *path = ov_font_path(w->ly->fonts, face);
-    if (!path)
-        return -1;
+    if (!path) {
+        w->face_font[face] = -3;
+        return -3;
+    }
     for (int i = 0; i < w->nfonts; i++)
         if (strcmp(w->fonts[i].path, path) == 0) {
             w->face_font[face] = i;
             return i;
         }
-    const char *name = HPDF_LoadTTFontFromFile(w->pdf, path, HPDF_TRUE);
-    HPDF_Font f = name ? HPDF_GetFont(w->pdf, name, "UTF-8") : NULL;
-    if (!f || w->error) {
-        ov_error(err, OCTAVO_E_FONT, OCTAVO_STAGE_PDF, w->docname, 0, 0, "cannot load the font %s (libharu 0x%04X)",
-                 path, (unsigned)w->error);
-        return -2;
-    }
     pfont *pf = &w->fonts[w->nfonts];
+    memset(pf, 0, sizeof *pf);
     pf->path = path;
     pf->face = face;
-    pf->font = f;
-    pf->name = name;
-    pf->used = ov_calloc(8192, 1);
+    pf->used = ov_calloc(1024, sizeof *pf->used);
     if (!pf->used) {
         ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, w->docname, 0, 0, "out of memory");
         return -2;
@@ -101,138 +102,206 @@ static int font_for_face(pdfw *w, int face, octavo_error *err) {
     return w->nfonts++;
 }
 
-static int put_utf8(char *o, uint32_t c) {
-    if (c < 0x80) { o[0] = (char)c; return 1; }
-    if (c < 0x800) { o[0] = (char)(0xC0 | c >> 6); o[1] = (char)(0x80 | (c & 0x3F)); return 2; }
-    o[0] = (char)(0xE0 | c >> 12);
-    o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (c & 0x3F));
-    return 3;
+/* The code of a character in its font: 1 + the number of used code points below it. */
+static unsigned font_code(const pfont *pf, uint16_t ch) {
+    uint64_t bits = pf->used[ch >> 6] & ((UINT64_C(1) << (ch & 63)) - 1);
+    return 1u + pf->rank[ch >> 6] + (unsigned)__builtin_popcountll(bits);
 }
 
-/* Marks glyphs used, adds composite components, and rewrites ToUnicode, /W and CIDToGIDMap. */
-static int finish_font(pdfw *w, pfont *pf) {
-    /* 1. the glyphs: HPDF_Font_TextWidth marks what it measures */
-    ov_buf s;
-    ov_buf_init(&s);
-    uint32_t maxcp = 0;
-    size_t count = 0;
-    for (uint32_t c = 1; c < 0x10000; c++)
-        if (pf->used[c >> 3] & (1u << (c & 7))) {
-            char u[4];
-            int n = put_utf8(u, c);
-            ov_buf_put(&s, u, (size_t)n);
-            maxcp = c;
-            count++;
+/* Every character of every text box, per font: what the subsets hold. */
+static int collect_fonts(pdfw *w, octavo_error *err) {
+    ov_layout *ly = w->ly;
+    for (size_t p = 0; p < ly->npages; p++) {
+        const ov_page *pg = &ly->pages[p];
+        for (size_t i = 0; i < pg->n; i++) {
+            const ov_box *b = &pg->boxes[i];
+            if (b->kind != OV_BOX_TEXT || !b->n)
+                continue;
+            int fi = font_slot(w, b->face, err);
+            if (fi == -2)
+                return -1;
+            if (fi < 0)
+                continue;
+            uint64_t *used = w->fonts[fi].used;
+            for (uint32_t k = 0; k < b->n; k++) {
+                uint16_t ch = ly->cp[b->off + k];
+                used[ch >> 6] |= UINT64_C(1) << (ch & 63);
+            }
         }
-    if (s.failed) {
-        ov_buf_free(&s);
-        return -1;
     }
-    if (!count) {
-        ov_buf_free(&s);
+    for (int i = 0; i < w->nfonts; i++) {
+        pfont *pf = &w->fonts[i];
+        pf->used[0] &= ~UINT64_C(1); /* U+0000 is never drawn */
+        size_t acc = 0;
+        for (int k = 0; k < 1024; k++) {
+            pf->rank[k] = (uint16_t)acc;
+            acc += (size_t)__builtin_popcountll(pf->used[k]);
+        }
+        pf->count = acc;
+    }
+    return 0;
+}
+
+static HPDF_Dict new_dict(pdfw *w) {
+    HPDF_Dict d = HPDF_Dict_New(w->pdf->mmgr);
+    if (d && HPDF_Xref_Add(w->pdf->xref, d) != HPDF_OK)
+        return NULL; /* Xref_Add frees it on failure */
+    return d;
+}
+
+static HPDF_Dict new_stream(pdfw *w, const void *data, size_t len) {
+    HPDF_Dict d = HPDF_DictStream_New(w->pdf->mmgr, w->pdf->xref);
+    if (!d)
+        return NULL;
+    d->filter = HPDF_STREAM_FILTER_FLATE_DECODE;
+    if (len && HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)data, (HPDF_UINT)len) != HPDF_OK)
+        return NULL;
+    return d;
+}
+
+static int add_num(HPDF_Dict d, const char *key, double v) {
+    if (v == floor(v) && fabs(v) < 1e9)
+        return HPDF_Dict_AddNumber(d, key, (HPDF_INT32)v);
+    return HPDF_Dict_AddReal(d, key, (HPDF_REAL)v);
+}
+
+static int array_num(HPDF_Array a, double v) {
+    v = floor(v * 1000 + 0.5) / 1000;
+    if (v == floor(v))
+        return HPDF_Array_AddNumber(a, (HPDF_INT32)v);
+    return HPDF_Array_AddReal(a, (HPDF_REAL)v);
+}
+
+static void hex4(char *o, unsigned v) {
+    static const char hx[] = "0123456789ABCDEF";
+    o[0] = hx[(v >> 12) & 15];
+    o[1] = hx[(v >> 8) & 15];
+    o[2] = hx[(v >> 4) & 15];
+    o[3] = hx[v & 15];
+}
+
+/* Subsets a font to what its pages draw and makes its PDF objects. */
+static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
+    if (!pf->count)
         return 0;
+    uint32_t *cps = ov_malloc(pf->count * sizeof *cps);
+    if (!cps)
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, w->docname, 0, 0, "out of memory");
+    size_t n = 0;
+    for (uint32_t k = 0; k < 1024; k++)
+        for (uint64_t bits = pf->used[k]; bits; bits &= bits - 1)
+            cps[n++] = k * 64 + (uint32_t)__builtin_ctzll(bits);
+    ov_font_subset sub;
+    int rc = ov_font_make_subset(w->ly->fonts, pf->face, cps, n, &sub);
+    if (rc) {
+        ov_free(cps);
+        return ov_error(err, rc, OCTAVO_STAGE_PDF, w->docname, 0, 0, "cannot subset the font %s", pf->path);
     }
-    HPDF_Font_TextWidth(pf->font, (const HPDF_BYTE *)s.data, (HPDF_UINT)s.len);
-    ov_buf_free(&s);
-    if (w->error)
-        return -1;
-    HPDF_FontAttr fattr = (HPDF_FontAttr)pf->font->attr;
-    HPDF_FontDef def = fattr->fontdef;
-    HPDF_TTFontDefAttr dattr = (HPDF_TTFontDefAttr)def->attr;
-    /* 2. composite glyphs: mark their components (nested ones too; ids read as unsigned) */
-    for (uint32_t c = 1; c <= maxcp; c++) {
-        if (!(pf->used[c >> 3] & (1u << (c & 7))))
-            continue;
-        unsigned gid = ov_font_glyph(w->ly->fonts, pf->face, c);
-        unsigned comp[64];
-        size_t n = ov_font_components(w->ly->fonts, pf->face, gid, comp, 64);
-        for (size_t k = 0; k < n; k++)
-            if (comp[k] < dattr->num_glyphs)
-                dattr->glyph_tbl.flgs[comp[k]] = 1;
-        if (gid && gid < dattr->num_glyphs)
-            dattr->glyph_tbl.flgs[gid] = 1;
+    /* a subset tag from the characters: the same text gives the same name */
+    char base[96];
+    {
+        unsigned char h[32];
+        ov_sha256(cps, n * sizeof *cps, h);
+        for (int k = 0; k < 6; k++)
+            base[k] = (char)('A' + h[k] % 26);
+        base[6] = '+';
+        snprintf(base + 7, sizeof base - 7, "%s", sub.psname);
     }
-    /* 3. ToUnicode: a bfchar CMap of the code points used */
-    if (fattr->cmap_stream) {
-        HPDF_Stream st = fattr->cmap_stream->stream;
-        HPDF_MemStream_FreeData(st);
+    HPDF_MMgr mm = w->pdf->mmgr;
+    int ok = 1;
+    /* the font program */
+    HPDF_Dict file = new_stream(w, sub.data, sub.len);
+    ok = ok && file && HPDF_Dict_AddNumber(file, "Length1", (HPDF_INT32)sub.len) == HPDF_OK;
+    /* the descriptor */
+    HPDF_Dict desc = ok ? new_dict(w) : NULL;
+    ok = ok && desc;
+    if (ok) {
+        HPDF_Array bbox = HPDF_Array_New(mm);
+        ok = bbox && HPDF_Dict_AddName(desc, "Type", "FontDescriptor") == HPDF_OK &&
+             HPDF_Dict_AddName(desc, "FontName", base) == HPDF_OK &&
+             HPDF_Dict_AddNumber(desc, "Flags", sub.flags) == HPDF_OK && HPDF_Dict_Add(desc, "FontBBox", bbox) == HPDF_OK &&
+             add_num(desc, "ItalicAngle", floor(sub.italic_angle * 100 + 0.5) / 100) == HPDF_OK &&
+             add_num(desc, "Ascent", floor(sub.ascent + 0.5)) == HPDF_OK &&
+             add_num(desc, "Descent", floor(sub.descent + 0.5)) == HPDF_OK &&
+             add_num(desc, "CapHeight", floor(sub.capheight + 0.5)) == HPDF_OK &&
+             add_num(desc, "StemV", floor(sub.stemv + 0.5)) == HPDF_OK && HPDF_Dict_Add(desc, "FontFile2", file) == HPDF_OK;
+        for (int k = 0; k < 4 && ok; k++)
+            ok = HPDF_Array_AddNumber(bbox, (HPDF_INT32)floor(sub.bbox[k] + 0.5)) == HPDF_OK;
+    }
+    /* codes -> glyphs */
+    unsigned char *map = ok ? ov_calloc(n + 1, 2) : NULL;
+    HPDF_Dict cidmap = NULL;
+    if (map) {
+        for (size_t i = 0; i < n; i++) {
+            map[2 * (i + 1)] = (unsigned char)(sub.gid[i] >> 8);
+            map[2 * (i + 1) + 1] = (unsigned char)sub.gid[i];
+        }
+        cidmap = new_stream(w, map, (n + 1) * 2);
+        ov_free(map);
+    }
+    ok = ok && cidmap;
+    /* the descendant font */
+    HPDF_Dict cid = ok ? new_dict(w) : NULL;
+    ok = ok && cid;
+    if (ok) {
+        HPDF_Dict info = HPDF_Dict_New(mm);
+        HPDF_Array W = HPDF_Array_New(mm), run = HPDF_Array_New(mm);
+        ok = info && W && run && HPDF_Dict_AddName(cid, "Type", "Font") == HPDF_OK &&
+             HPDF_Dict_AddName(cid, "Subtype", "CIDFontType2") == HPDF_OK &&
+             HPDF_Dict_AddName(cid, "BaseFont", base) == HPDF_OK && HPDF_Dict_Add(cid, "CIDSystemInfo", info) == HPDF_OK &&
+             HPDF_Dict_Add(info, "Registry", HPDF_String_New(mm, "Adobe", NULL)) == HPDF_OK &&
+             HPDF_Dict_Add(info, "Ordering", HPDF_String_New(mm, "Identity", NULL)) == HPDF_OK &&
+             HPDF_Dict_AddNumber(info, "Supplement", 0) == HPDF_OK &&
+             HPDF_Dict_Add(cid, "FontDescriptor", desc) == HPDF_OK && HPDF_Dict_AddNumber(cid, "DW", 0) == HPDF_OK &&
+             HPDF_Dict_Add(cid, "W", W) == HPDF_OK && HPDF_Array_AddNumber(W, 1) == HPDF_OK &&
+             HPDF_Array_Add(W, run) == HPDF_OK && HPDF_Dict_Add(cid, "CIDToGIDMap", cidmap) == HPDF_OK;
+        /* the advances the layout measured with (exact: no rounding to whole units) */
+        for (size_t i = 0; i < n && ok; i++)
+            ok = array_num(run, sub.width[i]) == HPDF_OK;
+    }
+    /* ToUnicode: a bfchar CMap (a bfrange one broke Ghostscript 10.0) */
+    HPDF_Dict tounicode = NULL;
+    if (ok) {
         ov_buf m;
         ov_buf_init(&m);
         ov_buf_puts(&m, "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
                         "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
                         "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
                         "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
-        uint32_t c = 1;
-        while (c <= maxcp) {
-            uint32_t batch[100];
-            int nb = 0;
-            for (; c <= maxcp && nb < 100; c++)
-                if (pf->used[c >> 3] & (1u << (c & 7)))
-                    batch[nb++] = c;
-            if (!nb)
-                break;
-            ov_buf_printf(&m, "%d beginbfchar\n", nb);
-            for (int k = 0; k < nb; k++)
-                ov_buf_printf(&m, "<%04X> <%04X>\n", (unsigned)batch[k], (unsigned)batch[k]);
+        for (size_t i = 0; i < n; i += 100) {
+            size_t nb = n - i < 100 ? n - i : 100;
+            ov_buf_printf(&m, "%zu beginbfchar\n", nb);
+            for (size_t k = i; k < i + nb; k++) {
+                char line[16] = "<0000> <0000>\n";
+                hex4(line + 1, (unsigned)(k + 1));
+                hex4(line + 8, cps[k]);
+                ov_buf_put(&m, line, 14);
+            }
             ov_buf_puts(&m, "endbfchar\n");
         }
         ov_buf_puts(&m, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
-        if (m.failed) {
-            ov_buf_free(&m);
-            return -1;
-        }
-        HPDF_STATUS ret = HPDF_Stream_Write(st, (const HPDF_BYTE *)m.data, (HPDF_UINT)m.len);
+        tounicode = m.failed ? NULL : new_stream(w, m.data, m.len);
         ov_buf_free(&m);
-        if (ret != HPDF_OK)
-            return -1;
+        ok = tounicode != NULL;
     }
-    /* 4. /W of the code points used, and a CIDToGIDMap that ends with the last one */
-    HPDF_Dict desc = fattr->descendant_font;
-    if (desc) {
-        HPDF_Array W = HPDF_Array_New(desc->mmgr);
-        if (!W)
-            return -1;
-        HPDF_Array run = NULL;
-        uint32_t prev = 0;
-        for (uint32_t c = 1; c <= maxcp; c++) {
-            if (!(pf->used[c >> 3] & (1u << (c & 7))))
-                continue;
-            HPDF_UINT16 gid = HPDF_TTFontDef_GetGlyphid(def, (HPDF_UINT16)c);
-            HPDF_INT16 wd = HPDF_TTFontDef_GetGidWidth(def, gid);
-            if (!run || c != prev + 1) {
-                if (HPDF_Array_AddNumber(W, (HPDF_INT32)c) != HPDF_OK)
-                    return -1;
-                run = HPDF_Array_New(desc->mmgr);
-                if (!run || HPDF_Array_Add(W, run) != HPDF_OK)
-                    return -1;
-            }
-            if (HPDF_Array_AddNumber(run, wd) != HPDF_OK)
-                return -1;
-            prev = c;
-        }
-        if (HPDF_Dict_Add(desc, "W", W) != HPDF_OK)
-            return -1;
-        if (fattr->map_stream) {
-            HPDF_Stream st = fattr->map_stream->stream;
-            HPDF_MemStream_FreeData(st);
-            size_t n = (size_t)maxcp + 1;
-            unsigned char *map = ov_calloc(n, 2);
-            if (!map)
-                return -1;
-            for (uint32_t c = 1; c <= maxcp; c++)
-                if (pf->used[c >> 3] & (1u << (c & 7))) {
-                    HPDF_UINT16 gid = HPDF_TTFontDef_GetGlyphid(def, (HPDF_UINT16)c);
-                    map[2 * c] = (unsigned char)(gid >> 8);
-                    map[2 * c + 1] = (unsigned char)gid;
-                }
-            HPDF_STATUS ret = HPDF_Stream_Write(st, map, (HPDF_UINT)(n * 2));
-            ov_free(map);
-            if (ret != HPDF_OK)
-                return -1;
-        }
+    /* the font */
+    HPDF_Dict font = ok ? new_dict(w) : NULL;
+    ok = ok && font;
+    if (ok) {
+        HPDF_Array desc_fonts = HPDF_Array_New(mm);
+        ok = desc_fonts && HPDF_Dict_AddName(font, "Type", "Font") == HPDF_OK &&
+             HPDF_Dict_AddName(font, "Subtype", "Type0") == HPDF_OK &&
+             HPDF_Dict_AddName(font, "BaseFont", base) == HPDF_OK &&
+             HPDF_Dict_AddName(font, "Encoding", "Identity-H") == HPDF_OK &&
+             HPDF_Dict_Add(font, "DescendantFonts", desc_fonts) == HPDF_OK && HPDF_Array_Add(desc_fonts, cid) == HPDF_OK &&
+             HPDF_Dict_Add(font, "ToUnicode", tounicode) == HPDF_OK;
     }
-    return w->error ? -1 : 0;
+    ov_free(cps);
+    ov_font_subset_free(&sub);
+    if (!ok || w->error)
+        return fail(w, err, "to embed a font");
+    pf->font = font;
+    return 0;
 }
 
 /* ---- numbers in content streams: short, locale-independent */
@@ -411,10 +480,10 @@ static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
         if (b->kind == OV_BOX_TEXT) {
             if (!b->n)
                 continue;
-            int fi = font_for_face(w, b->face, err);
+            int fi = font_slot(w, b->face, err);
             if (fi == -2)
                 return -1;
-            if (fi < 0)
+            if (fi < 0 || !w->fonts[fi].font)
                 continue;
             pfont *pf = &w->fonts[fi];
             if (!in_text) {
@@ -442,9 +511,9 @@ static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
             put_num(c, b->y);
             ov_buf_puts(c, " Tm\n[<");
             for (uint32_t k = 0; k < b->n; k++) {
-                uint16_t ch = ly->cp[b->off + k];
-                pf->used[ch >> 3] |= (unsigned char)(1u << (ch & 7));
-                ov_buf_printf(c, "%04X", ch);
+                char hx[4];
+                hex4(hx, font_code(pf, ly->cp[b->off + k]));
+                ov_buf_put(c, hx, 4);
                 float a = ly->adj[b->off + k];
                 if (k + 1 < b->n && fabsf(a) > 0.05f) {
                     ov_buf_puts(c, "> ");
@@ -632,6 +701,16 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
         }
         w.pages[p] = page;
     }
+    /* fonts: subsets of what the pages draw */
+    if (collect_fonts(&w, err) < 0) {
+        rc = err && err->code ? err->code : OCTAVO_E_NOMEM;
+        goto done;
+    }
+    for (int i = 0; i < w.nfonts; i++)
+        if (embed_font(&w, &w.fonts[i], err) != 0) {
+            rc = err && err->code ? err->code : OCTAVO_E_PDF;
+            goto done;
+        }
     /* content: raw operators straight into each page's stream */
     ov_buf c;
     ov_buf_init(&c);
@@ -667,11 +746,6 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
         }
     }
     ov_buf_free(&c);
-    for (int i = 0; i < w.nfonts; i++)
-        if (finish_font(&w, &w.fonts[i]) < 0) {
-            rc = fail(&w, err, "to embed a font");
-            goto done;
-        }
     if (outline(&w) < 0) {
         rc = fail(&w, err, "to write the outline");
         goto done;
