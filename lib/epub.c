@@ -958,7 +958,7 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
     if ((rc = build_meta(&e, &m))) goto done;
     int cover_page = e.cover >= 0;
 
-    if ((rc = ov_zipw_open(&z, m.mtime, err))) goto done;
+    if ((rc = ov_zipw_open(&z, out, m.mtime, err))) goto done;
     if ((rc = ov_zipw_add(z, "mimetype", (void *)MIMETYPE, strlen(MIMETYPE), 0, 0, err))) goto done;
     if ((rc = add_text(&e, z, "META-INF/container.xml", container_xml()))) goto done;
     if ((rc = add_text(&e, z, "OEBPS/content.opf", content_opf(&e, &m, cover_page)))) goto done;
@@ -991,7 +991,7 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
         im->out.data = NULL;
         if (rc) goto done;
     }
-    rc = ov_zipw_finish(z, out, err);
+    rc = ov_zipw_finish(z, err);
     z = NULL;
 done:
     ov_zipw_discard(z);

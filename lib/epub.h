@@ -95,15 +95,16 @@ ov_epub_chapter *ov_epub_find_chapter(ov_epub *e, ov_epub_chapter *from, const c
 /** The book's id for an id of chapter c as the source wrote it, or NULL. */
 const char *ov_epub_id_lookup(const ov_epub_chapter *c, const char *orig);
 
-/* ---- epub_zip.c: a zip built in memory with libzip, entries in the order added, every entry with
- * the same timestamp, Unix permissions 0644, no extra fields, deflate at a fixed level. */
+/* ---- epub_zip.c: a zip written by libzip into the sink, entries in the order added, every entry
+ * with the same timestamp, Unix permissions 0644, no extra fields, deflate at a fixed level. */
 typedef struct ov_zipw ov_zipw;
-int ov_zipw_open(ov_zipw **out, time_t mtime, octavo_error *err);
+/** A zip whose bytes go to the sink as they are final. */
+int ov_zipw_open(ov_zipw **out, ov_sink *sink, time_t mtime, octavo_error *err);
 /** Adds an entry. The data is copied unless take is set (then the zip frees it with ov_free, also
  *  on failure). compress 0 stores it. */
 int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err);
-/** Finishes the archive, sends its bytes to the sink and frees the writer. */
-int ov_zipw_finish(ov_zipw *z, ov_sink *out, octavo_error *err);
+/** Finishes the archive (the rest of its bytes go to the sink) and frees the writer. */
+int ov_zipw_finish(ov_zipw *z, octavo_error *err);
 /** Frees a writer that is not finished. NULL is a no-op. */
 void ov_zipw_discard(ov_zipw *z);
 

@@ -293,15 +293,31 @@ static void walk_children(walker *w, xmlNodePtr parent, ctx c);
 
 static char *attr(xmlNodePtr n, const char *name) { return (char *)xmlGetProp(n, (const xmlChar *)name); }
 
+/* An attribute's value without copying it, when it is one text node (the parser's usual result);
+ * NULL when absent or stored otherwise. */
+static const char *attr_ref(xmlNodePtr n, const char *name) {
+    for (xmlAttrPtr a = n->properties; a; a = a->next)
+        if (!a->ns && !strcmp((const char *)a->name, name)) {
+            xmlNodePtr t = a->children;
+            if (!t) return "";
+            if (t->type == XML_TEXT_NODE && !t->next) return (const char *)t->content;
+            return NULL;
+        }
+    return NULL;
+}
+
 static int has_class(xmlNodePtr n, const char *cls) {
-    char *v = attr(n, "class");
+    if (!xmlHasProp(n, (const xmlChar *)"class")) return 0;
+    const char *ref = attr_ref(n, "class");
+    char *v = ref ? NULL : attr(n, "class");
+    const char *s = ref ? ref : v;
     int found = 0;
-    if (v) {
+    if (s) {
         size_t l = strlen(cls);
-        for (char *p = v; (p = strstr(p, cls)); p++)
-            if ((p == v || p[-1] == ' ') && (p[l] == 0 || p[l] == ' ')) { found = 1; break; }
-        xmlFree(v);
+        for (const char *p = s; (p = strstr(p, cls)); p++)
+            if ((p == s || p[-1] == ' ') && (p[l] == 0 || p[l] == ' ')) { found = 1; break; }
     }
+    xmlFree(v);
     return found;
 }
 
@@ -405,7 +421,7 @@ static void add_section(walker *w, xmlNodePtr n, const char *id) {
 /* The source's id of an element: id, else the name of an old-style anchor, else the id the model
  * gave a heading without writing it. */
 static char *source_id(walker *w, xmlNodePtr n, const char *name) {
-    char *id = attr(n, "id");
+    char *id = n->properties ? attr(n, "id") : NULL;
     if (id && *id) return id;
     xmlFree(id);
     if (!strcmp(name, "a")) {
@@ -811,6 +827,7 @@ static int is_backref(xmlNodePtr n) {
 }
 
 static int is_notes(xmlNodePtr n) {
+    if (!n->properties) return 0;
     return xmlHasProp(n, (const xmlChar *)"data-footnotes") || has_class(n, "footnotes");
 }
 
@@ -893,7 +910,7 @@ static void walk_element(walker *w, xmlNodePtr n, ctx c) {
     }
     open_tag(w, oname);
     put_attr(w, "id", id);
-    if (is_notes(n) && (!strcmp(oname, "section") || !strcmp(oname, "div") || !strcmp(oname, "aside"))) {
+    if ((!strcmp(oname, "section") || !strcmp(oname, "div") || !strcmp(oname, "aside")) && is_notes(n)) {
         put_attr(w, "epub:type", "footnotes");
         c.in_notes = 1;
     } else if (c.in_notes && !strcmp(oname, "li") && xmlHasProp(n, (const xmlChar *)"id")) {

@@ -1,66 +1,230 @@
 /*
- * A reproducible zip for the EPUB container, through libzip, built in memory.
+ * A reproducible zip for the EPUB container, through libzip, streamed into the sink.
  *
- * libzip writes an entry's local header, its data, then seeks back to fix the sizes, so it cannot
- * stream into a write callback: the archive is built in a buffer source and read back into the
- * sink when it is complete. Reproducible means: entries in the order added, one timestamp for
- * all, fixed Unix attributes, deflate at a fixed level, no extra fields (libzip adds none of its
- * own to new entries).
+ * Two libzip sources of our own:
+ *  - entries: each text entry is deflated here, once, with one z_stream reused for the whole book
+ *    (libzip would set up and tear down a 268 KB deflate state per entry, which for 60 chapters
+ *    cost more than the compression). The source's stat reports the method, CRC and both sizes, so
+ *    libzip copies the bytes as they are (zip_close.c: no recompression when the source's method
+ *    is the entry's). An entry's bytes are freed as soon as libzip has copied them.
+ *  - the archive: libzip writes an entry's local header, its data, seeks back to rewrite the
+ *    header, then seeks to the end. Everything before that end is final, so the write source
+ *    hands it to the sink there: only one entry is ever buffered, never the whole archive.
+ * Reproducible: entries in the order added, one timestamp for all, fixed Unix attributes, deflate
+ * at a fixed level, no extra fields (libzip adds none of its own to new entries).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zip.h>
+#include <zlib.h>
 
 #include "epub.h"
 
-#define DEFLATE_LEVEL 6
+#define DEFLATE_LEVEL 3
+
+/* ---- the archive's write source */
+typedef struct wsrc {
+    ov_sink *sink;
+    ov_buf buf;                /* bytes [base, base + buf.len) not yet sent */
+    zip_uint64_t base, pos, end;
+    zip_error_t error;
+    int sink_failed;
+} wsrc;
+
+static zip_int64_t werr(wsrc *w, int ze, int se) {
+    zip_error_set(&w->error, ze, se);
+    return -1;
+}
+
+static int wflush(wsrc *w) {
+    if (w->buf.len && ov_sink_write(w->sink, w->buf.data, w->buf.len)) {
+        w->sink_failed = 1;
+        return -1;
+    }
+    w->base += w->buf.len;
+    w->buf.len = 0;
+    return 0;
+}
+
+static zip_int64_t wsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
+    wsrc *w = ud;
+    switch (cmd) {
+    case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_SEEK,
+                                              ZIP_SOURCE_TELL, ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE,
+                                              ZIP_SOURCE_BEGIN_WRITE, ZIP_SOURCE_COMMIT_WRITE,
+                                              ZIP_SOURCE_ROLLBACK_WRITE, ZIP_SOURCE_WRITE, ZIP_SOURCE_SEEK_WRITE,
+                                              ZIP_SOURCE_TELL_WRITE, ZIP_SOURCE_REMOVE, -1);
+    case ZIP_SOURCE_STAT:
+        return werr(w, ZIP_ER_READ, ENOENT); /* a new archive: nothing to read */
+    case ZIP_SOURCE_ERROR:
+        return zip_error_to_data(&w->error, data, len);
+    case ZIP_SOURCE_BEGIN_WRITE:
+        w->base = w->pos = w->end = 0;
+        w->buf.len = 0;
+        return 0;
+    case ZIP_SOURCE_WRITE: {
+        if (w->pos < w->base || w->pos - w->base > w->buf.len) return werr(w, ZIP_ER_SEEK, EINVAL);
+        size_t at = (size_t)(w->pos - w->base);
+        size_t over = w->buf.len - at; /* rewriting bytes already there (a local header) */
+        if (over > len) over = (size_t)len;
+        if (over) memcpy(w->buf.data + at, data, over);
+        if (len > over && ov_buf_put(&w->buf, (const char *)data + over, (size_t)len - over))
+            return werr(w, ZIP_ER_MEMORY, 0);
+        w->pos += len;
+        if (w->pos > w->end) w->end = w->pos;
+        return (zip_int64_t)len;
+    }
+    case ZIP_SOURCE_SEEK_WRITE: {
+        zip_source_args_seek_t *a = ZIP_SOURCE_GET_ARGS(zip_source_args_seek_t, data, len, &w->error);
+        if (!a) return -1;
+        zip_int64_t to = a->whence == SEEK_SET ? a->offset
+                         : a->whence == SEEK_CUR ? (zip_int64_t)w->pos + a->offset
+                                                 : (zip_int64_t)w->end + a->offset;
+        if (to < 0 || (zip_uint64_t)to < w->base || (zip_uint64_t)to > w->end) return werr(w, ZIP_ER_SEEK, EINVAL);
+        w->pos = (zip_uint64_t)to;
+        /* back at the end after rewriting a header: all before it is final */
+        if (w->pos == w->end && wflush(w)) return werr(w, ZIP_ER_WRITE, EIO);
+        return 0;
+    }
+    case ZIP_SOURCE_TELL_WRITE:
+        return (zip_int64_t)w->pos;
+    case ZIP_SOURCE_COMMIT_WRITE:
+        if (wflush(w)) return werr(w, ZIP_ER_WRITE, EIO);
+        return 0;
+    case ZIP_SOURCE_ROLLBACK_WRITE:
+        w->buf.len = 0;
+        return 0;
+    case ZIP_SOURCE_REMOVE:
+    case ZIP_SOURCE_CLOSE:
+        return 0;
+    case ZIP_SOURCE_FREE:
+        return 0; /* the writer owns w */
+    default:
+        return werr(w, ZIP_ER_OPNOTSUPP, 0);
+    }
+}
+
+/* ---- entries */
+typedef struct entry {
+    unsigned char *data;       /* as stored: deflated or not */
+    size_t len;                /* stored size */
+    size_t size;               /* uncompressed size */
+    uLong crc;
+    int deflated;
+    size_t at;                 /* read position */
+    zip_error_t error;
+} entry;
+
+static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
+    entry *e = ud;
+    switch (cmd) {
+    case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+                                              ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
+    case ZIP_SOURCE_OPEN:
+        if (!e->data && e->len) {
+            zip_error_set(&e->error, ZIP_ER_INTERNAL, 0);
+            return -1;
+        }
+        e->at = 0;
+        return 0;
+    case ZIP_SOURCE_READ: {
+        size_t n = e->len - e->at;
+        if (n > len) n = (size_t)len;
+        if (n) memcpy(data, e->data + e->at, n);
+        e->at += n;
+        return (zip_int64_t)n;
+    }
+    case ZIP_SOURCE_CLOSE:
+        /* libzip reads an entry once; its bytes are in the archive now */
+        if (e->at == e->len) {
+            ov_free(e->data);
+            e->data = NULL;
+        }
+        return 0;
+    case ZIP_SOURCE_STAT: {
+        zip_stat_t *st = ZIP_SOURCE_GET_ARGS(zip_stat_t, data, len, &e->error);
+        if (!st) return -1;
+        zip_stat_init(st);
+        st->valid = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD | ZIP_STAT_CRC | ZIP_STAT_ENCRYPTION_METHOD;
+        st->size = e->size;
+        st->comp_size = e->len;
+        st->comp_method = e->deflated ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
+        st->crc = (zip_uint32_t)e->crc;
+        st->encryption_method = ZIP_EM_NONE;
+        return sizeof *st;
+    }
+    case ZIP_SOURCE_ERROR:
+        return zip_error_to_data(&e->error, data, len);
+    case ZIP_SOURCE_FREE:
+        ov_free(e->data);
+        zip_error_fini(&e->error);
+        ov_free(e);
+        return 0;
+    default:
+        zip_error_set(&e->error, ZIP_ER_OPNOTSUPP, 0);
+        return -1;
+    }
+}
 
 struct ov_zipw {
-    zip_source_t *src;         /* the archive's bytes */
     zip_t *za;
+    wsrc *w;
+    zip_source_t *src;
     time_t mtime;              /* as libzip wants it: local time giving the fields we chose */
-    void **owned;              /* data handed to libzip, freed once the archive is written */
-    size_t nowned, capowned;
+    z_stream zs;
+    int zs_ready;
 };
 
 static int zip_fail(octavo_error *err, const char *what, zip_error_t *ze) {
+    if (ze && zip_error_code_zip(ze) == ZIP_ER_MEMORY)
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: out of memory", what);
     return ov_error(err, OCTAVO_E_ZIP, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", what,
                     ze ? zip_error_strerror(ze) : "failed");
 }
 
 /* libzip turns a time_t into DOS date and time fields with localtime(): hand it the time_t whose
  * local time has the UTC fields of t, so that the archive is the same in every time zone. DOS
- * dates start in 1980. */
+ * dates run from 1980 to 2107. */
 static time_t dos_time(time_t t) {
     struct tm tm;
     if (t < 315532800) t = 315532800; /* 1980-01-01T00:00:00Z */
     if (!gmtime_r(&t, &tm)) return t;
-    if (tm.tm_year > 2107 - 1900) { tm.tm_year = 2107 - 1900; }
+    if (tm.tm_year > 2107 - 1900) tm.tm_year = 2107 - 1900;
     tm.tm_isdst = -1;
     time_t l = mktime(&tm);
     return l == (time_t)-1 ? t : l;
 }
 
-int ov_zipw_open(ov_zipw **out, time_t mtime, octavo_error *err) {
+int ov_zipw_open(ov_zipw **out, ov_sink *sink, time_t mtime, octavo_error *err) {
     *out = NULL;
     ov_zipw *z = ov_calloc(1, sizeof *z);
-    if (!z) return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+    wsrc *w = ov_calloc(1, sizeof *w);
+    if (!z || !w) {
+        ov_free(z);
+        ov_free(w);
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+    }
+    w->sink = sink;
+    ov_buf_init(&w->buf);
+    zip_error_init(&w->error);
+    z->w = w;
     zip_error_t ze;
     zip_error_init(&ze);
-    z->src = zip_source_buffer_create(NULL, 0, 0, &ze);
+    z->src = zip_source_function_create(wsrc_cb, w, &ze);
     if (!z->src) {
         int rc = zip_fail(err, "creating the archive", &ze);
         zip_error_fini(&ze);
-        ov_free(z);
+        ov_zipw_discard(z);
         return rc;
     }
-    zip_source_keep(z->src); /* it outlives the zip_t: the archive is read from it afterwards */
     z->za = zip_open_from_source(z->src, ZIP_CREATE | ZIP_TRUNCATE, &ze);
     if (!z->za) {
         int rc = zip_fail(err, "opening the archive", &ze);
         zip_error_fini(&ze);
-        zip_source_free(z->src);
-        ov_free(z);
+        ov_zipw_discard(z);
         return rc;
     }
     zip_error_fini(&ze);
@@ -69,81 +233,104 @@ int ov_zipw_open(ov_zipw **out, time_t mtime, octavo_error *err) {
     return OCTAVO_OK;
 }
 
-static void free_owned(ov_zipw *z) {
-    for (size_t i = 0; i < z->nowned; i++) ov_free(z->owned[i]);
-    ov_free(z->owned);
-    z->owned = NULL;
-    z->nowned = z->capowned = 0;
-}
-
 void ov_zipw_discard(ov_zipw *z) {
     if (!z) return;
-    if (z->za) zip_discard(z->za);
-    if (z->src) zip_source_free(z->src);
-    free_owned(z);
+    if (z->za) zip_discard(z->za); /* frees the archive source too */
+    else if (z->src) zip_source_free(z->src);
+    if (z->zs_ready) deflateEnd(&z->zs);
+    if (z->w) {
+        ov_buf_free(&z->w->buf);
+        zip_error_fini(&z->w->error);
+        ov_free(z->w);
+    }
     ov_free(z);
 }
 
+/* Deflates data (raw, no zlib header) into e. */
+static int deflate_into(ov_zipw *z, const void *data, size_t len, entry *e) {
+    if (!z->zs_ready) {
+        memset(&z->zs, 0, sizeof z->zs);
+        if (deflateInit2(&z->zs, DEFLATE_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return OCTAVO_E_ZIP;
+        z->zs_ready = 1;
+    } else if (deflateReset(&z->zs) != Z_OK) {
+        return OCTAVO_E_ZIP;
+    }
+    if (len > (uLong)-1 / 2) return OCTAVO_E_LIMIT;
+    uLong bound = deflateBound(&z->zs, (uLong)len);
+    e->data = ov_malloc(bound ? bound : 1);
+    if (!e->data) return OCTAVO_E_NOMEM;
+    z->zs.next_in = (Bytef *)data;
+    z->zs.avail_in = (uInt)len;
+    z->zs.next_out = e->data;
+    z->zs.avail_out = (uInt)bound;
+    if (deflate(&z->zs, Z_FINISH) != Z_STREAM_END) return OCTAVO_E_ZIP;
+    e->len = (size_t)z->zs.total_out;
+    e->deflated = 1;
+    return OCTAVO_OK;
+}
+
 int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err) {
-    if (!take && len) {
-        void *copy = ov_malloc(len);
-        if (!copy) return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
-        memcpy(copy, data, len);
-        data = copy;
-    } else if (!len) {
+    entry *e = ov_calloc(1, sizeof *e);
+    if (!e) {
         if (take) ov_free(data);
-        data = NULL;
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
     }
-    if (data && z->nowned == z->capowned) {
-        size_t cap = z->capowned ? z->capowned * 2 : 64;
-        void **o = ov_realloc(z->owned, cap * sizeof *o);
-        if (!o) {
-            ov_free(data);
-            return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
-        }
-        z->owned = o;
-        z->capowned = cap;
+    zip_error_init(&e->error);
+    e->size = len;
+    int rc = OCTAVO_OK;
+    if (compress && len) {
+        /* stored entries get their CRC from libzip as it copies them */
+        e->crc = crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
+        rc = deflate_into(z, data, len, e);
+        if (take) ov_free(data);
+    } else if (take) {
+        e->data = data;
+        e->len = len;
+    } else if (len) {
+        e->data = ov_malloc(len);
+        if (e->data) memcpy(e->data, data, len);
+        else rc = OCTAVO_E_NOMEM;
+        e->len = len;
     }
-    if (data) z->owned[z->nowned++] = data;
-    zip_source_t *s = zip_source_buffer(z->za, data, len, 0);
-    if (!s) return zip_fail(err, name, zip_get_error(z->za));
-    zip_int64_t idx = zip_file_add(z->za, name, s, ZIP_FL_ENC_UTF_8);
+    if (rc) {
+        ov_free(e->data);
+        ov_free(e);
+        return ov_error(err, rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
+                        rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
+    }
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *s = zip_source_function_create(entry_cb, e, &ze);
+    if (!s) {
+        rc = zip_fail(err, name, &ze);
+        zip_error_fini(&ze);
+        ov_free(e->data);
+        ov_free(e);
+        return rc;
+    }
+    zip_error_fini(&ze);
+    /* from here on, freeing the source frees the entry */
+    zip_int64_t idx = zip_file_add(z->za, name, s, 0);
     if (idx < 0) {
         zip_source_free(s);
         return zip_fail(err, name, zip_get_error(z->za));
     }
-    if (zip_set_file_compression(z->za, (zip_uint64_t)idx, compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
-                                 compress ? DEFLATE_LEVEL : 0) ||
-        zip_file_set_mtime(z->za, (zip_uint64_t)idx, z->mtime, 0) ||
+    if (zip_file_set_mtime(z->za, (zip_uint64_t)idx, z->mtime, 0) ||
         zip_file_set_external_attributes(z->za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX, 0100644u << 16))
         return zip_fail(err, name, zip_get_error(z->za));
     return OCTAVO_OK;
 }
 
-int ov_zipw_finish(ov_zipw *z, ov_sink *out, octavo_error *err) {
+int ov_zipw_finish(ov_zipw *z, octavo_error *err) {
     int rc = OCTAVO_OK;
     if (zip_close(z->za) < 0) {
-        rc = zip_fail(err, "writing the archive", zip_get_error(z->za));
+        if (z->w->sink_failed) rc = ov_error(err, OCTAVO_E_WRITE, OCTAVO_STAGE_OUTPUT, NULL, 0, 0, "the write callback failed");
+        else rc = zip_fail(err, "writing the archive", zip_get_error(z->za));
         ov_zipw_discard(z);
         return rc;
     }
     z->za = NULL;
-    free_owned(z); /* libzip has copied every entry into the archive */
-    if (zip_source_open(z->src) < 0) {
-        rc = zip_fail(err, "reading the archive", zip_source_error(z->src));
-    } else {
-        char chunk[1 << 16];
-        for (;;) {
-            zip_int64_t n = zip_source_read(z->src, chunk, sizeof chunk);
-            if (n < 0) { rc = zip_fail(err, "reading the archive", zip_source_error(z->src)); break; }
-            if (n == 0) break;
-            if (ov_sink_write(out, chunk, (size_t)n)) {
-                rc = ov_error(err, OCTAVO_E_WRITE, OCTAVO_STAGE_OUTPUT, NULL, 0, 0, "the write callback failed");
-                break;
-            }
-        }
-        zip_source_close(z->src);
-    }
+    z->src = NULL; /* zip_close freed it */
     ov_zipw_discard(z);
     return rc;
 }
