@@ -238,8 +238,8 @@ int ov_epub_image_ref(ov_epub *e, ov_epub_chapter *c, const char *target) {
  * images at once would double the peak memory. Each conversion reserves its pixel bytes from a
  * budget first (one that alone exceeds the budget runs when nothing else does), and the largest
  * go first, while few converted images are held yet. */
-#define CONVERT_BUDGET ((size_t)24 << 20)
-#define TRIM_COST ((size_t)8 << 20)
+#define CONVERT_BUDGET ((size_t)16 << 20)
+#define TRIM_COST ((size_t)4 << 20)
 
 typedef struct pool {
     ov_epub *e;
