@@ -13,6 +13,7 @@
 #include <cmark-gfm.h>
 #include <cmark-gfm-core-extensions.h>
 
+#include "guard.h"
 #include "internal.h"
 
 /* ---- cmark-gfm setup: the extension registry is global in cmark-gfm, so register it once.
@@ -141,7 +142,7 @@ static int check_limits(octavo_doc *doc, octavo_error *err) {
         if (what) {
             unsigned line = (unsigned)cmark_node_get_start_line(n), col = (unsigned)cmark_node_get_start_column(n);
             rc = ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_MARKDOWN, doc->name,
-                          line ? line + doc->src.body_line - 1 : 0, col, "the Markdown goes past the limit %s (%zu)",
+                          line ? line + doc->src.body_line - 1 : 0, col, "the Markdown goes past limit.%s (%zu)",
                           what, limit);
             break;
         }
@@ -244,6 +245,10 @@ int octavo_doc_load(octavo *ov, const char *name, const void *data, size_t len, 
     if ((rc = ov_meta_parse(ov, name, doc->text + doc->src.fm_start, doc->src.fm_len, doc->src.fm_line, &doc->meta,
                             err)))
         goto fail;
+    /* bounds what cmark-gfm 0.29 would take too long or too much memory to parse (guard.c) */
+    if ((rc = ov_markdown_guard(ov, name, doc->text + doc->src.body_start, len - doc->src.body_start,
+                                doc->src.body_line, err)))
+        goto fail;
     doc->ast = parse_markdown(doc->text + doc->src.body_start, len - doc->src.body_start);
     if (!doc->ast) { rc = OCTAVO_E_NOMEM; goto nomem; }
     if ((rc = check_limits(doc, err))) goto fail;
@@ -278,7 +283,7 @@ int octavo_doc_load_file(octavo *ov, const char *path, octavo_doc **out, octavo_
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (b.len + n > max) {
             rc = ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_LOAD, path, 0, 0,
-                          "the file is over the limit input_bytes (%zu)", max);
+                          "the file is over limit.input_bytes (%zu)", max);
             break;
         }
         if (ov_buf_put(&b, chunk, n)) {
@@ -326,7 +331,7 @@ int octavo_loader_feed(octavo_loader *ld, const void *data, size_t len, octavo_e
     if (len > max - ld->buf.len || ld->buf.len + len > max) {
         ld->code = OCTAVO_E_LIMIT;
         return ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_LOAD, ld->name, 0, 0,
-                        "the source is over the limit input_bytes (%zu)", max);
+                        "the source is over limit.input_bytes (%zu)", max);
     }
     if (len && ov_buf_put(&ld->buf, data, len)) {
         ld->code = OCTAVO_E_NOMEM;

@@ -117,13 +117,13 @@ static int b_nomem(builder *b) {
 static int b_account(builder *b, size_t size, size_t height, const yaml_mark_t *mk) {
     if (size > b->max_nodes - b->nodes || b->nodes + size > b->max_nodes) {
         ov_error(b->err, OCTAVO_E_LIMIT, OCTAVO_STAGE_FRONTMATTER, b->name, (unsigned)mk->line + b->first_line,
-                 (unsigned)mk->column + 1, "the frontmatter has more than %zu nodes (limit yaml_nodes)",
+                 (unsigned)mk->column + 1, "the frontmatter has more than %zu nodes (limit.yaml_nodes)",
                  b->max_nodes);
         return OCTAVO_E_LIMIT;
     }
     if (b->depth + height > b->max_depth) {
         ov_error(b->err, OCTAVO_E_LIMIT, OCTAVO_STAGE_FRONTMATTER, b->name, (unsigned)mk->line + b->first_line,
-                 (unsigned)mk->column + 1, "the frontmatter nests deeper than %zu (limit yaml_depth)",
+                 (unsigned)mk->column + 1, "the frontmatter nests deeper than %zu (limit.yaml_depth)",
                  b->max_depth);
         return OCTAVO_E_LIMIT;
     }

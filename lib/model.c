@@ -1024,10 +1024,10 @@ static int count_table(mstate *st, xmlNodePtr table) {
             if (cols > maxcols) maxcols = cols;
             if (maxcols > lim_cols)
                 return fail(st, OCTAVO_E_LIMIT, r, "%s: a table has %zu columns, over the limit of %zu",
-                            "limits.table_columns", maxcols, lim_cols);
+                            "limit.table_columns", maxcols, lim_cols);
             if (cells > lim_cells)
                 return fail(st, OCTAVO_E_LIMIT, r, "%s: a table has %zu cells, over the limit of %zu",
-                            "limits.table_cells", cells, lim_cells);
+                            "limit.table_cells", cells, lim_cells);
         }
     }
     return 0;
@@ -1290,7 +1290,7 @@ static int walk(mstate *st) {
         if (n->type == XML_ELEMENT_NODE) {
             if (depth > st->max_depth)
                 return fail(st, OCTAVO_E_LIMIT, n, "%s: the document nests deeper than %zu levels%.0zu",
-                            "limits.nesting", st->max_depth, (size_t)0);
+                            "limit.nesting", st->max_depth, (size_t)0);
             int act = visit(st, n);
             if (st->code) break;
             if (act == ACT_DROP) {

@@ -219,7 +219,7 @@ static int read_confined(const octavo_doc *doc, const char *target, octavo_blob 
     if ((uint64_t)st.st_size > (uint64_t)max) {
         close(fd);
         return ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_RESOURCE, name, 0, 0,
-                        "%s is %lld bytes, over the limit image_bytes (%zu)", target, (long long)st.st_size, max);
+                        "%s is %lld bytes, over limit.image_bytes (%zu)", target, (long long)st.st_size, max);
     }
     size_t size = (size_t)st.st_size, got = 0;
     char *data = ov_malloc(size + 1);
@@ -264,7 +264,7 @@ int ov_resolve(const octavo_doc *doc, const char *target, octavo_blob *out, octa
     if (out->len > ov->opt.limits.image_bytes) {
         ov_blob_release(out);
         return ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_RESOURCE, doc->name, 0, 0,
-                        "%s is over the limit image_bytes (%zu)", target, ov->opt.limits.image_bytes);
+                        "%s is over limit.image_bytes (%zu)", target, ov->opt.limits.image_bytes);
     }
     return OCTAVO_OK;
 }

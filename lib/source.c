@@ -59,7 +59,7 @@ int ov_source_split(const octavo *ov, const char *name, const char *text, size_t
     size_t max = ov ? ov->opt.limits.input_bytes : 0;
     if (max && len > max)
         return ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_LOAD, name, 0, 0,
-                        "the source is %zu bytes, over the limit input_bytes (%zu)", len, max);
+                        "the source is %zu bytes, over limit.input_bytes (%zu)", len, max);
     size_t bad;
     if (!ov_utf8_valid(text, len, &bad)) {
         unsigned l, c;
