@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "jobs.h"
+#include "site.h"
 
 #define MANIFEST ".octavo-manifest"
 #define MANIFEST_MAGIC "octavo-manifest 1"
@@ -338,6 +339,7 @@ typedef struct cdoc {
     double cost;            /* for scheduling: bytes of Markdown */
     coll_str msgs;          /* diagnostics gathered while the document is worked on */
     unsigned warnings;
+    int degraded;           /* loaded as plain Markdown after a frontmatter or encoding error */
 } cdoc;
 
 typedef struct cbook {
@@ -360,7 +362,7 @@ typedef struct build {
     char *site_real, *out_real;
     char *site_title;
     unsigned jobs;
-    int force, tty;
+    int force, tty, links;
     octavo *ov, *ov_toc;
     uint64_t opt_key;
     uint64_t m_opt_key;
@@ -517,7 +519,7 @@ static int find_documents(build *b) {
         cdoc *d = &b->docs[i];
         d->rel = s.rels[i];
         d->path = xasprintf("%s/%s", b->site_dir, d->rel);
-        d->html_rel = coll_page_path(d->rel);
+        d->html_rel = site_page_path(d->rel);
         d->pdf_rel = swap_ext(d->html_rel, ".pdf");
     }
     free(s.rels);
@@ -777,10 +779,17 @@ static void phase_load(void *ctx, size_t i) {
     cur_msgs = &d->msgs;
     cur_warnings = &d->warnings;
     octavo_error err;
-    if (octavo_doc_load(b->ov, d->path, d->text, d->len, &d->doc, &err)) {
+    char warning[OCTAVO_ERROR_SIZE + OCTAVO_PATH_SIZE + 128];
+    int first = octavo_doc_load(b->ov, d->path, d->text, d->len, &d->doc, &err);
+    if (first && site_load_degraded(b->ov, d->path, d->text, d->len, &d->doc, &err, warning, sizeof warning)) {
         msg_error(&d->msgs, &err);
         d->failed = 1;
     } else {
+        if (first) { /* loaded the second time, as plain Markdown */
+            d->warnings++;
+            if (!b->c.quiet && first_time(warning, strlen(warning))) coll_puts(&d->msgs, warning);
+            d->degraded = 1;
+        }
         d->title = xstrdup(octavo_doc_title(d->doc));
         octavo_time t;
         if (octavo_doc_date(d->doc, &t) == OCTAVO_OK) {
@@ -810,7 +819,7 @@ static void render_doc(build *b, cdoc *d) {
     octavo_error err;
     if (d->need_html) {
         char *out = xasprintf("%s/%s", b->out_dir, d->html_rel);
-        if (coll_render_page(d->doc, d->rel, out, &err)) {
+        if (site_render_page(d->doc, d->rel, out, &err)) {
             msg_error(&d->msgs, &err);
             d->failed = 1;
         } else {
@@ -888,8 +897,10 @@ static void render_book(build *b, cbook *bk) {
     }
     for (size_t k = 0; ok && k < b->nmembers; k++) {
         cdoc *d = &b->docs[b->book_members[k]];
-        octavo_doc *doc;
-        if (octavo_doc_load(ov, d->path, d->text, d->len, &doc, &err)) {
+        octavo_doc *doc = NULL;
+        char warning[OCTAVO_ERROR_SIZE + OCTAVO_PATH_SIZE + 128];
+        if (octavo_doc_load(ov, d->path, d->text, d->len, &doc, &err) &&
+            site_load_degraded(ov, d->path, d->text, d->len, &doc, &err, warning, sizeof warning)) {
             msg_error(&bk->msgs, &err);
             ok = 0;
         } else if (octavo_book_add(book, doc, &err)) {
@@ -1313,6 +1324,7 @@ static void build_free(build *b) {
     free(b->site_title);
     octavo_free(b->ov);
     octavo_free(b->ov_toc);
+    if (b->links) site_links_free();
     cli_config_free(&b->cfg);
 }
 
@@ -1363,6 +1375,11 @@ int collateral_main(int argc, char **argv) {
     b->books[0] = (cbook){.kind = "EPUB", .fmt = OCTAVO_FORMAT_EPUB, .out_rel = xasprintf("%s.epub", b->book_file)};
     b->books[1] = (cbook){.kind = "PDF", .fmt = OCTAVO_FORMAT_PDF, .out_rel = xasprintf("%s.pdf", b->book_file)};
 
+    if (site_links_init(&b->c.opt, b->site_dir, b->out_dir)) {
+        build_free(b);
+        return 1;
+    }
+    b->links = 1;
     octavo_error err;
     b->ov = octavo_new(&b->c.opt, &err);
     if (!b->ov) {
@@ -1411,7 +1428,7 @@ int collateral_main(int argc, char **argv) {
         /* the books and listings of the last build stand when their files do */
         for (int k = 0; k < 2; k++)
             if (b->books[k].m_have && !outputs_exist(b, b->books[k].out_rel)) all_clean = 0;
-        if (!outputs_exist(b, "downloads.html") || !coll_listing_exists(b->out_dir)) all_clean = 0;
+        if (!outputs_exist(b, "downloads.html") || !site_listing_exists(b->out_dir)) all_clean = 0;
     }
     size_t built = 0, fresh = 0, failed = 0;
     unsigned long warnings = 0;
@@ -1499,7 +1516,7 @@ int collateral_main(int argc, char **argv) {
         }
     }
     for (size_t i = 0; i < b->nm_gone; i++) {
-        char *h = coll_page_path(b->m_gone[i]), *p = swap_ext(h, ".pdf");
+        char *h = site_page_path(b->m_gone[i]), *p = swap_ext(h, ".pdf");
         remove_output(b, h);
         remove_output(b, p);
         free(h);
@@ -1508,14 +1525,14 @@ int collateral_main(int argc, char **argv) {
     if (!b->nmembers)
         for (int k = 0; k < 2; k++) remove_output(b, b->books[k].out_rel);
     {
-        coll_entry *entries = xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *entries);
+        site_entry *entries = xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *entries);
         size_t ne = 0;
         for (size_t i = 0; i < b->ndocs; i++) {
             cdoc *d = &b->docs[i];
             if (!d->doc || (d->failed && !d->built)) continue;
-            entries[ne++] = (coll_entry){d->doc, d->rel, d->html_rel, d->want_pdf && !d->failed ? d->pdf_rel : NULL};
+            entries[ne++] = (site_entry){d->doc, d->rel, d->html_rel, d->want_pdf && !d->failed ? d->pdf_rel : NULL};
         }
-        if (coll_write_listing(b->ov, b->out_dir, b->site_title, entries, ne)) b->failures++;
+        if (site_write_listing(b->ov, b->out_dir, b->site_title, entries, ne)) b->failures++;
         free(entries);
     }
     if (write_downloads(b)) b->failures++;

@@ -40,23 +40,4 @@ void coll_put_url(coll_str *b, const char *path);
 uint64_t coll_hash(uint64_t h, const void *p, size_t n);
 #define COLL_HASH_INIT 0xcbf29ce484222325ull
 
-/* ---- what the HTML bundle provides */
-
-/** A document as the listings (index, feed) see it. */
-typedef struct coll_entry {
-    octavo_doc *doc;
-    const char *rel;         /* the source, relative to the site folder */
-    const char *html_rel;    /* its page, relative to the output folder */
-    const char *pdf_rel;     /* its PDF, or NULL */
-} coll_entry;
-
-/** The page a source becomes, relative to the output folder ("pages/x.md" -> "pages/x.html"). */
-char *coll_page_path(const char *rel);
-/** Renders a document's page into out_path (atomically). Thread-safe. */
-int coll_render_page(octavo_doc *doc, const char *rel, const char *out_path, octavo_error *err);
-/** 1 when the listings of a previous build are all in out_dir. */
-int coll_listing_exists(const char *out_dir);
-/** Writes the listings (index.html, which links downloads.html, and the feed), entries sorted by
- *  the caller's rule (by source path). Returns 0 or -1 after printing why. */
-int coll_write_listing(octavo *ov, const char *out_dir, const char *title, const coll_entry *entries, size_t n);
 #endif

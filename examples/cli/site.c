@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collateral.h"
 #include "common.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -137,65 +138,35 @@ static int mkparent(const char *path) {
     return rc;
 }
 
-/* Writes data to path atomically: a temporary in the same folder, renamed into place. */
+/* Writes data to path atomically: a hidden temporary ".NAME.XXXXXX" in the same folder, renamed
+ * into place (the collateral build sweeps such names after a kill). */
 static int write_atomic(const char *path, const void *data, size_t len) {
     if (mkparent(path)) return -1;
-    char *tmp = xasprintf("%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) { free(tmp); return -1; }
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return -1;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (close(fd) || rename(tmp, path)) {
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    return coll_write_file(path, data, len);
 }
 
 static int copy_atomic(const char *src, const char *dst) {
     /* a hard link when the bundle is on the same file system: instant, and as atomic */
     if (!mkparent(dst)) {
-        char *tmp = xasprintf("%s.tmp%ld", dst, (long)getpid());
-        unlink(tmp);
-        if (!link(src, tmp)) {
-            int rc = rename(tmp, dst);
-            if (rc) unlink(tmp);
-            free(tmp);
-            if (!rc) return 0;
+        const char *slash = strrchr(dst, '/');
+        char *tmp = slash ? xasprintf("%.*s/.%s.XXXXXX", (int)(slash - dst), dst, slash + 1) : xasprintf(".%s.XXXXXX", dst);
+        int fd = mkstemp(tmp); /* a fresh name, then the link takes its place */
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+            if (!link(src, tmp)) {
+                int rc = rename(tmp, dst);
+                if (rc) unlink(tmp);
+                free(tmp);
+                if (!rc) return 0;
+            } else {
+                free(tmp);
+            }
         } else {
             free(tmp);
         }
     }
-    int fd = open(src, O_RDONLY);
-    if (fd < 0) return -1;
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) { close(fd); return -1; }
-    char *data = malloc(st.st_size ? (size_t)st.st_size : 1);
-    size_t got = 0;
-    while (data && got < (size_t)st.st_size) {
-        ssize_t r = read(fd, data + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    int rc = data && got == (size_t)st.st_size ? write_atomic(dst, data, got) : -1;
-    free(data);
-    return rc;
+    return coll_copy_file(src, dst) < 0 ? -1 : 0;
 }
 
 static int is_file(const char *p) {
@@ -272,6 +243,7 @@ static struct site_links {
     char *site_real;
     char *out_dir;
     char *base_url;          /* ends in '/' */
+    char *lang;              /* the pages' default language, for the listings */
     strlist pages;           /* Markdown sources, sorted */
     strlist copied;          /* files copied into the bundle (unsorted; under mu) */
     pthread_mutex_t mu;
@@ -502,6 +474,7 @@ int site_links_init(octavo_options *o, const char *site_dir, const char *out_dir
     size_t n = strlen(L.site_dir);
     while (n > 1 && L.site_dir[n - 1] == '/') L.site_dir[--n] = 0;
     L.out_dir = xstrdup(out_dir);
+    L.lang = xstrdup(o->lang && *o->lang ? o->lang : "en");
     if (o->base_url && *o->base_url) {
         size_t b = strlen(o->base_url);
         L.base_url = xasprintf("%s%s", o->base_url, o->base_url[b - 1] == '/' ? "" : "/");
@@ -523,6 +496,7 @@ void site_links_free(void) {
     free(L.site_real);
     free(L.out_dir);
     free(L.base_url);
+    free(L.lang);
     sl_free(&L.pages);
     sl_free(&L.copied);
     pthread_mutex_destroy(&L.mu);
@@ -554,9 +528,11 @@ static const char *listing_name(const char *out_dir, const site_entry *e, size_t
 
 int site_listing_exists(const char *out_dir) {
     char *a = xasprintf("%s/index.html", out_dir), *b = xasprintf("%s/feed.xml", out_dir);
-    int ok = (is_file(a) || 0) && is_file(b);
+    char *c = xasprintf("%s/site-index.html", out_dir);
+    int ok = (is_file(a) || is_file(c)) && is_file(b);
     free(a);
     free(b);
+    free(c);
     return ok;
 }
 
@@ -617,7 +593,9 @@ int site_write_listing(octavo *ov, const char *out_dir, const char *title, const
 
     /* index.html */
     sbuf h = {0};
-    sb_puts(&h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    sb_puts(&h, "<!DOCTYPE html>\n<html lang=\"");
+    sb_esc(&h, L.lang ? L.lang : "en");
+    sb_puts(&h, "\">\n<head>\n<meta charset=\"utf-8\">\n"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
     sb_esc(&h, title);
     sb_puts(&h, "</title>\n<link rel=\"alternate\" type=\"application/atom+xml\" href=\"feed.xml\" title=\"");
@@ -760,207 +738,39 @@ int site_write_listing(octavo *ov, const char *out_dir, const char *title, const
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The command.
+ * Documents whose frontmatter or encoding is broken.
  */
-static const char site_usage[] =
-    "usage: octavo site SITE_DIR -o OUT_DIR [options]\n"
-    "Renders every Markdown file under SITE_DIR (also the resource root) into an HTML bundle in\n"
-    "OUT_DIR, with index.html (the dated documents, newest first) and an Atom feed, feed.xml.\n"
-    "  -o, --output DIR    the output folder (required)\n"
-    "  --title TEXT        the site's title (default: the folder's name)\n";
 
-/* One document of the build and its steps. */
-typedef struct site_doc {
-    char *rel;          /* the source, relative to SITE_DIR */
-    char *path;         /* SITE_DIR/rel */
-    char *html_rel;     /* its page, relative to OUT_DIR */
-    octavo_doc *doc;
-    int failed;
-} site_doc;
-
-/* The documents, shared by the worker threads. */
-typedef struct site_run {
-    site_doc *docs;
-    size_t n;
-    const char *out_dir;
-    octavo *ov;
-    size_t next;
-    int failed;
-    pthread_mutex_t mu, load_mu;
-} site_run;
-
-/* A document whose frontmatter or encoding is broken still gets its page: the error is reported
- * as a warning and the file is rendered as Markdown (invalid UTF-8 replaced by U+FFFD, a broken
- * frontmatter shown as text). Returns 0 when that worked. */
-static int load_degraded(octavo *ov, site_doc *d, octavo_error *err) {
+int site_load_degraded(octavo *ov, const char *path, const char *text, size_t len, octavo_doc **out,
+                       octavo_error *err, char *warning, size_t wsize) {
     int code = err->code;
-    if (code != OCTAVO_E_YAML && code != OCTAVO_E_FRONTMATTER && code != OCTAVO_E_UNTERMINATED &&
-        code != OCTAVO_E_ENCODING)
-        return -1;
-    FILE *f = fopen(d->path, "rb");
-    if (!f) return -1;
-    sbuf raw = {0}, fixed = {0};
-    char tmp[65536];
-    size_t got;
-    while ((got = fread(tmp, 1, sizeof tmp, f)) > 0) sb_putn(&raw, tmp, got);
-    fclose(f);
-    sb_putn(&fixed, "\n", 1); /* not a frontmatter any more: the file is all Markdown */
-    for (size_t i = 0; i < raw.len;) {
-        unsigned char c = (unsigned char)raw.s[i];
+    /* a YAML syntax error is the author's mistake to fix: it stays an error */
+    if (code != OCTAVO_E_FRONTMATTER && code != OCTAVO_E_UNTERMINATED && code != OCTAVO_E_ENCODING) return -1;
+    sbuf fixed = {0};
+    if (code != OCTAVO_E_ENCODING) sb_putn(&fixed, "\n", 1); /* not a frontmatter any more: all Markdown */
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)text[i];
         size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = n && i + n <= raw.len;
-        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)raw.s[i + k] & 0xC0) == 0x80;
+        int ok = n && i + n <= len;
+        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)text[i + k] & 0xC0) == 0x80;
         if (ok && n == 1 && c == 0) ok = 0;
-        if (ok) sb_putn(&fixed, raw.s + i, n);
+        if (ok) sb_putn(&fixed, text + i, n);
         else sb_puts(&fixed, "\xEF\xBF\xBD");
         i += ok ? n : 1;
     }
-    char msg[OCTAVO_ERROR_SIZE + OCTAVO_PATH_SIZE + 64];
+    char msg[OCTAVO_ERROR_SIZE];
     snprintf(msg, sizeof msg, "%s", err->message);
     unsigned line = err->line, col = err->column;
-    int rc = octavo_doc_load(ov, d->path, fixed.s ? fixed.s : "", fixed.len, &d->doc, err);
+    int rc = octavo_doc_load(ov, path, fixed.s ? fixed.s : "", fixed.len, out, err);
     if (!rc)
-        fprintf(stderr, "%s:%u:%u: warning: %s: %s\n", d->path, line ? line : 1, col ? col : 1, msg,
-                code == OCTAVO_E_ENCODING ? "rendered with U+FFFD in place of the bad bytes"
-                                          : "the whole file is rendered as Markdown");
-    free(raw.s);
+        snprintf(warning, wsize, "%s:%u:%u: warning: %s: %s\n", path, line ? line : 1, col ? col : 1, msg,
+                 code == OCTAVO_E_ENCODING ? "rendered with U+FFFD in place of the bad bytes"
+                                           : "the whole file is rendered as Markdown");
     free(fixed.s);
     return rc;
 }
 
-static void *site_worker(void *arg) {
-    site_run *r = arg;
-    for (;;) {
-        pthread_mutex_lock(&r->mu);
-        size_t i = r->next++;
-        pthread_mutex_unlock(&r->mu);
-        if (i >= r->n) break;
-        site_doc *d = &r->docs[i];
-        octavo_error err;
-        /* loading runs one at a time: cmark-gfm's extensions switch their special characters on
-         * and off in a table shared by every parser of the process, so two parsers at once can
-         * miss autolinks; rendering (most of the work) runs in parallel */
-        pthread_mutex_lock(&r->load_mu);
-        int bad = octavo_doc_load_file(r->ov, d->path, &d->doc, &err) && load_degraded(r->ov, d, &err);
-        pthread_mutex_unlock(&r->load_mu);
-        if (bad) {
-            cli_error(&err);
-            d->failed = 1;
-        } else {
-            char *out = xasprintf("%s/%s", r->out_dir, d->html_rel);
-            if (site_render_page(d->doc, d->rel, out, &err)) {
-                cli_error(&err);
-                d->failed = 1;
-            }
-            free(out);
-        }
-        if (d->failed) {
-            pthread_mutex_lock(&r->mu);
-            r->failed = 1;
-            pthread_mutex_unlock(&r->mu);
-        }
-    }
-    return NULL;
-}
-
-int cli_site(int argc, char **argv) {
-    cli_common c;
-    cli_common_init(&c);
-    const char *site_dir = NULL, *out_dir = NULL, *title = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        int r = cli_common_option(&c, argc, argv, &i);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out_dir = argv[++i];
-        else if (!strcmp(a, "--title") && i + 1 < argc) title = argv[++i];
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "%s: site: unknown option '%s'\n%s%s", cli_prog, a, site_usage, cli_common_help);
-            return 2;
-        } else if (!site_dir) site_dir = a;
-        else {
-            fprintf(stderr, "%s: site takes one folder ('%s' and '%s')\n", cli_prog, site_dir, a);
-            return 2;
-        }
-    }
-    if (!site_dir || !out_dir) {
-        fprintf(stderr, "%s%s", site_usage, cli_common_help);
-        return 2;
-    }
-    struct stat st;
-    if (stat(site_dir, &st) || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "%s: error: not a folder\n", site_dir);
-        return 2;
-    }
-    if (!c.opt.resource_root) c.opt.resource_root = site_dir;
-    if (site_links_init(&c.opt, site_dir, out_dir)) return 1;
-    {
-        char *a = realpath(site_dir, NULL), *b = realpath(out_dir, NULL);
-        int same = a && b && !strcmp(a, b);
-        free(a);
-        free(b);
-        if (same) {
-            fprintf(stderr, "%s: error: the output folder must not be the site folder\n", out_dir);
-            site_links_free();
-            return 2;
-        }
-    }
-    octavo_error err;
-    octavo *ov = octavo_new(&c.opt, &err);
-    if (!ov) {
-        cli_error(&err);
-        site_links_free();
-        return 2;
-    }
-    char *site_title = NULL;
-    if (title) site_title = xstrdup(title);
-    else {
-        char *real = realpath(site_dir, NULL);
-        const char *slash = real ? strrchr(real, '/') : NULL;
-        site_title = xstrdup(slash && slash[1] ? slash + 1 : "Site");
-        free(real);
-    }
-
-    /* the documents (L.pages is the sorted list of sources) */
-    size_t n = L.pages.n;
-    site_doc *docs = calloc(n ? n : 1, sizeof *docs);
-    int status = 0;
-    for (size_t i = 0; i < n; i++) {
-        site_doc *d = &docs[i];
-        d->rel = xstrdup(L.pages.v[i]);
-        d->path = xasprintf("%s/%s", L.site_dir, d->rel);
-        d->html_rel = site_page_path(d->rel);
-    }
-    /* step per document: load, render the page; on as many threads as there are cores */
-    site_run run = {docs, n, out_dir, ov, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nthreads = cores < 1 ? 1 : cores > 8 ? 8 : (size_t)cores;
-    if (nthreads > n) nthreads = n ? n : 1;
-    pthread_t tids[8];
-    size_t started = 0;
-    for (size_t t = 1; t < nthreads; t++)
-        if (!pthread_create(&tids[started], NULL, site_worker, &run)) started++;
-    site_worker(&run);
-    for (size_t t = 0; t < started; t++) pthread_join(tids[t], NULL);
-    if (run.failed) status = 1;
-    /* the listings */
-    site_entry *entries = calloc(n ? n : 1, sizeof *entries);
-    size_t ne = 0;
-    for (size_t i = 0; i < n; i++)
-        if (docs[i].doc && !docs[i].failed)
-            entries[ne++] = (site_entry){docs[i].doc, docs[i].rel, docs[i].html_rel, NULL};
-    if (site_write_listing(ov, out_dir, site_title, entries, ne)) status = 1;
-    free(entries);
-    for (size_t i = 0; i < n; i++) {
-        octavo_doc_free(docs[i].doc);
-        free(docs[i].rel);
-        free(docs[i].path);
-        free(docs[i].html_rel);
-    }
-    free(docs);
-    free(site_title);
-    octavo_free(ov);
-    site_links_free();
-    if (!c.quiet && c.verbose) fprintf(stderr, "%zu pages written to %s\n", n, out_dir);
-    return status;
-}
+/* ---------------------------------------------------------------------------------------------
+ * The command: the whole collateral (collateral.c), of which the bundle is the HTML part.
+ */
+int cli_site(int argc, char **argv) { return collateral_main(argc, argv); }

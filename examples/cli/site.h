@@ -1,9 +1,10 @@
-/* octavo site SITE_DIR -o OUT_DIR: the site bundle (and, later, the whole collateral). */
+/* octavo site SITE_DIR -o OUT_DIR: the HTML bundle (link mapping, pages, index, feed), the part of
+ * the collateral build (collateral.c) that makes the web pages. */
 #ifndef OCTAVO_CLI_SITE_H
 #define OCTAVO_CLI_SITE_H
 #include "octavo.h"
 
-/** `octavo site SITE_DIR -o OUT_DIR [--base-url URL] [--untrusted] ...`: the HTML bundle. */
+/** `octavo site SITE_DIR -o OUT_DIR [options]`: the whole collateral (collateral_main). */
 int cli_site(int argc, char **argv);
 
 /**
@@ -41,4 +42,10 @@ int site_listing_exists(const char *out_dir);
  *  downloads.html when an entry has a PDF) and the Atom feed feed.xml, atomically. Returns 0 or
  *  -1 after printing why. */
 int site_write_listing(octavo *ov, const char *out_dir, const char *title, const site_entry *entries, size_t n);
+/** A document whose load failed with err (an encoding error, an unterminated frontmatter, a
+ *  frontmatter that is not a map) loaded again as plain Markdown, so that it still gets its page:
+ *  returns 0 with *out set and a "file:line:column: warning: ..." line in warning; -1 when the
+ *  error is not one of those (a YAML syntax error stays an error) or the second load failed. */
+int site_load_degraded(octavo *ov, const char *path, const char *text, size_t len, octavo_doc **out,
+                       octavo_error *err, char *warning, size_t wsize);
 #endif
