@@ -1,11 +1,21 @@
 /*
- * Hyphenation with libhyphen (the pattern hyphenator of LibreOffice, TeX patterns) and the Debian
- * dictionaries in /usr/share/hyphen (hyphen-en-us & co). Dictionaries are loaded once per process
- * per language and shared read-only between threads.
+ * Hyphenation with the Debian dictionaries in /usr/share/hyphen (hyphen-en-us & co): TeX patterns
+ * as libhyphen (the hyphenator of LibreOffice) reads them. Dictionaries are loaded once per
+ * process per language, when a paragraph first needs one, and shared read-only between threads.
+ *
+ * A dictionary of one level (all that Debian ships for English) is matched here with Liang's
+ * algorithm straight from the file's text: loading is one pass that hashes each pattern's
+ * letters (about 1 M instructions for hyph_en_US, where hnj_hyphen_load takes 37 M building its
+ * automaton), and every pattern that occurs in the word is applied. libhyphen's automaton applies,
+ * at each position, the pattern of the longest match only; the dictionaries are prepared for it
+ * (substrings.pl folds every embedded pattern into the longer ones), so both give the same breaks
+ * (tests/test_pdf.c compares them word by word). Dictionaries with a compound level (NEXTLEVEL)
+ * are handed to libhyphen itself.
  */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,25 +25,160 @@
 
 #define HYPH_DIR "/usr/share/hyphen/"
 #define MAX_DICTS 16
+#define MAX_KEY 48
 
 struct ov_hyphenator {
     char lang[16];
-    HyphenDict *dict;          /* NULL: none installed for the language */
+    int loaded;                /* a dictionary was found and read */
+    /* Liang's patterns, read from the file's text */
+    char *text;
+    size_t len;
+    uint64_t *slot;            /* open addressing: hash << 32 | (offset of the pattern + 1); 0: empty */
+    uint32_t mask;
+    int maxkey;                /* the longest pattern, in bytes of letters */
+    int lhmin, rhmin;          /* LEFTHYPHENMIN, RIGHTHYPHENMIN of the dictionary */
+    int nonstandard;           /* some patterns carry replacements (word/repl,pos,cut) */
+    HyphenDict *dict;          /* libhyphen, for dictionaries with a compound level */
 };
 
 static struct ov_hyphenator g_dicts[MAX_DICTS];
 static size_t g_ndicts;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static HyphenDict *try_load(const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, HYPH_DIR "hyph_%s.dic", name);
-    if (access(path, R_OK) != 0)
-        return NULL;
-    return hnj_hyphen_load(path);
+static int is_digit(int c) { return c >= '0' && c <= '9'; }
+
+static uint32_t fnv_step(uint32_t h, unsigned char c) { return (h ^ c) * 16777619u; }
+
+/* The end of the pattern starting at p (a blank, a '/', a comment, a line end or the end). */
+static const char *pattern_end(const char *p, const char *end) {
+    while (p < end && *p != '\n' && *p != '\r' && *p != ' ' && *p != '\t' && *p != '/' && *p != '%')
+        p++;
+    return p;
 }
 
-static HyphenDict *load_for(const char *lang) {
+static int slot_insert(struct ov_hyphenator *h, uint32_t hash, size_t off) {
+    uint32_t i = hash & h->mask;
+    while (h->slot[i])
+        i = (i + 1) & h->mask;
+    h->slot[i] = (uint64_t)hash << 32 | (uint64_t)(off + 1);
+    return 0;
+}
+
+/* Reads a one-level dictionary into h; returns 1, or 0 when the file cannot be read or holds a
+ * compound level (the caller then uses libhyphen). */
+static int load_patterns(struct ov_hyphenator *h, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return 0;
+    }
+    long n = ftell(f);
+    if (n <= 0 || n > (64l << 20) || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return 0;
+    }
+    char *text = malloc((size_t)n + 1);
+    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
+        free(text);
+        fclose(f);
+        return 0;
+    }
+    fclose(f);
+    text[n] = 0;
+    const char *end = text + n;
+    /* the table: at least twice as many slots as lines */
+    size_t lines = 1;
+    for (const char *p = text; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        lines++;
+    uint32_t cap = 1024;
+    while (cap < lines * 2 && cap < (1u << 30))
+        cap <<= 1;
+    h->slot = calloc(cap, sizeof *h->slot);
+    if (!h->slot) {
+        free(text);
+        return 0;
+    }
+    h->mask = cap - 1;
+    h->text = text;
+    h->len = (size_t)n;
+    /* the first line names the character set */
+    const char *p = memchr(text, '\n', (size_t)n);
+    p = p ? p + 1 : end;
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '%' || (c >= 'A' && c <= 'Z')) {
+            /* a comment, or a keyword line (LEFTHYPHENMIN 2, NOHYPHEN ..., NEXTLEVEL) */
+            if (!strncmp(p, "NEXTLEVEL", 9)) {
+                free(h->slot);
+                free(text);
+                h->slot = NULL;
+                h->text = NULL;
+                return 0;
+            }
+            if (!strncmp(p, "LEFTHYPHENMIN", 13))
+                h->lhmin = atoi(p + 13);
+            else if (!strncmp(p, "RIGHTHYPHENMIN", 14))
+                h->rhmin = atoi(p + 14);
+            const char *eol = memchr(p, '\n', (size_t)(end - p));
+            p = eol ? eol + 1 : end;
+            continue;
+        }
+        if (c == '\n' || c == '\r' || c == ' ' || c == '\t') {
+            p++;
+            continue;
+        }
+        /* a pattern: hash its letters (digits are the values between them) */
+        const char *q = p;
+        uint32_t hash = 2166136261u;
+        int keylen = 0;
+        for (; q < end; q++) {
+            c = (unsigned char)*q;
+            if (c >= '0' && c <= '9')
+                continue;
+            if (c == '\n' || c == '\r' || c == ' ' || c == '\t' || c == '/' || c == '%')
+                break;
+            hash = fnv_step(hash, c);
+            keylen++;
+        }
+        if (q < end && *q == '/')
+            h->nonstandard = 1;
+        if (keylen > 0 && keylen <= MAX_KEY) {
+            slot_insert(h, hash, (size_t)(p - text));
+            if (keylen > h->maxkey)
+                h->maxkey = keylen;
+        }
+        /* past a replacement part or a comment, to the next blank */
+        while (q < end && *q == '/' ) {
+            while (q < end && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n')
+                q++;
+        }
+        if (q < end && *q == '%') {
+            const char *eol = memchr(q, '\n', (size_t)(end - q));
+            q = eol ? eol : end;
+        }
+        p = q;
+    }
+    return 1;
+}
+
+static int path_readable(char *path, size_t size, const char *name) {
+    snprintf(path, size, HYPH_DIR "hyph_%s.dic", name);
+    return access(path, R_OK) == 0;
+}
+
+static int try_load(struct ov_hyphenator *h, const char *name) {
+    char path[256];
+    if (!path_readable(path, sizeof path, name))
+        return 0;
+    if (load_patterns(h, path))
+        return 1;
+    h->dict = hnj_hyphen_load(path);
+    return h->dict != NULL;
+}
+
+static int load_for(struct ov_hyphenator *h, const char *lang) {
     /* "en-us" -> ll "en", cc "US" */
     char ll[8] = "", cc[8] = "", name[24];
     size_t i = 0;
@@ -47,23 +192,19 @@ static HyphenDict *load_for(const char *lang) {
         cc[j] = 0;
     }
     if (!ll[0])
-        return NULL;
-    HyphenDict *d = NULL;
+        return 0;
     if (cc[0]) {
         snprintf(name, sizeof name, "%s_%s", ll, cc);
-        d = try_load(name);
+        if (try_load(h, name))
+            return 1;
     }
-    if (!d) {
-        static const char *const def[][2] = { { "en", "en_US" }, { "de", "de_DE" }, { "fr", "fr_FR" },
-                                              { "es", "es_ES" }, { "it", "it_IT" }, { "pt", "pt_PT" },
-                                              { "nl", "nl_NL" }, { "ru", "ru_RU" }, { "pl", "pl_PL" } };
-        for (size_t k = 0; k < sizeof def / sizeof def[0] && !d; k++)
-            if (strcmp(def[k][0], ll) == 0)
-                d = try_load(def[k][1]);
-    }
-    if (!d)
-        d = try_load(ll);
-    return d;
+    static const char *const def[][2] = { { "en", "en_US" }, { "de", "de_DE" }, { "fr", "fr_FR" },
+                                          { "es", "es_ES" }, { "it", "it_IT" }, { "pt", "pt_PT" },
+                                          { "nl", "nl_NL" }, { "ru", "ru_RU" }, { "pl", "pl_PL" } };
+    for (size_t k = 0; k < sizeof def / sizeof def[0]; k++)
+        if (strcmp(def[k][0], ll) == 0 && try_load(h, def[k][1]))
+            return 1;
+    return try_load(h, ll);
 }
 
 const ov_hyphenator *ov_hyphenator_get(const char *lang) {
@@ -79,41 +220,103 @@ const ov_hyphenator *ov_hyphenator_get(const char *lang) {
     if (!r && g_ndicts < MAX_DICTS && strlen(lang) < sizeof g_dicts[0].lang) {
         struct ov_hyphenator *h = &g_dicts[g_ndicts++];
         snprintf(h->lang, sizeof h->lang, "%s", lang);
-        h->dict = load_for(lang);
+        h->loaded = load_for(h, lang);
         r = h;
     }
     pthread_mutex_unlock(&g_lock);
-    return r && r->dict ? r : NULL;
+    return r && r->loaded ? r : NULL;
+}
+
+/* Liang: every pattern that occurs in ".word." raises the values between its letters; an odd
+ * value between two letters allows a break there. v[k] is the value before prep[k]. */
+static int liang(const ov_hyphenator *h, const char *prep, size_t plen, unsigned char *v) {
+    memset(v, 0, plen + 1);
+    const char *end = h->text + h->len;
+    for (size_t i = 0; i < plen; i++) {
+        uint32_t hash = 2166136261u;
+        for (size_t l = 1; l <= (size_t)h->maxkey && i + l <= plen; l++) {
+            hash = fnv_step(hash, (unsigned char)prep[i + l - 1]);
+            for (uint32_t s = hash & h->mask; h->slot[s]; s = (s + 1) & h->mask) {
+                if ((uint32_t)(h->slot[s] >> 32) != hash)
+                    continue;
+                const char *p = h->text + (uint32_t)h->slot[s] - 1;
+                const char *pe = pattern_end(p, end);
+                /* the letters must be prep[i, i + l) */
+                size_t k = 0;
+                const char *r = p;
+                for (; r < pe; r++) {
+                    if (is_digit((unsigned char)*r))
+                        continue;
+                    if (k >= l || *r != prep[i + k])
+                        break;
+                    k++;
+                }
+                if (r < pe || k != l)
+                    continue;
+                if (pe < end && *pe == '/')
+                    return -1; /* a replacement pattern: libhyphen would not hyphenate plainly */
+                k = 0;
+                for (r = p; r < pe; r++) {
+                    if (is_digit((unsigned char)*r)) {
+                        unsigned char d = (unsigned char)(*r - '0');
+                        if (d > v[i + k])
+                            v[i + k] = d;
+                    } else
+                        k++;
+                }
+            }
+        }
+    }
+    return 0;
 }
 
 int ov_hyphenate(const ov_hyphenator *h, const uint32_t *word, size_t n, unsigned char *out) {
     memset(out, 0, n);
-    if (!h || !h->dict || n < 5 || n > 60)
+    if (!h || !h->loaded || n < 5 || n > 60)
         return 0;
     /* only plain ASCII letters: bytes are characters, and the dictionary knows the words */
-    char w[64], hy[72];
+    char w[64];
     for (size_t i = 0; i < n; i++) {
         if (word[i] > 127 || !isalpha((int)word[i]))
             return 0;
         w[i] = (char)tolower((int)word[i]);
     }
     w[n] = 0;
-    char **rep = NULL;
-    int *pos = NULL, *cut = NULL;
-    if (hnj_hyphen_hyphenate3(h->dict, w, (int)n, hy, NULL, &rep, &pos, &cut, 2, 3, 2, 2) != 0)
-        return 0;
     int count = 0;
-    if (rep) {
-        /* non-standard hyphenation (not in the languages we set): not used */
-        for (size_t i = 0; i < n; i++)
-            free(rep[i]);
-        free(rep);
-        free(pos);
-        free(cut);
-        return 0;
+    /* at least 2 letters before a break and 3 after, or more when the dictionary asks */
+    size_t lmin = h->lhmin > 2 ? (size_t)h->lhmin : 2, rmin = h->rhmin > 3 ? (size_t)h->rhmin : 3;
+    if (h->dict) {
+        char hy[72];
+        char **rep = NULL;
+        int *pos = NULL, *cut = NULL;
+        if (hnj_hyphen_hyphenate3(h->dict, w, (int)n, hy, NULL, &rep, &pos, &cut, 2, 3, 2, 2) != 0)
+            return 0;
+        if (rep) {
+            /* non-standard hyphenation (not in the languages we set): not used */
+            for (size_t i = 0; i < n; i++)
+                free(rep[i]);
+            free(rep);
+            free(pos);
+            free(cut);
+            return 0;
+        }
+        for (size_t i = 1; i + 4 <= n; i++)
+            if (hy[i] & 1) {
+                out[i] = 1;
+                count++;
+            }
+        return count;
     }
-    for (size_t i = 1; i + 4 <= n; i++)  /* at least 2 letters before and 3 after */
-        if (hy[i] & 1) {
+    char prep[64 + 2];
+    unsigned char v[64 + 3];
+    prep[0] = '.';
+    memcpy(prep + 1, w, n);
+    prep[n + 1] = '.';
+    if (liang(h, prep, n + 2, v) < 0)
+        return 0;
+    /* a break after word[i] is the value before prep[i + 2] */
+    for (size_t i = lmin - 1; i + rmin < n; i++)
+        if (v[i + 2] & 1) {
             out[i] = 1;
             count++;
         }

@@ -28,6 +28,14 @@ int lay_box(lay *L, const ov_box *b) {
     return 0;
 }
 
+const ov_hyphenator *lay_hyphenator(lay *L) {
+    if (!L->hyph_loaded) {
+        L->hyph = L->hyphenate ? ov_hyphenator_get(L->lang) : NULL;
+        L->hyph_loaded = 1;
+    }
+    return L->hyph;
+}
+
 int lay_vpush(lay *L, vlist *v, const vbox *b) {
     GROW(v->v, v->n, v->cap, 1, L->nomem = 1; return -1);
     v->v[v->n++] = *b;
@@ -467,7 +475,7 @@ static int lay_init(lay *L, const octavo *ov, ov_layout *ly, const char *lang, o
     unsigned flags = ov->opt.flags;
     L->ragged = (flags & OCTAVO_RAGGED) != 0;
     L->hyphenate = !(flags & OCTAVO_NO_HYPHENATE);
-    L->hyph = L->hyphenate ? ov_hyphenator_get(lang) : NULL;
+    snprintf(L->lang, sizeof L->lang, "%s", lang ? lang : "en");
     if (ov->opt.paper == OCTAVO_PAPER_LETTER) {
         ly->page_w = 612;
         ly->page_h = 792;

@@ -105,6 +105,11 @@ typedef struct ov_lb_item {
  *  fit. ragged: first fit with natural spaces. *breaks is ov_malloc'd; the last is the final item.
  *  Returns the number of lines, -1 on allocation failure. */
 int ov_linebreak(const ov_lb_item *items, size_t n, double line_width, int ragged, size_t **breaks);
+/** One total-fit pass at a tolerance (the largest stretch ratio allowed; 1.0 is TeX's
+ *  \pretolerance of 100), no emergency stretch: TeX's first pass, tried before hyphenating.
+ *  Returns the number of lines, 0 when no breaks are within the tolerance, -1 on allocation
+ *  failure. */
+int ov_linebreak_pass(const ov_lb_item *items, size_t n, double line_width, double tolerance, size_t **breaks);
 
 /* ---- the output: pages of boxes --------------------------------------------------------------- */
 typedef enum ov_box_kind {

@@ -62,7 +62,9 @@ typedef struct lay {
     ov_layout *ly;
     const ov_fonts *fonts;
     ov_shaper *shaper;
-    const ov_hyphenator *hyph;
+    const ov_hyphenator *hyph; /* loaded when a paragraph first needs it (lay_hyphenator) */
+    int hyph_loaded;
+    char lang[32];
     int ragged, hyphenate;
     float margin, text_left, text_top, text_bottom, text_w;
     float body_size, lead;
@@ -90,6 +92,8 @@ typedef struct lay {
 
 /* layout.c */
 int lay_box(lay *L, const ov_box *b);
+/** The document language's hyphenation patterns, loaded on first use; NULL when none or off. */
+const ov_hyphenator *lay_hyphenator(lay *L);
 size_t lay_line(lay *L, const bctx *c, float h, float d, size_t b0);
 void lay_glue(lay *L, const bctx *c, float amount);
 void lay_mark(lay *L, size_t dest);

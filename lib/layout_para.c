@@ -516,7 +516,7 @@ static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut
     }
 }
 
-static void prepare_breaks(lay *L, para *P, float width) {
+static void prepare_breaks(lay *L, para *P, float width, int hyphenate) {
     size_t cap = P->n * 2 + 16, n = 0;
     pitem *out = ov_malloc(cap * sizeof *out);
     if (!out) {
@@ -564,7 +564,7 @@ static void prepare_breaks(lay *L, para *P, float width) {
         }
         /* hyphenation of the letters of a whole word (a box between spaces) */
         int whole = (i == 0 || P->it[i - 1].type != OV_LB_BOX) && (i + 1 == P->n || P->it[i + 1].type != OV_LB_BOX);
-        if (L->hyph && !P->nohyph && whole && !b->code && !b->link && b->nc >= 5 && b->size <= L->body_size * 1.05f) {
+        if (hyphenate && whole && !b->code && !b->link && b->nc >= 5 && b->size <= L->body_size * 1.05f) {
             size_t a = 0, z = nc;
             while (a < nc && !is_letter_ascii(w[a]) && (w[a] == '(' || w[a] == 0x201C || w[a] == 0x2018 ||
                                                         w[a] == '"' || w[a] == '\''))
@@ -577,9 +577,10 @@ static void prepare_breaks(lay *L, para *P, float width) {
             int letters = z - a >= 5;
             for (size_t k = a; k < z && letters; k++)
                 letters = is_letter_ascii(w[k]);
-            if (letters) {
+            const ov_hyphenator *hyph = letters ? lay_hyphenator(L) : NULL;
+            if (hyph) {
                 unsigned char hy[WORD_MAX];
-                if (ov_hyphenate(L->hyph, w + a, z - a, hy) > 0)
+                if (ov_hyphenate(hyph, w + a, z - a, hy) > 0)
                     for (size_t k = 0; k < z - a; k++)
                         if (hy[k])
                             cut[a + k] = 1, any = 1;
@@ -643,6 +644,36 @@ static void acc_push(lay *L, run_acc *a, const ov_box *b) {
     a->boxes[a->n++] = *b;
 }
 
+/* Ends the paragraph's items (\parfillskip and a forced break) and chooses the breaks: one pass
+ * within the pretolerance (returns 0 when none fits it), or all of ov_linebreak's passes. */
+static int break_lines(lay *L, para *P, float width, int ragged, int first_pass, size_t **br) {
+    pitem *g = push_item(L, P);
+    if (!g)
+        return -1;
+    g->type = OV_LB_GLUE;
+    g->st = 1e6f;
+    pitem *fe = push_item(L, P);
+    if (!fe)
+        return -1;
+    fe->type = OV_LB_PENALTY;
+    fe->pen = -OV_LB_INF;
+    ov_lb_item *lb = ov_malloc(P->n * sizeof *lb);
+    if (!lb)
+        return -1;
+    for (size_t i = 0; i < P->n; i++) {
+        lb[i].type = P->it[i].type;
+        lb[i].width = P->it[i].w;
+        lb[i].stretch = P->it[i].st;
+        lb[i].shrink = P->it[i].sh;
+        lb[i].penalty = P->it[i].pen;
+        lb[i].flagged = P->it[i].flagged;
+    }
+    int nlines = first_pass ? ov_linebreak_pass(lb, P->n, width, 1.0, br)
+                            : ov_linebreak(lb, P->n, width, ragged, br);
+    ov_free(lb);
+    return nlines;
+}
+
 void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep_lines) {
     if (P->space)
         P->space = 0;
@@ -661,38 +692,45 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
     }
     float width = c->width;
     P->nohyph = align != 0;
-    prepare_breaks(L, P, width);
-    if (L->nomem)
-        return;
-    /* the end: \parfillskip and a forced break */
-    pitem *g = push_item(L, P);
-    if (!g)
-        return;
-    g->type = OV_LB_GLUE;
-    g->st = 1e6f;
-    pitem *fe = push_item(L, P);
-    if (!fe)
-        return;
-    fe->type = OV_LB_PENALTY;
-    fe->pen = -OV_LB_INF;
-    ov_lb_item *lb = ov_malloc(P->n * sizeof *lb);
-    if (!lb) {
-        L->nomem = 1;
-        return;
-    }
-    for (size_t i = 0; i < P->n; i++) {
-        lb[i].type = P->it[i].type;
-        lb[i].width = P->it[i].w;
-        lb[i].stretch = P->it[i].st;
-        lb[i].shrink = P->it[i].sh;
-        lb[i].penalty = P->it[i].pen;
-        lb[i].flagged = P->it[i].flagged;
-    }
-    size_t *br = NULL;
     int ragged = L->ragged || align != 0;
-    int nlines = ov_linebreak(lb, P->n, width, ragged, &br);
-    ov_free(lb);
+    int hyphenate = L->hyphenate && !P->nohyph;
+    size_t *br = NULL;
+    int nlines = 0;
+    if (hyphenate && !ragged) {
+        /* TeX's first pass: without hyphenation, within a pretolerance; only paragraphs that
+         * cannot be set so well are hyphenated (and the patterns loaded only then) */
+        pitem *saved = ov_malloc((P->n ? P->n : 1) * sizeof *saved);
+        if (!saved) {
+            L->nomem = 1;
+            return;
+        }
+        size_t nsaved = P->n;
+        memcpy(saved, P->it, P->n * sizeof *saved);
+        prepare_breaks(L, P, width, 0);
+        nlines = L->nomem ? -1 : break_lines(L, P, width, 0, 1, &br);
+        if (nlines == 0) {
+            if (P->cap < nsaved) {
+                pitem *q = ov_realloc(P->it, nsaved * sizeof *q);
+                if (!q)
+                    nlines = -1;
+                else {
+                    P->it = q;
+                    P->cap = nsaved;
+                }
+            }
+            if (nlines == 0) {
+                memcpy(P->it, saved, nsaved * sizeof *saved);
+                P->n = nsaved;
+            }
+        }
+        ov_free(saved);
+    }
+    if (nlines == 0) {
+        prepare_breaks(L, P, width, hyphenate);
+        nlines = L->nomem ? -1 : break_lines(L, P, width, ragged, 0, &br);
+    }
     if (nlines < 0) {
+        ov_free(br);
         L->nomem = 1;
         return;
     }

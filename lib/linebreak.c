@@ -245,15 +245,12 @@ static int first_fit(const ov_lb_item *it, size_t n, const double *sw, double wi
     return (int)nb;
 }
 
-int ov_linebreak(const ov_lb_item *items, size_t n, double line_width, int ragged, size_t **breaks) {
-    *breaks = NULL;
-    if (n == 0)
-        return 0;
+/* Sums of width, stretch and shrink of everything before item i (3 arrays of n + 1). */
+static double *sums(const ov_lb_item *items, size_t n) {
     double *sw = ov_malloc(3 * (n + 1) * sizeof *sw);
     if (!sw)
-        return -1;
+        return NULL;
     double *sy = sw + n + 1, *sz = sy + n + 1;
-    /* sums of everything before item i */
     sw[0] = sy[0] = sz[0] = 0;
     for (size_t i = 0; i < n; i++) {
         double w = 0, y = 0, z = 0;
@@ -263,6 +260,29 @@ int ov_linebreak(const ov_lb_item *items, size_t n, double line_width, int ragge
         sy[i + 1] = sy[i] + y;
         sz[i + 1] = sz[i] + z;
     }
+    return sw;
+}
+
+int ov_linebreak_pass(const ov_lb_item *items, size_t n, double line_width, double tolerance, size_t **breaks) {
+    *breaks = NULL;
+    if (n == 0)
+        return 0;
+    double *sw = sums(items, n);
+    if (!sw)
+        return -1;
+    int lines = kp_pass(items, n, sw, sw + n + 1, sw + 2 * (n + 1), line_width, tolerance, 0, breaks);
+    ov_free(sw);
+    return lines;
+}
+
+int ov_linebreak(const ov_lb_item *items, size_t n, double line_width, int ragged, size_t **breaks) {
+    *breaks = NULL;
+    if (n == 0)
+        return 0;
+    double *sw = sums(items, n);
+    if (!sw)
+        return -1;
+    double *sy = sw + n + 1, *sz = sy + n + 1;
     int lines = 0;
     if (!ragged) {
         /* tolerance as a ratio: badness 200 ~ r 1.26; badness 2000 ~ r 2.7 */

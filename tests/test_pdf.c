@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hyphen.h>
 #include <png.h>
 #include <webp/encode.h>
 
@@ -156,6 +157,10 @@ TEST(test_document) {
     if (have("pdffonts")) {
         char *r = run("pdffonts '%s' | tail -n +3 | awk '{ if ($(NF-4) != \"yes\") print }'", out);
         CHECKF(r && !*r, "fonts not embedded: %s", r ? r : "");
+        free(r);
+        /* subsets (a six-letter tag) with a ToUnicode map */
+        r = run("pdffonts '%s' | tail -n +3 | awk '{ if ($(NF-3) != \"yes\" || $(NF-2) != \"yes\" || $1 !~ /^[A-Z][A-Z][A-Z][A-Z][A-Z][A-Z]\\+/) print }'", out);
+        CHECKF(r && !*r, "fonts not subset or without ToUnicode: %s", r ? r : "");
         free(r);
     } else
         printf("note: pdffonts not installed\n");
@@ -359,6 +364,52 @@ TEST(test_missing_image) {
     }
 }
 
+/* Dark pixels of page 1 at 150 dpi, gray. */
+static long ink(const char *pdf) {
+    char base[600], path[700];
+    snprintf(base, sizeof base, "%s-ink", pdf);
+    char *r = run("pdftoppm -gray -r 150 -f 1 -l 1 -singlefile '%s' '%s' 2>&1", pdf, base);
+    free(r);
+    snprintf(path, sizeof path, "%s.pgm", base);
+    size_t len = 0;
+    char *img = slurp(path, &len);
+    if (!img)
+        return -1;
+    int w, h, mx, off = 0;
+    long dark = 0;
+    if (sscanf(img, "P5 %d %d %d%n", &w, &h, &mx, &off) == 3)
+        for (size_t i = (size_t)off + 1; i < len; i++)
+            dark += (unsigned char)img[i] < 128;
+    free(img);
+    return dark;
+}
+
+/* Accented letters are composite glyphs (a base and an accent, some nested): the subsets must
+ * keep their components, or the accents vanish. */
+TEST(test_composite_glyphs) {
+    if (!have("pdftoppm")) {
+        printf("note: pdftoppm not installed, composite glyphs not checked\n");
+        return;
+    }
+    const char *letters[3][2] = { { "e", "plain" }, { "\xC3\xA9", "acute" }, { "\xD1\x91", "cyrillic-io" } };
+    long dark[3];
+    for (int k = 0; k < 3; k++) {
+        char md[4096] = "---\ntitle: x\n---\n\n";
+        for (int i = 0; i < 300; i++) {
+            strcat(md, letters[k][0]);
+            if (i % 10 == 9)
+                strcat(md, " ");
+        }
+        strcat(md, "\n");
+        char out[512];
+        snprintf(out, sizeof out, "%s/composite-%s.pdf", dir, letters[k][1]);
+        CHECK_INT(render("c.md", md, 0, out, NULL), OCTAVO_OK);
+        dark[k] = ink(out);
+    }
+    CHECKF(dark[0] > 0 && dark[1] > dark[0] * 1.05, "e %ld, e-acute %ld dark pixels", dark[0], dark[1]);
+    CHECKF(dark[2] > dark[0] * 1.05, "e %ld, io %ld dark pixels", dark[0], dark[2]);
+}
+
 /* ---- the engine's parts */
 TEST(test_linebreak) {
     /* ten boxes of 10 with glue 3 (+2 -1): width 50 fits 3 boxes and 2 glues (36) to 4 (49) */
@@ -390,17 +441,83 @@ TEST(test_hyphenate) {
         printf("note: no English hyphenation dictionary, hyphenation not checked\n");
         return;
     }
-    const char *w = "hyphenation";
+    const char *word = "hyphenation";
     uint32_t cp[32];
     unsigned char out[32];
-    size_t n = strlen(w);
+    size_t n = strlen(word);
     for (size_t i = 0; i < n; i++)
-        cp[i] = (unsigned char)w[i];
+        cp[i] = (unsigned char)word[i];
     CHECK(ov_hyphenate(h, cp, n, out) >= 2);
     CHECK(out[1] == 1);  /* hy-phen-ation */
     CHECK(out[0] == 0 && out[n - 1] == 0 && out[n - 2] == 0);
     uint32_t accented[6] = { 'c', 'a', 'f', 0xE9, 's', 's' };
     CHECK_INT(ov_hyphenate(h, accented, 6, out), 0);
+    /* the same breaks as libhyphen's own matcher, word for word: words made of the dictionary's
+     * patterns (each holds matches) and a few real ones */
+    HyphenDict *d = hnj_hyphen_load("/usr/share/hyphen/hyph_en_US.dic");
+    FILE *f = fopen("/usr/share/hyphen/hyph_en_US.dic", "r");
+    if (!d || !f) {
+        printf("note: hyph_en_US.dic not readable by libhyphen, not compared\n");
+        if (d)
+            hnj_hyphen_free(d);
+        if (f)
+            fclose(f);
+        return;
+    }
+    static char keys[12000][32];
+    size_t nk = 0;
+    char line[128];
+    while (nk < 12000 && fgets(line, sizeof line, f)) {
+        size_t o = 0;
+        for (const char *q = line; *q && *q != '\n' && o < 31; q++)
+            if (*q >= 'a' && *q <= 'z')
+                keys[nk][o++] = *q;
+            else if (!(*q >= '0' && *q <= '9') && *q != '.') {
+                o = 0;
+                break;
+            }
+        keys[nk][o] = 0;
+        if (o)
+            nk++;
+    }
+    fclose(f);
+    static const char *const real[] = { "hyphenation", "representatives", "incomprehensibility", "containers",
+                                        "infrastructure", "confidential", "orchestration", "virtualization",
+                                        "performance", "kubernetes", "technologies", "communities" };
+    unsigned seed = 7;
+    size_t compared = 0, differ = 0;
+    for (size_t t = 0; t < 40000 + sizeof real / sizeof real[0]; t++) {
+        char w[64] = "";
+        if (t < sizeof real / sizeof real[0])
+            snprintf(w, sizeof w, "%s", real[t]);
+        else
+            for (int parts = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 3; parts > 0; parts--) {
+                seed = seed * 1103515245u + 12345u;
+                const char *k = keys[(seed >> 8) % nk];
+                if (strlen(w) + strlen(k) < 60)
+                    strcat(w, k);
+            }
+        size_t wn = strlen(w);
+        if (wn < 5)
+            continue;
+        uint32_t cps[64];
+        unsigned char mine[64], hy[72];
+        for (size_t i = 0; i < wn; i++)
+            cps[i] = (unsigned char)w[i];
+        ov_hyphenate(h, cps, wn, mine);
+        char **rep = NULL;
+        int *pos = NULL, *cut = NULL;
+        hnj_hyphen_hyphenate3(d, w, (int)wn, (char *)hy, NULL, &rep, &pos, &cut, 2, 3, 2, 2);
+        int same = 1;
+        for (size_t i = 0; i < wn; i++)
+            same &= mine[i] == (i >= 1 && i + 4 <= wn && (hy[i] & 1));
+        compared++;
+        if (!same && differ++ < 3)
+            fprintf(stderr, "hyphenation of %s differs from libhyphen\n", w);
+    }
+    hnj_hyphen_free(d);
+    CHECKF(differ == 0, "%zu of %zu words hyphenated differently from libhyphen", differ, compared);
+    CHECK(compared > 30000);
 }
 
 TEST(test_fonts) {
@@ -473,6 +590,7 @@ int main(void) {
     RUN(test_ragged_and_letter);
     RUN(test_images);
     RUN(test_missing_image);
+    RUN(test_composite_glyphs);
     RUN(test_book);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
