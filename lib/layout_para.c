@@ -859,8 +859,7 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
                         bg.y = -size * 0.28f;
                         bg.h = size * 1.16f;
                         /* backgrounds go first */
-                        acc_push(L, &acc, &bg);
-                        acc.boxes[acc.n - 1].kind = OV_BOX_RECT;
+                        acc_push(L, &acc, &bg); /* (a failed push leaves boxes NULL: L->nomem says so) */
                     }
                 }
                 x += bw;
