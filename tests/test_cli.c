@@ -257,6 +257,16 @@ TEST(configuration_errors) {
     CHECK_INT(count_ext(d, ".pdf"), 1);
     CHECK_INT(count_ext(d, ".epub"), 0);
     CHECK_INT(count_ext(d, ".html"), 6); /* four pages, index, downloads */
+    /* an excluded folder: no page, no PDF, and no link to it from the other pages */
+    sh("printf 'exclude: [pages/papers]\\n' > %s/s3/octavo.yaml", tmp);
+    CHECK_INT(run(args), 0);
+    CHECK(!exists("%s/o3/pages/papers/durable-queues.html", tmp));
+    CHECK(!exists("%s/o3/pages/papers/durable-queues.pdf", tmp));
+    char p[4200];
+    snprintf(p, sizeof p, "%s/o3/pages/about.html", tmp);
+    char *about = slurp(p);
+    CHECK(about && !strstr(about, "durable-queues.html"));
+    free(about);
 }
 
 TEST(interrupt_leaves_no_partial_file) {

@@ -817,6 +817,7 @@ static void render_doc(build *b, cdoc *d) {
     progress_begin(d->rel);
     double t0 = now_s();
     octavo_error err;
+    int html_done = !d->need_html, pdf_done = !d->need_pdf;
     if (d->need_html) {
         char *out = xasprintf("%s/%s", b->out_dir, d->html_rel);
         if (site_render_page(d->doc, d->rel, out, &err)) {
@@ -824,6 +825,7 @@ static void render_doc(build *b, cdoc *d) {
             d->failed = 1;
         } else {
             d->built = 1;
+            html_done = 1;
         }
         free(out);
     }
@@ -835,13 +837,12 @@ static void render_doc(build *b, cdoc *d) {
         } else {
             d->built = 1;
             d->pages = octavo_doc_pdf_pages(d->doc);
+            pdf_done = 1;
         }
         free(out);
     }
-    if (!d->failed) {
-        /* done, unless an interruption stopped it between its two outputs */
-        if (!d->need_pdf || d->pages || !d->want_pdf) d->need_html = d->need_pdf = 0;
-    }
+    /* done, unless it failed or an interruption stopped it between its two outputs */
+    if (!d->failed && html_done && pdf_done) d->need_html = d->need_pdf = 0;
     cur_msgs = NULL;
     cur_warnings = NULL;
     if (b->c.verbose && d->built && !d->failed) {
@@ -1402,6 +1403,13 @@ int collateral_main(int argc, char **argv) {
 
     /* A: read and key */
     find_documents(b);
+    {
+        /* links go to the pages this build makes (configured exclusions included) */
+        const char **rels = xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *rels);
+        for (size_t i = 0; i < b->ndocs; i++) rels[i] = b->docs[i].rel;
+        site_links_set_pages(rels, b->ndocs);
+        free(rels);
+    }
     read_manifest(b);
     remove_temporaries(b); /* left by a run that was killed outright */
     jobs_run(b->jobs, b->ndocs, NULL, phase_read, b);

@@ -490,6 +490,12 @@ int site_links_init(octavo_options *o, const char *site_dir, const char *out_dir
     return 0;
 }
 
+void site_links_set_pages(const char *const *rels, size_t n) {
+    sl_free(&L.pages);
+    for (size_t i = 0; i < n; i++) sl_add(&L.pages, xstrdup(rels[i]));
+    qsort(L.pages.v, L.pages.n, sizeof *L.pages.v, cmp_str);
+}
+
 void site_links_free(void) {
     if (!L.ready) return;
     free(L.site_dir);

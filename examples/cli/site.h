@@ -20,6 +20,9 @@ int cli_site(int argc, char **argv);
  * The callback is thread-safe. Returns 0, or -1 after printing why.
  */
 int site_links_init(octavo_options *o, const char *site_dir, const char *out_dir);
+/** Replaces the pages the mapping links to (site_links_init found every Markdown file): the
+ *  sources, relative to site_dir, that the build turns into pages. */
+void site_links_set_pages(const char *const *rels, size_t n);
 /** Frees what site_links_init made (after the last render). */
 void site_links_free(void);
 
