@@ -230,6 +230,7 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
     }
     /* codes -> glyphs */
     unsigned char *map = ok ? ov_calloc(n + 1, 2) : NULL;
+    int nomem = ok && !map; /* our allocations failing are OCTAVO_E_NOMEM, not a libharu failure */
     HPDF_Dict cidmap = NULL;
     if (map) {
         for (size_t i = 0; i < n; i++) {
@@ -281,6 +282,7 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
         }
         ov_buf_puts(&m, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
         tounicode = m.failed ? NULL : new_stream(w, m.data, m.len);
+        nomem |= m.failed;
         ov_buf_free(&m);
         ok = tounicode != NULL;
     }
@@ -298,6 +300,8 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
     }
     ov_free(cps);
     ov_font_subset_free(&sub);
+    if (nomem && !w->error)
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, w->docname, 0, 0, NULL);
     if (!ok || w->error)
         return fail(w, err, "to embed a font");
     pf->font = font;
@@ -610,7 +614,7 @@ static int page_links(pdfw *w, size_t pi) {
             const char *uri = ly->strs.data + b->uri;
             char *enc = percent_encode(uri);
             if (!enc)
-                return -1;
+                return -2; /* out of memory */
             a = HPDF_Page_CreateURILinkAnnot(page, r, enc);
             ov_free(enc);
         }
@@ -739,9 +743,11 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
         ov_buf_put(&c, acc, 32);
         ov_sha256(c.data, c.len, h);
         memcpy(acc, h, 32);
-        if (page_links(&w, p) < 0) {
+        int pl = page_links(&w, p);
+        if (pl < 0) {
             ov_buf_free(&c);
-            rc = fail(&w, err, "to add a link");
+            rc = pl == -2 ? ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, NULL)
+                          : fail(&w, err, "to add a link");
             goto done;
         }
     }
