@@ -25,6 +25,10 @@
 #include "internal.h"
 #include "octavo.h"
 
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wunused-function" /* each test uses a part */
+#endif
+
 /* a marker that only the secret files outside the root hold */
 #define SECRET "OCTAVO-SECRET-8c1f0e77d2"
 /* the secret image's size: its /Width in a PDF would betray it */
