@@ -170,6 +170,19 @@ TEST(example_site) {
     CHECK(e && strstr(e, "built pages/about.html, pages/about.pdf ("));
     free(e);
     CHECK(exists("%s/j1/pages/about.pdf", tmp));
+
+    /* on a terminal (script(1) gives one), a progress display: done/total, redrawn with \r */
+    if (sh("command -v script >/dev/null") == 0) {
+        CHECK_INT(sh("script -qec '%s site examples/site -o %s/tty --force' /dev/null >%s/tty.log 2>&1", octavo_bin,
+                     tmp, tmp),
+                  0);
+        char tp[4200];
+        snprintf(tp, sizeof tp, "%s/tty.log", tmp);
+        char *t = slurp(tp);
+        CHECKF(t && strstr(t, "/6") && strchr(t, '\r'), "terminal output: %s", t ? t : "");
+        CHECK(t && strstr(t, "4 documents, 4 built"));
+        free(t);
+    }
 }
 
 /* A copy of the example site to change. */
