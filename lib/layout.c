@@ -584,6 +584,7 @@ int ov_layout_doc(octavo_doc *doc, ov_layout *ly, octavo_error *err) {
     rc = lay_init(&L, doc->ov, ly, octavo_doc_lang(doc), err);
     if (rc) {
         lay_fini(&L);
+        ov_layout_free(ly); /* lay_init may have started the string table */
         return rc;
     }
     ly->title = ov_strdup(octavo_doc_title(doc));
@@ -730,6 +731,7 @@ int ov_layout_book(octavo_book *book, ov_layout *ly, octavo_error *err) {
     int rc = lay_init(&L, book->ov, ly, lang, err);
     if (rc) {
         lay_fini(&L);
+        ov_layout_free(ly); /* lay_init may have started the string table */
         return rc;
     }
     const char *btitle = book->title ? book->title : book->ndocs ? octavo_doc_title(book->docs[0]) : "Book";
