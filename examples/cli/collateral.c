@@ -1414,6 +1414,12 @@ int collateral_main(int argc, char **argv) {
     remove_temporaries(b); /* left by a run that was killed outright */
     jobs_run(b->jobs, b->ndocs, NULL, phase_read, b);
     double t_read = now_s();
+    if (cli_interrupted()) { /* nothing was written yet: the manifest stands as it is */
+        fprintf(stderr, "%s: interrupted\n", cli_prog);
+        build_free(b);
+        cli_interrupt_finish();
+        return 130;
+    }
     uint64_t set_key = site_set_key(b);
     int opts_same = b->m_have_opts && b->m_opt_key == b->opt_key && !b->force;
     int all_clean = opts_same && !b->nm_gone;
@@ -1434,8 +1440,12 @@ int collateral_main(int argc, char **argv) {
     }
     if (all_clean) {
         /* the books and listings of the last build stand when their files do */
-        for (int k = 0; k < 2; k++)
+        int members = 0;
+        for (size_t i = 0; i < b->ndocs; i++) members |= b->docs[i].m_book;
+        for (int k = 0; k < 2; k++) {
             if (b->books[k].m_have && !outputs_exist(b, b->books[k].out_rel)) all_clean = 0;
+            if (members && !b->books[k].m_have) all_clean = 0; /* it failed last time: try again */
+        }
         if (!outputs_exist(b, "downloads.html") || !site_listing_exists(b->out_dir)) all_clean = 0;
     }
     size_t built = 0, fresh = 0, failed = 0;
