@@ -445,11 +445,42 @@ void ov_font_subset_free(ov_font_subset *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* ---- shaping */
+/* ---- shaping. Only kerning is wanted: the backend draws each character's nominal glyph, so
+ * substitutions (ligatures, contextual and local forms, composition) would measure glyphs that are
+ * not drawn, and mark positioning moves nothing we draw. Every other default feature is off, which
+ * also makes shaping several times cheaper. Plans are kept per face and script, and the advances
+ * of each word, which recur, are kept per shaper (a document). */
+static const char *const g_off_features[] = { "-abvm", "-blwm", "-ccmp", "-locl", "-mark", "-mkmk", "-rlig",
+                                              "-calt", "-clig", "-curs", "-dist", "-liga", "-rclt", "-dlig",
+                                              "-ltra", "-ltrm", "-rvrn", "+kern" };
+#define NFEAT (sizeof g_off_features / sizeof g_off_features[0])
+#define NPLANS 16
+#define WORD_CACHE_MAX 48
+
+typedef struct shape_plan {
+    int face;
+    hb_script_t script;
+    hb_language_t lang;
+    hb_shape_plan_t *plan;
+} shape_plan;
+
+typedef struct word_entry {
+    uint32_t hash;
+    uint16_t face, n;
+    uint32_t off;              /* in cps / advs */
+} word_entry;
+
 struct ov_shaper {
     const ov_fonts *fonts;
     hb_buffer_t *buf;
-    hb_feature_t feat[5];
+    hb_feature_t feat[NFEAT];
+    shape_plan plans[NPLANS];
+    int nplans;
+    word_entry *words;         /* open addressing, cap a power of two; hash 0: empty */
+    size_t nwords, capwords;
+    uint32_t *cps;
+    float *advs;
+    size_t npool, cappool;
 };
 
 ov_shaper *ov_shaper_new(const ov_fonts *f) {
@@ -463,17 +494,99 @@ ov_shaper *ov_shaper_new(const ov_fonts *f) {
         ov_free(s);
         return NULL;
     }
-    static const char *const off[5] = { "-liga", "-clig", "-dlig", "-calt", "-rlig" };
-    for (int i = 0; i < 5; i++)
-        hb_feature_from_string(off[i], -1, &s->feat[i]);
+    for (size_t i = 0; i < NFEAT; i++)
+        hb_feature_from_string(g_off_features[i], -1, &s->feat[i]);
     return s;
 }
 
 void ov_shaper_free(ov_shaper *s) {
     if (!s)
         return;
+    for (int i = 0; i < s->nplans; i++)
+        hb_shape_plan_destroy(s->plans[i].plan);
     hb_buffer_destroy(s->buf);
+    ov_free(s->words);
+    ov_free(s->cps);
+    ov_free(s->advs);
     ov_free(s);
+}
+
+static uint32_t word_hash(int face, const uint32_t *cp, size_t n) {
+    uint32_t h = 2166136261u ^ (uint32_t)face;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ cp[i]) * 16777619u;
+    return h ? h : 1;
+}
+
+static const word_entry *word_find(const ov_shaper *s, uint32_t h, int face, const uint32_t *cp, size_t n) {
+    if (!s->capwords)
+        return NULL;
+    for (size_t i = h & (s->capwords - 1); s->words[i].hash; i = (i + 1) & (s->capwords - 1)) {
+        const word_entry *e = &s->words[i];
+        if (e->hash == h && e->face == face && e->n == n && !memcmp(s->cps + e->off, cp, n * sizeof *cp))
+            return e;
+    }
+    return NULL;
+}
+
+/* Keeps a word's advances; a failed allocation only means it is not kept. */
+static void word_put(ov_shaper *s, uint32_t h, int face, const uint32_t *cp, size_t n, const float *adv) {
+    if (s->npool + n > s->cappool) {
+        size_t nc = s->cappool ? s->cappool * 2 : 4096;
+        while (nc < s->npool + n)
+            nc *= 2;
+        uint32_t *a = ov_realloc(s->cps, nc * sizeof *a);
+        if (!a)
+            return;
+        s->cps = a;
+        float *b = ov_realloc(s->advs, nc * sizeof *b);
+        if (!b)
+            return;
+        s->advs = b;
+        s->cappool = nc;
+    }
+    if ((s->nwords + 1) * 2 > s->capwords) {
+        size_t nc = s->capwords ? s->capwords * 2 : 1024;
+        word_entry *t = ov_calloc(nc, sizeof *t);
+        if (!t)
+            return;
+        for (size_t i = 0; i < s->capwords; i++)
+            if (s->words[i].hash) {
+                size_t j = s->words[i].hash & (nc - 1);
+                while (t[j].hash)
+                    j = (j + 1) & (nc - 1);
+                t[j] = s->words[i];
+            }
+        ov_free(s->words);
+        s->words = t;
+        s->capwords = nc;
+    }
+    size_t i = h & (s->capwords - 1);
+    while (s->words[i].hash)
+        i = (i + 1) & (s->capwords - 1);
+    s->words[i].hash = h;
+    s->words[i].face = (uint16_t)face;
+    s->words[i].n = (uint16_t)n;
+    s->words[i].off = (uint32_t)s->npool;
+    memcpy(s->cps + s->npool, cp, n * sizeof *cp);
+    memcpy(s->advs + s->npool, adv, n * sizeof *adv);
+    s->npool += n;
+    s->nwords++;
+}
+
+static hb_shape_plan_t *plan_for(ov_shaper *s, int face, const ov_face *fc) {
+    hb_segment_properties_t props;
+    hb_buffer_get_segment_properties(s->buf, &props);
+    for (int i = 0; i < s->nplans; i++)
+        if (s->plans[i].face == face && s->plans[i].script == props.script && s->plans[i].lang == props.language)
+            return s->plans[i].plan;
+    hb_shape_plan_t *plan = hb_shape_plan_create_cached2(fc->face, &props, s->feat, NFEAT, NULL, 0, NULL);
+    if (s->nplans < NPLANS) {
+        s->plans[s->nplans++] = (shape_plan){ face, props.script, props.language, plan };
+        return plan;
+    }
+    /* more scripts than slots: use it once */
+    return plan;
 }
 
 double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv) {
@@ -486,24 +599,45 @@ double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv
             adv[0] = (float)a;
         return a;
     }
+    float local[WORD_CACHE_MAX];
+    float *out = adv ? adv : n <= WORD_CACHE_MAX ? local : NULL;
+    uint32_t h = 0;
+    if (out && n <= WORD_CACHE_MAX) {
+        h = word_hash(face, cp, n);
+        const word_entry *e = word_find(s, h, face, cp, n);
+        if (e) {
+            double total = 0;
+            for (size_t i = 0; i < n; i++)
+                total += out[i] = s->advs[e->off + i];
+            return total;
+        }
+    }
     hb_buffer_clear_contents(s->buf);
     hb_buffer_add_utf32(s->buf, cp, (int)n, 0, (int)n);
     hb_buffer_guess_segment_properties(s->buf);
     hb_buffer_set_direction(s->buf, HB_DIRECTION_LTR);
     hb_buffer_set_cluster_level(s->buf, HB_BUFFER_CLUSTER_LEVEL_MONOTONE_CHARACTERS);
-    hb_shape(fc->font, s->buf, s->feat, 5);
+    hb_shape_plan_t *plan = plan_for(s, face, fc);
+    int kept = s->nplans > 0 && s->plans[s->nplans - 1].plan == plan;
+    for (int i = 0; i < s->nplans && !kept; i++)
+        kept = s->plans[i].plan == plan;
+    hb_shape_plan_execute(plan, fc->font, s->buf, s->feat, NFEAT);
+    if (!kept)
+        hb_shape_plan_destroy(plan);
     unsigned ng = 0;
     hb_glyph_info_t *gi = hb_buffer_get_glyph_infos(s->buf, &ng);
     hb_glyph_position_t *gp = hb_buffer_get_glyph_positions(s->buf, &ng);
     double total = 0;
-    if (adv)
+    if (out)
         for (size_t i = 0; i < n; i++)
-            adv[i] = 0;
+            out[i] = 0;
     for (unsigned i = 0; i < ng; i++) {
         double a = gp[i].x_advance * fc->scale;
         total += a;
-        if (adv && gi[i].cluster < n)
-            adv[gi[i].cluster] += (float)a;
+        if (out && gi[i].cluster < n)
+            out[gi[i].cluster] += (float)a;
     }
+    if (h)
+        word_put(s, h, face, cp, n, out);
     return total;
 }
