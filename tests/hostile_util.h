@@ -47,10 +47,23 @@ static void h_write(const char *path, const void *data, size_t len) {
     fclose(f);
 }
 
+static void h_seed(const char *target, const void *data, size_t len, int doc);
+/* Writes T/rel; images of the root also become image seeds and, with OCTAVO_SEED_DIR set, land in
+ * the fuzzers' resource root (OCTAVO_SEED_DIR/../root/img) under the same names. */
 static void h_writef(const char *rel, const void *data, size_t len) {
     char p[1024];
     snprintf(p, sizeof p, "%s/%s", T, rel);
     h_write(p, data, len);
+    const char *dir = getenv("OCTAVO_SEED_DIR");
+    if (dir && !strncmp(rel, "root/img/", 9) && strcmp(rel, "root/img/inside.png")) {
+        h_seed("image", data, len, 1);
+        snprintf(p, sizeof p, "%s/../root", dir);
+        mkdir(p, 0755);
+        snprintf(p, sizeof p, "%s/../root/img", dir);
+        mkdir(p, 0755);
+        snprintf(p, sizeof p, "%s/../root/%s", dir, rel + 5);
+        h_write(p, data, len);
+    }
 }
 
 static blob h_read(const char *path) {
@@ -225,6 +238,29 @@ static void h_setup(void) {
 }
 
 static void h_teardown(void) { h_rm_rf(T); }
+
+/* ---- fuzz seeds: with OCTAVO_SEED_DIR set, the tests' own inputs are written there as seeds
+ * (tests/fuzz/seeds/TARGET/), documents with an options byte first (0x20: the resource root on) */
+static void h_seed(const char *target, const void *data, size_t len, int doc) {
+    const char *dir = getenv("OCTAVO_SEED_DIR");
+    if (!dir || len > 200000) return;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, target);
+    mkdir(dir, 0755);
+    mkdir(p, 0755);
+    unsigned long h = 5381;
+    for (size_t i = 0; i < len; i++) h = h * 33 + ((const unsigned char *)data)[i];
+    snprintf(p, sizeof p, "%s/%s/%s-%08lx", dir, target, doc ? "doc" : "img", h & 0xFFFFFFFFul);
+    FILE *f = fopen(p, "wb");
+    if (!f) return;
+    if (doc) fputc(0x20, f);
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+static void h_seed_doc(const char *src, size_t len) {
+    static const char *const targets[] = {"load", "html", "epub", "pdf"};
+    for (int i = 0; i < 4; i++) h_seed(targets[i], src, len, 1);
+}
 
 /* ---- diagnostics */
 typedef struct { int code; unsigned line, col; char msg[256]; } h_diag;

@@ -22,6 +22,7 @@ static void expect_fail(const char *label, octavo *ov, const char *src, size_t l
     octavo_doc *d = (octavo_doc *)1;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    h_seed_doc(src, len);
     int rc = octavo_doc_load(ov, "bad.md", src, len, &d, &e);
     double ms = h_ms(&t0);
     CHECKF(rc == code, "got %d (%s), want %d", rc, e.message, code);
@@ -39,6 +40,7 @@ typedef void (*out_check)(int fmt, const blob *out, void *ud);
 static octavo_doc *load_ok(octavo *ov, const char *name, const char *src, size_t len) {
     octavo_error e;
     octavo_doc *d = NULL;
+    h_seed_doc(src, len);
     int rc = octavo_doc_load(ov, name, src, len, &d, &e);
     CHECKF(rc == OCTAVO_OK, "load: %d %s at %u:%u", rc, e.message, e.line, e.column);
     return d;
