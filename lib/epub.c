@@ -70,6 +70,11 @@ static const char CSS[] =
     "nav ol { list-style-type: none; padding-left: 1em; }\n";
 
 /* ---- small helpers */
+static int blank(const char *s) {
+    for (; s && *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return 0;
+    return 1;
+}
 static int nomem(ov_epub *e) { return ov_error(e->err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL); }
 
 static void put_x(ov_buf *b, const char *s) { if (s) ov_epub_put_text(b, s, strlen(s), 1); }
@@ -463,7 +468,8 @@ static int source_date_epoch(time_t *out) {
 static int build_meta(ov_epub *e, meta *m) {
     octavo_book *bk = e->book;
     memset(m, 0, sizeof *m);
-    m->title = bk->title && *bk->title ? bk->title : bk->ndocs == 1 ? octavo_doc_title(bk->docs[0]) : "Untitled";
+    m->title = !blank(bk->title) ? bk->title : bk->ndocs == 1 ? octavo_doc_title(bk->docs[0]) : "Untitled";
+    if (blank(m->title)) m->title = "Untitled";
     const char *lang = bk->lang;
     if (!ov_epub_lang_ok(lang) && bk->ndocs) lang = octavo_doc_lang(bk->docs[0]);
     if (!ov_epub_lang_ok(lang)) lang = e->ov->lang;
@@ -548,6 +554,15 @@ static int build_meta(ov_epub *e, meta *m) {
 }
 
 /* ---- package documents */
+
+/* A chapter's title; never empty (readers and epubcheck want text in every navigation entry). */
+static const char *chapter_title(const ov_epub_chapter *c, char *buf, size_t size) {
+    const char *t = octavo_doc_title(c->doc);
+    if (!blank(t)) return t;
+    snprintf(buf, size, "Chapter %zu", c->index);
+    return buf;
+}
+
 static void xhtml_head(ov_buf *b, const char *lang, const char *title, const char *css) {
     ov_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE html>\n"
                    "<html xmlns=\"http://www.w3.org/1999/xhtml\" xmlns:epub=\"http://www.idpf.org/2007/ops\" lang=\"");
@@ -683,8 +698,9 @@ static char *nav_xhtml(ov_epub *e, const meta *m, int cover_page) {
     ov_buf_puts(&b, "<body>\n<nav epub:type=\"toc\" id=\"toc\">\n  <h1>Contents</h1>\n  <ol>\n");
     for (size_t i = 0; i < e->nch; i++) {
         const ov_epub_chapter *c = &e->ch[i];
+        char tb[32];
         ov_buf_printf(&b, "    <li><a href=\"%s\">", c->file);
-        put_x(&b, octavo_doc_title(c->doc));
+        put_x(&b, chapter_title(c, tb, sizeof tb));
         ov_buf_puts(&b, "</a>");
         if (c->nsecs) {
             size_t k = 0;
@@ -761,7 +777,8 @@ static char *toc_ncx(ov_epub *e, const meta *m, int cover_page) {
         const ov_epub_chapter *c = &e->ch[i];
         int po = ++order;
         ov_buf_printf(&b, "    <navPoint id=\"np%d\" playOrder=\"%d\"><navLabel><text>", po, po);
-        put_x(&b, octavo_doc_title(c->doc));
+        char tb[32];
+        put_x(&b, chapter_title(c, tb, sizeof tb));
         ov_buf_printf(&b, "</text></navLabel><content src=\"%s\"/>", c->file);
         if (c->nsecs) {
             size_t k = 0;
@@ -821,7 +838,8 @@ static char *front_page(ov_epub *e, const meta *m, int cover_page) {
 /* A chapter: its title, author and date, then its body. */
 static int chapter_xhtml(ov_epub *e, ov_epub_chapter *c, ov_buf *b) {
     octavo_doc *d = c->doc;
-    const char *title = octavo_doc_title(d);
+    char tb[32];
+    const char *title = chapter_title(c, tb, sizeof tb);
     xhtml_head(b, c->lang, title, "style.css");
     ov_buf_printf(b, "<body>\n<section epub:type=\"chapter\" id=\"c%zu\">\n<h1>", c->index);
     put_x(b, title);
@@ -866,6 +884,8 @@ static void free_epub(ov_epub *e) {
             ov_free(c->ids[k].id);
         }
         ov_free(c->ids);
+        ov_free(c->by_orig);
+        ov_free(c->by_id);
         ov_free(c->imgs);
         for (size_t k = 0; k < c->nsecs; k++) ov_free(c->secs[k].text);
         ov_free(c->secs);

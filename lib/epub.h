@@ -37,6 +37,8 @@ typedef struct ov_epub_chapter {
     char lang[64];
     ov_epub_id *ids;
     size_t nids, capids;
+    size_t *by_orig, *by_id;   /* hash indexes into ids (index + 1; 0: empty slot) */
+    size_t hcap;               /* slots of each, a power of two */
     int *imgs;                 /* per <img> in document order: an image of the book, or -1 */
     size_t nimgs, capimgs;
     ov_epub_section *secs;

@@ -344,6 +344,46 @@ static int name_char(uint32_t cp) {
            (cp >= 0x10000 && cp <= 0xEFFFF);
 }
 
+/* ---- the chapter's ids, hashed both ways: a document may hold many thousands */
+static size_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The slot of key in table (by orig or by id), or of the empty slot where it would go. */
+static size_t *slot(const ov_epub_chapter *c, size_t *table, int by_orig, const char *key) {
+    size_t mask = c->hcap - 1;
+    for (size_t i = hash_str(key) & mask;; i = (i + 1) & mask) {
+        size_t v = table[i];
+        if (!v) return &table[i];
+        const ov_epub_id *e = &c->ids[v - 1];
+        if (!strcmp(by_orig ? e->orig : e->id, key)) return &table[i];
+    }
+}
+
+static void index_one(ov_epub_chapter *c, size_t i) {
+    size_t *o = slot(c, c->by_orig, 1, c->ids[i].orig);
+    if (!*o) *o = i + 1; /* the first element with an id wins, as in a browser */
+    size_t *d = slot(c, c->by_id, 0, c->ids[i].id);
+    if (!*d) *d = i + 1;
+}
+
+/* Room for one more id (the tables stay at most half full). */
+static int index_grow(ov_epub_chapter *c) {
+    if ((c->nids + 1) * 2 <= c->hcap) return 0;
+    size_t cap = c->hcap ? c->hcap * 2 : 64;
+    size_t *a = ov_calloc(cap, sizeof *a), *b = ov_calloc(cap, sizeof *b);
+    if (!a || !b) { ov_free(a); ov_free(b); return -1; }
+    ov_free(c->by_orig);
+    ov_free(c->by_id);
+    c->by_orig = a;
+    c->by_id = b;
+    c->hcap = cap;
+    for (size_t i = 0; i < c->nids; i++) index_one(c, i);
+    return 0;
+}
+
 static char *make_id(ov_epub_chapter *c, const char *orig) {
     ov_buf b;
     ov_buf_init(&b);
@@ -358,10 +398,7 @@ static char *make_id(ov_epub_chapter *c, const char *orig) {
         i += (size_t)l;
     }
     size_t base = b.len;
-    for (int k = 2; !b.failed; k++) {
-        int clash = 0;
-        for (size_t i = 0; i < c->nids && !clash; i++) clash = !strcmp(c->ids[i].id, b.data);
-        if (!clash) break;
+    for (int k = 2; !b.failed && c->hcap && *slot(c, c->by_id, 0, b.data); k++) {
         b.len = base;
         ov_buf_printf(&b, "-%d", k);
     }
@@ -369,9 +406,9 @@ static char *make_id(ov_epub_chapter *c, const char *orig) {
 }
 
 const char *ov_epub_id_lookup(const ov_epub_chapter *c, const char *orig) {
-    for (size_t i = 0; i < c->nids; i++)
-        if (!strcmp(c->ids[i].orig, orig)) return c->ids[i].id;
-    return NULL;
+    if (!c->hcap) return NULL;
+    size_t v = *slot(c, c->by_orig, 1, orig);
+    return v ? c->ids[v - 1].id : NULL;
 }
 
 /* The id an element keeps (collected on the first walk, read back on the second), or NULL. */
@@ -386,10 +423,12 @@ static const char *take_id(walker *w, xmlNodePtr n, const char *orig) {
         c->ids = v;
         c->capids = cap;
     }
+    if (index_grow(c)) { w->rc = OCTAVO_E_NOMEM; return NULL; }
     char *o = ov_strdup(orig), *id = make_id(c, orig);
     if (!o || !id) { ov_free(o); ov_free(id); w->rc = OCTAVO_E_NOMEM; return NULL; }
     c->ids[c->nids].orig = o;
     c->ids[c->nids].id = id;
+    index_one(c, c->nids);
     return c->ids[c->nids++].id;
 }
 
