@@ -90,7 +90,8 @@ typedef struct ov_face {
     double scale;              /* 1000 / upem */
     double ascent, descent, capheight;
     unsigned char *cover;      /* BMP coverage bitmap (8 KiB) */
-    uint16_t *adv_cache;       /* nominal advances of U+0000..U+2FFF in font units + 1 (0: unknown) */
+    atomic_ushort *adv_cache;  /* nominal advances of U+0000..U+2FFF in font units + 1 (0: not known
+                                  yet), filled as characters are asked about (any thread) */
 } ov_face;
 
 struct ov_fonts {
@@ -136,24 +137,19 @@ static int load_face(ov_face *fc) {
     else
         fc->capheight = 0.7 * fc->ascent;
     fc->cover = calloc(8192, 1);
-    fc->adv_cache = calloc(ADV_CACHE_N, sizeof(uint16_t));
+    fc->adv_cache = calloc(ADV_CACHE_N, sizeof *fc->adv_cache);
     if (!fc->cover || !fc->adv_cache)
         return 0;
     hb_set_t *set = hb_set_create();
     hb_face_collect_unicodes(fc->face, set);
-    hb_codepoint_t cp = HB_SET_VALUE_INVALID;
-    while (hb_set_next(set, &cp) && cp < 0x10000)
-        fc->cover[cp >> 3] |= (unsigned char)(1u << (cp & 7));
-    hb_set_destroy(set);
-    for (uint32_t c = 0; c < ADV_CACHE_N; c++) {
-        if (!(fc->cover[c >> 3] & (1u << (c & 7))))
-            continue;
-        hb_codepoint_t g = 0;
-        if (hb_font_get_nominal_glyph(fc->font, c, &g)) {
-            hb_position_t a = hb_font_get_glyph_h_advance(fc->font, g);
-            fc->adv_cache[c] = (uint16_t)(a + 1 > 65535 ? 65535 : a + 1);
-        }
+    hb_codepoint_t first = HB_SET_VALUE_INVALID, last = HB_SET_VALUE_INVALID;
+    while (hb_set_next_range(set, &first, &last) && first < 0x10000) {
+        if (last > 0xFFFF)
+            last = 0xFFFF;
+        for (hb_codepoint_t cp = first; cp <= last; cp++)
+            fc->cover[cp >> 3] |= (unsigned char)(1u << (cp & 7));
     }
+    hb_set_destroy(set);
     return 1;
 }
 
@@ -274,13 +270,20 @@ double ov_font_advance(const ov_fonts *f, int face, uint32_t cp) {
     if (!fc)
         return 0;
     if (cp < ADV_CACHE_N) {
-        uint16_t a = fc->adv_cache[cp];
-        return a ? (a - 1) * fc->scale : 0;
+        unsigned a = atomic_load_explicit(&fc->adv_cache[cp], memory_order_relaxed);
+        if (a)
+            return (a - 1) * fc->scale;
     }
     hb_codepoint_t g = 0;
-    if (!hb_font_get_nominal_glyph(fc->font, cp, &g))
-        return 0;
-    return hb_font_get_glyph_h_advance(fc->font, g) * fc->scale;
+    hb_position_t a = 0;
+    if (cp < 0x10000 && ((fc->cover[cp >> 3] >> (cp & 7)) & 1) && hb_font_get_nominal_glyph(fc->font, cp, &g))
+        a = hb_font_get_glyph_h_advance(fc->font, g);
+    if (a < 0)
+        a = 0;
+    if (cp < ADV_CACHE_N)
+        atomic_store_explicit(&fc->adv_cache[cp], (unsigned short)(a + 1 > 65535 ? 65535 : a + 1),
+                              memory_order_relaxed);
+    return a * fc->scale;
 }
 
 double ov_font_ascent(const ov_fonts *f, int face) {
