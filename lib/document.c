@@ -230,6 +230,9 @@ int octavo_doc_load(octavo *ov, const char *name, const void *data, size_t len, 
     if (!ov || !out || (!data && len))
         return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_LOAD, name, 0, 0, "octavo_doc_load: a NULL argument");
     if (!name) name = "";
+    if (ov->opt.limits.input_bytes && len > ov->opt.limits.input_bytes) /* before copying it */
+        return ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_LOAD, name, 0, 0,
+                        "the source is %zu bytes, over limit.input_bytes (%zu)", len, ov->opt.limits.input_bytes);
     int rc;
     octavo_doc *doc = ov_calloc(1, sizeof *doc);
     if (!doc) return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_LOAD, name, 0, 0, NULL);
