@@ -21,7 +21,7 @@ static void expect_fail(const char *label, octavo *ov, const char *src, size_t l
     memset(&e, 0, sizeof e);
     octavo_doc *d = (octavo_doc *)1;
     struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(H_CLOCK, &t0);
     h_seed_doc(src, len);
     int rc = octavo_doc_load(ov, "bad.md", src, len, &d, &e);
     double ms = h_ms(&t0);
@@ -30,7 +30,7 @@ static void expect_fail(const char *label, octavo *ov, const char *src, size_t l
     CHECK_INT(e.code, code);
     if (line) { CHECK_INT(e.line, line); CHECK_INT(e.column, col); }
     if (msg_has) CHECKF(strstr(e.message, msg_has) != NULL, "message \"%s\" lacks \"%s\"", e.message, msg_has);
-    CHECKF(ms < 1000, "took %.0f ms", ms);
+    CHECKF(ms < 1000 * H_SLOW, "took %.0f ms of CPU", ms);
     octavo_doc_free(d == (octavo_doc *)1 ? NULL : d);
 }
 
@@ -301,11 +301,11 @@ static void expect_image_warning(const char *label, const char *target, int code
         blob out;
         octavo_error e;
         struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        clock_gettime(H_CLOCK, &t0);
         int rc = rendered(d, f, &out, &e);
         double ms = h_ms(&t0);
         CHECKF(rc == OCTAVO_OK, "%s: %d %s", FMT[f], rc, e.message);
-        CHECKF(ms < 2000, "%s took %.0f ms", FMT[f], ms);
+        CHECKF(ms < 2000 * H_SLOW, "%s took %.0f ms of CPU", FMT[f], ms);
         /* HTML links images without reading them, so it does not warn; the EPUB passes a PNG
          * or JPEG whose header probes well through without decoding it (a reader shows it broken) */
         int passes = f == OCTAVO_FORMAT_HTML ||
@@ -355,11 +355,11 @@ TEST(bad_images) {
         ov_image_info info;
         ov_pixels px;
         struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        clock_gettime(H_CLOCK, &t0);
         CHECK_INT(ov_image_probe(OV, h.p, h.n, &info, &e), OCTAVO_E_LIMIT);
         CHECK_INT(ov_image_decode(OV, h.p, h.n, &px, &e), OCTAVO_E_LIMIT);
         CHECK(strstr(e.message, "limit.image_pixels") != NULL);
-        CHECK(h_ms(&t0) < 1000);
+        CHECK(h_ms(&t0) < 1000 * H_SLOW);
         free(h.p);
     }
 }
@@ -761,6 +761,50 @@ TEST(write_failures) {
     octavo_doc_free(d);
 }
 
+/* ---- 8. the streaming loader fed one byte at a time gives the same document */
+TEST(byte_at_a_time) {
+    static const char *const srcs[] = {HOSTILE_DOC, XSS, "\xEF\xBB\xBF---\r\ntitle: CRLF \xC3\xA9\r\n---\r\n# H\r\n\r\nText\r\n"};
+    for (size_t k = 0; k < 3; k++) {
+        t_name = "the loader fed one byte at a time";
+        cases++;
+        octavo_loader *ld = octavo_loader_new(OV, "case.md");
+        octavo_error e;
+        int rc = OCTAVO_OK;
+        for (size_t i = 0; srcs[k][i] && rc == OCTAVO_OK; i++) rc = octavo_loader_feed(ld, srcs[k] + i, 1, &e);
+        CHECK_INT(rc, OCTAVO_OK);
+        octavo_doc *a = NULL, *b = load_ok(OV, "case.md", srcs[k], strlen(srcs[k]));
+        CHECK_INT(octavo_loader_finish(ld, &a, &e), OCTAVO_OK);
+        blob ha = {0, 0}, hb = {0, 0};
+        if (a && b) {
+            CHECK_STR(octavo_doc_title(a), octavo_doc_title(b));
+            CHECK_INT(rendered(a, OCTAVO_FORMAT_HTML, &ha, &e), OCTAVO_OK);
+            CHECK_INT(rendered(b, OCTAVO_FORMAT_HTML, &hb, &e), OCTAVO_OK);
+            CHECK(ha.n == hb.n && ha.n && !memcmp(ha.p, hb.p, ha.n));
+        }
+        octavo_buffer_free(ha.p);
+        octavo_buffer_free(hb.p);
+        octavo_doc_free(a);
+        octavo_doc_free(b);
+    }
+    /* a byte past limit.input_bytes refuses the feed, and the finish says so */
+    t_name = "the loader fed past input_bytes";
+    cases++;
+    octavo_limits L = {.input_bytes = 64};
+    octavo *small = h_handle(0, &L);
+    octavo_loader *ld = octavo_loader_new(small, "big.md");
+    octavo_error e;
+    int rc = OCTAVO_OK;
+    size_t fed = 0;
+    for (; fed < 100 && rc == OCTAVO_OK; fed++) rc = octavo_loader_feed(ld, "x", 1, &e);
+    CHECK_INT(rc, OCTAVO_E_LIMIT);
+    CHECK_INT(fed, 65);
+    CHECK(strstr(e.message, "limit.input_bytes (64)") != NULL);
+    octavo_doc *d = (octavo_doc *)1;
+    CHECK_INT(octavo_loader_finish(ld, &d, &e), OCTAVO_E_LIMIT);
+    CHECK(d == NULL);
+    octavo_free(small);
+}
+
 int main(void) {
     xmlInitParser();
     h_setup();
@@ -773,6 +817,7 @@ int main(void) {
     RUN(untrusted);
     RUN(titles);
     RUN(write_failures);
+    RUN(byte_at_a_time);
     t_name = "battery size";
     printf("test_hostile: %d cases\n", cases);
     CHECKF(cases >= 50, "%d cases", cases);
