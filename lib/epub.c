@@ -508,7 +508,7 @@ static int build_meta(ov_epub *e, meta *m) {
     if (source_date_epoch(&sde)) m->mtime = sde;
     else if (dated) m->mtime = (time_t)newest.epoch;
     else m->mtime = 315532800; /* 1980-01-01 */
-    if (m->mtime < 0) m->mtime = 0;
+    if (m->mtime < 315532800) m->mtime = 315532800; /* zip times start in 1980: so does modified */
     fmt_utc(m->mtime, m->modified, sizeof m->modified);
     if (bk->date && strlen(bk->date) >= 10) snprintf(m->date, sizeof m->date, "%.10s", bk->date);
     else if (dated && newest.year > 0 && newest.year < 10000)

@@ -257,7 +257,8 @@ int ov_epub_lang_ok(const char *s) {
         char c = s[i];
         if (c == '-' || c == 0) {
             if (part == 0 || part > 8) return 0;
-            if (nparts == 0 && part > 3 && part < 5) return 0;
+            /* the primary language: 2-3 letters, 5-8 registered, or the singletons x- and i- */
+            if (nparts == 0 && (part == 4 || (part == 1 && (!c || !strchr("xXiI", s[0]))))) return 0;
             nparts++;
             part = 0;
             if (!c) break;
