@@ -308,25 +308,64 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
     return 0;
 }
 
-/* ---- numbers in content streams: short, locale-independent */
+/* ---- the /ID: a 128-bit hash of the pages' content (not a digest: it only has to tell documents
+ * apart and be the same for the same input; SHA-256 cost 45 instructions a byte, this 2) */
+typedef struct idhash {
+    uint64_t a, b;
+} idhash;
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= UINT64_C(0xBF58476D1CE4E5B9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
+
+static void idhash_feed(idhash *h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    uint64_t a = h->a, b = h->b;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+                     (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+        a = (a ^ v) * UINT64_C(0x9E3779B97F4A7C15);
+        a ^= a >> 32;
+        b = (b + v) * UINT64_C(0xC2B2AE3D27D4EB4F);
+        b ^= b >> 29;
+    }
+    uint64_t t = (uint64_t)n << 56;
+    for (size_t k = 0; k < n; k++)
+        t |= (uint64_t)p[k] << (8 * k);
+    h->a = mix64(a ^ t);
+    h->b = mix64(b + t + h->a);
+}
+
+/* ---- numbers in content streams: short, locale-independent (at most 3 decimals) */
 static void put_num(ov_buf *b, double v) {
-    char tmp[32];
+    char tmp[32], *e = tmp + sizeof tmp, *q = e;
     if (fabs(v) < 0.0005)
         v = 0;
     long long i = llround(v * 1000.0);
     int neg = i < 0;
     if (neg)
         i = -i;
-    long long ip = i / 1000, fp = i % 1000;
-    int n;
-    if (fp == 0)
-        n = snprintf(tmp, sizeof tmp, "%s%lld", neg ? "-" : "", ip);
-    else {
-        n = snprintf(tmp, sizeof tmp, "%s%lld.%03lld", neg ? "-" : "", ip, fp);
-        while (n > 0 && tmp[n - 1] == '0')
-            tmp[--n] = 0;
+    unsigned long long ip = (unsigned long long)i / 1000, fp = (unsigned long long)i % 1000;
+    if (fp) {
+        int digits = 3;
+        while (fp % 10 == 0) {
+            fp /= 10;
+            digits--;
+        }
+        for (int k = 0; k < digits; k++, fp /= 10)
+            *--q = (char)('0' + fp % 10);
+        *--q = '.';
     }
-    ov_buf_put(b, tmp, (size_t)n);
+    do
+        *--q = (char)('0' + ip % 10);
+    while ((ip /= 10) > 0);
+    if (neg)
+        *--q = '-';
+    ov_buf_put(b, q, (size_t)(e - q));
 }
 
 static void put_color(ov_buf *b, uint32_t c, const char *op) {
@@ -658,11 +697,48 @@ static HPDF_Date to_date(const octavo_time *t) {
     return d;
 }
 
+/* A PDF text string: ASCII as it is, anything else UTF-16BE with a byte order mark. (libharu's
+ * UTF-8 encoder would do it too, but building it costs 1.4 M instructions per document.) */
+static void *text_string(pdfw *w, const char *utf8) {
+    size_t n = strlen(utf8);
+    int ascii = 1;
+    for (size_t i = 0; i < n && ascii; i++)
+        ascii = (unsigned char)utf8[i] >= 0x20 && (unsigned char)utf8[i] < 0x7F;
+    if (ascii)
+        return HPDF_String_New(w->pdf->mmgr, utf8, NULL);
+    unsigned char *u = ov_malloc(2 + 4 * n);
+    if (!u)
+        return NULL;
+    size_t o = 0;
+    u[o++] = 0xFE;
+    u[o++] = 0xFF;
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        int k = ov_utf8_decode(utf8 + i, n - i, &c);
+        if (k <= 0) {
+            c = 0xFFFD;
+            k = 1;
+        }
+        i += (size_t)k;
+        if (c >= 0x10000) {
+            c -= 0x10000;
+            unsigned hi = 0xD800 + (c >> 10), lo = 0xDC00 + (c & 0x3FF);
+            u[o++] = (unsigned char)(hi >> 8);
+            u[o++] = (unsigned char)hi;
+            u[o++] = (unsigned char)(lo >> 8);
+            u[o++] = (unsigned char)lo;
+        } else {
+            u[o++] = (unsigned char)(c >> 8);
+            u[o++] = (unsigned char)c;
+        }
+    }
+    void *b = HPDF_Binary_New(w->pdf->mmgr, u, (HPDF_UINT)o);
+    ov_free(u);
+    return b;
+}
+
 static int outline(pdfw *w) {
     ov_layout *ly = w->ly;
-    HPDF_Encoder enc = HPDF_GetEncoder(w->pdf, "UTF-8");
-    if (!enc)
-        return -1;
     HPDF_Outline stack[16];
     int levels[16];
     int depth = 0;
@@ -671,8 +747,9 @@ static int outline(pdfw *w) {
         while (depth > 0 && levels[depth - 1] >= e->level)
             depth--;
         HPDF_Outline parent = depth > 0 ? stack[depth - 1] : NULL;
-        HPDF_Outline o = HPDF_CreateOutline(w->pdf, parent, e->title, enc);
-        if (!o)
+        HPDF_Outline o = HPDF_CreateOutline(w->pdf, parent, "", NULL);
+        void *title = o ? text_string(w, e->title) : NULL;
+        if (!title || HPDF_Dict_Add(o, "Title", title) != HPDF_OK)
             return -1;
         HPDF_Destination d = make_dest(w, e->dest);
         if (d && HPDF_Outline_SetDestination(o, d) != HPDF_OK)
@@ -699,7 +776,7 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
     w.pdf = HPDF_New(on_error, &w);
     if (!w.pdf)
         return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "libharu could not start");
-    if (HPDF_UseUTFEncodings(w.pdf) != HPDF_OK || HPDF_SetCompressionMode(w.pdf, HPDF_COMP_ALL) != HPDF_OK) {
+    if (HPDF_SetCompressionMode(w.pdf, HPDF_COMP_ALL) != HPDF_OK) {
         rc = fail(&w, err, "to set up the document");
         goto done;
     }
@@ -731,7 +808,7 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
     /* content: raw operators straight into each page's stream */
     ov_buf c;
     ov_buf_init(&c);
-    unsigned char acc[32] = { 0 };
+    idhash idh = { UINT64_C(0x6F6374617630), UINT64_C(0x2D7064662D6964) };
     for (size_t p = 0; p < ly->npages; p++) {
         c.len = 0;
         if (c.data)
@@ -751,11 +828,7 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
             rc = fail(&w, err, "to write a page");
             goto done;
         }
-        /* the /ID: a hash chained over the pages' content */
-        unsigned char h[32];
-        ov_buf_put(&c, acc, 32);
-        ov_sha256(c.data, c.len, h);
-        memcpy(acc, h, 32);
+        idhash_feed(&idh, c.data, c.len);
         int pl = page_links(&w, p);
         if (pl < 0) {
             ov_buf_free(&c);
@@ -779,18 +852,24 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
         }
     if (ly->noutline)
         HPDF_SetPageMode(w.pdf, HPDF_PAGE_MODE_USE_OUTLINE);
-    /* the Info dictionary, in UTF-8 */
-    if (HPDF_SetCurrentEncoder(w.pdf, "UTF-8") != HPDF_OK) {
-        rc = fail(&w, err, "to select UTF-8");
-        goto done;
-    }
-    if ((ly->title && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_TITLE, ly->title) != HPDF_OK) ||
-        (ly->author && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_AUTHOR, ly->author) != HPDF_OK) ||
-        (ly->subject && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_SUBJECT, ly->subject) != HPDF_OK) ||
-        (ly->keywords && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_KEYWORDS, ly->keywords) != HPDF_OK) ||
-        (ly->creator && HPDF_SetInfoAttr(w.pdf, HPDF_INFO_CREATOR, ly->creator) != HPDF_OK)) {
-        rc = fail(&w, err, "to write the document information");
-        goto done;
+    /* the Info dictionary, as text strings (UTF-16 where not ASCII) */
+    {
+        const char *keys[5] = { "Title", "Author", "Subject", "Keywords", "Creator" };
+        const char *vals[5] = { ly->title, ly->author, ly->subject, ly->keywords, ly->creator };
+        if (!w.pdf->info)
+            HPDF_SetInfoAttr(w.pdf, HPDF_INFO_CREATOR, "octavo"); /* makes the dictionary */
+        HPDF_Dict info = w.pdf->info;
+        for (int k = 0; k < 5 && info; k++) {
+            if (!vals[k])
+                continue;
+            void *v = text_string(&w, vals[k]);
+            if (!v || HPDF_Dict_Add(info, keys[k], v) != HPDF_OK)
+                info = NULL;
+        }
+        if (!info) {
+            rc = fail(&w, err, "to write the document information");
+            goto done;
+        }
     }
     if (ly->has_created) {
         HPDF_Date d = to_date(&ly->created);
@@ -812,15 +891,18 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
         }
     }
     {
-        ov_buf id;
-        ov_buf_init(&id);
-        ov_buf_put(&id, acc, 32);
-        if (ly->title) ov_buf_puts(&id, ly->title);
-        if (ly->author) ov_buf_puts(&id, ly->author);
-        ov_buf_printf(&id, "%zu", ly->npages);
-        unsigned char h[32];
-        ov_sha256(id.data ? id.data : "", id.len, h);
-        ov_buf_free(&id);
+        if (ly->title)
+            idhash_feed(&idh, ly->title, strlen(ly->title) + 1);
+        if (ly->author)
+            idhash_feed(&idh, ly->author, strlen(ly->author) + 1);
+        char np[32];
+        int npl = snprintf(np, sizeof np, "%zu", ly->npages);
+        idhash_feed(&idh, np, (size_t)npl);
+        unsigned char h[16];
+        for (int k = 0; k < 8; k++) {
+            h[k] = (unsigned char)(idh.a >> (8 * k));
+            h[8 + k] = (unsigned char)(idh.b >> (8 * k));
+        }
         HPDF_Array ida = HPDF_Array_New(w.pdf->mmgr);
         if (!ida || HPDF_Dict_Add(w.pdf->trailer, "ID", ida) != HPDF_OK ||
             HPDF_Array_Add(ida, HPDF_Binary_New(w.pdf->mmgr, h, 16)) != HPDF_OK ||
