@@ -1,7 +1,8 @@
 /*
  * Draws the images of the bundled example site (examples/site/img): a pipeline diagram (lossless
- * WebP), a bar chart (PNG), a harbour picture (lossy WebP) and a white paper cover (PNG). They are
- * made here, from shapes and DejaVu Sans text, so that the example owes nothing to anyone.
+ * WebP), a bar chart (PNG), a harbour picture (lossy WebP), a white paper cover and the blog
+ * book's cover (PNG). They are made here, from shapes and DejaVu Sans text, so that the example
+ * owes nothing to anyone.
  *
  *   cc -O2 -o mkexample tools/mkexample.c $(pkg-config --cflags --libs freetype2 libpng libwebp) -lm
  *   ./mkexample examples/site/img [FONT.ttf]
@@ -305,6 +306,20 @@ static canvas *cover(void) {
     return c;
 }
 
+static canvas *blog_cover(void) {
+    canvas *c = canvas_new(800, 1040, sand);
+    /* a tide table: rising and falling bars */
+    for (int i = 0; i < 12; i++) {
+        double h = 120 + 110 * sin(i * 0.55);
+        rrect(c, 80 + i * 54, 620 - h, 80 + i * 54 + 40, 620, 6, i % 3 == 2 ? coral : teal, 1);
+    }
+    line(c, 60, 622, 740, 622, 4, ink);
+    text(c, face, 28, 80, 780, 0, slate, "THE");
+    text(c, bold, 64, 80, 860, 0, navy, "Tidewater");
+    text(c, bold, 64, 80, 935, 0, navy, "Blog");
+    return c;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s OUT_DIR [FONT.ttf [BOLD.ttf]]\n", argv[0]);
@@ -326,5 +341,7 @@ int main(int argc, char **argv) {
     rc |= save_webp(harbour(), p, 0);
     snprintf(p, sizeof p, "%s/durable-queues-cover.png", argv[1]);
     rc |= save_png(cover(), p);
+    snprintf(p, sizeof p, "%s/blog-cover.png", argv[1]);
+    rc |= save_png(blog_cover(), p);
     return rc ? 1 : 0;
 }

@@ -1494,6 +1494,17 @@ int collateral_main(int argc, char **argv) {
         }
     }
     uint64_t book_key = hash_u64(b->opt_key, b->nmembers);
+    if (b->cfg.book.cover) { /* the cover image is part of the books */
+        const char *c = b->cfg.book.cover;
+        char *p = xasprintf("%s/%s", b->site_dir, c[0] == '/' ? c + 1 : c);
+        struct stat cs;
+        if (!stat(p, &cs)) {
+            book_key = hash_u64(book_key, (uint64_t)cs.st_size);
+            book_key = hash_u64(book_key, (uint64_t)cs.st_mtim.tv_sec);
+            book_key = hash_u64(book_key, (uint64_t)cs.st_mtim.tv_nsec);
+        }
+        free(p);
+    }
     for (size_t k = 0; k < b->nmembers; k++) {
         const cdoc *d = &b->docs[b->book_members[k]];
         book_key = hash_str(book_key, d->rel);
