@@ -749,6 +749,31 @@ int site_write_listing(octavo *ov, const char *out_dir, const char *title, const
  * Documents whose frontmatter or encoding is broken.
  */
 
+/* The length of the well-formed UTF-8 character at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF, no NUL), or 0. */
+static size_t utf8_valid_at(const unsigned char *p, size_t len) {
+    unsigned char c = p[0];
+    if (c >= 0x01 && c < 0x80) return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (len < n || p[1] < lo || p[1] > hi) return 0;
+    for (size_t k = 2; k < n; k++)
+        if ((p[k] & 0xC0) != 0x80) return 0;
+    return n;
+}
+
 int site_load_degraded(octavo *ov, const char *path, const char *text, size_t len, octavo_doc **out,
                        octavo_error *err, char *warning, size_t wsize) {
     int code = err->code;
@@ -757,14 +782,10 @@ int site_load_degraded(octavo *ov, const char *path, const char *text, size_t le
     sbuf fixed = {0};
     if (code != OCTAVO_E_ENCODING) sb_putn(&fixed, "\n", 1); /* not a frontmatter any more: all Markdown */
     for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)text[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = n && i + n <= len;
-        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)text[i + k] & 0xC0) == 0x80;
-        if (ok && n == 1 && c == 0) ok = 0;
-        if (ok) sb_putn(&fixed, text + i, n);
+        size_t n = utf8_valid_at((const unsigned char *)text + i, len - i);
+        if (n) sb_putn(&fixed, text + i, n);
         else sb_puts(&fixed, "\xEF\xBF\xBD");
-        i += ok ? n : 1;
+        i += n ? n : 1;
     }
     char msg[OCTAVO_ERROR_SIZE];
     snprintf(msg, sizeof msg, "%s", err->message);
