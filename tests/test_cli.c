@@ -240,6 +240,21 @@ TEST(malformed_document) {
     free(e);
 }
 
+TEST(bad_encoding_is_a_warning) {
+    /* Latin-1 bytes in a UTF-8 site: the page and PDF are still made, with U+FFFD, and warned */
+    copy_site("s5");
+    sh("printf -- '---\\ntitle: Caf\\351\\n---\\nCaf\\351 cr\\350me.\\n' > %s/s5/pages/latin1.md", tmp);
+    char args[4400];
+    snprintf(args, sizeof args, "site %s/s5 -o %s/o5", tmp, tmp);
+    CHECK_INT(run(args), 0);
+    char *e = err_text();
+    CHECKF(e && strstr(e, "latin1.md:2:11: warning: ") && strstr(e, "U+FFFD"), "stderr: %s", e ? e : "");
+    CHECKF(e && strstr(e, "5 documents, 5 built, 0 up to date, 0 failed"), "stderr: %s", e ? e : "");
+    free(e);
+    CHECK(exists("%s/o5/pages/latin1.html", tmp));
+    CHECK(exists("%s/o5/pages/latin1.pdf", tmp));
+}
+
 TEST(configuration_errors) {
     copy_site("s3");
     char args[4400];
@@ -318,6 +333,7 @@ int main(void) {
     RUN(example_site);
     RUN(image_change_rebuilds_its_document);
     RUN(malformed_document);
+    RUN(bad_encoding_is_a_warning);
     RUN(configuration_errors);
     RUN(interrupt_leaves_no_partial_file);
     if (!t_failed) sh("rm -rf %s", tmp);
