@@ -315,7 +315,10 @@ int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, 
         zip_source_free(s);
         return zip_fail(err, name, zip_get_error(z->za));
     }
-    if (zip_file_set_mtime(z->za, (zip_uint64_t)idx, z->mtime, 0) ||
+    /* deflated entries keep the method their source states; stored ones must say so, or libzip
+     * deflates them (its default) */
+    if ((!e->deflated && zip_set_file_compression(z->za, (zip_uint64_t)idx, ZIP_CM_STORE, 0)) ||
+        zip_file_set_mtime(z->za, (zip_uint64_t)idx, z->mtime, 0) ||
         zip_file_set_external_attributes(z->za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX, 0100644u << 16))
         return zip_fail(err, name, zip_get_error(z->za));
     return OCTAVO_OK;

@@ -499,7 +499,17 @@ TEST(test_package) {
             free(data);
             parts++;
         }
-        if (!strncmp(name, "OEBPS/images/", 13)) images++;
+        if (!strncmp(name, "OEBPS/images/", 13)) {
+            images++;
+            zip_stat_t ist;
+            zip_stat_index(e.za, (zip_uint64_t)i, 0, &ist);
+            /* images are compressed already: stored, not deflated again */
+            CHECKF(ist.comp_method == ZIP_CM_STORE || strstr(name, ".svg"), "%s method %d", name, ist.comp_method);
+        } else if (i > 0) {
+            zip_stat_t tst;
+            zip_stat_index(e.za, (zip_uint64_t)i, 0, &tst);
+            CHECKF(tst.comp_method == ZIP_CM_DEFLATE, "%s method %d", name, tst.comp_method);
+        }
         zip_stat_t st, first;
         zip_stat_index(e.za, (zip_uint64_t)i, 0, &st);
         zip_stat_index(e.za, 0, 0, &first);
