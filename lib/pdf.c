@@ -26,8 +26,9 @@
 #include <hpdf_objects.h>
 #include <hpdf_pages.h>
 #include <hpdf_streams.h>
+#include <zlib.h>
 
-#include "image.h"
+#include "image_int.h"
 #include "layout.h"
 
 typedef struct pfont {
@@ -380,6 +381,89 @@ static void put_color(ov_buf *b, uint32_t c, const char *op) {
 }
 
 /* ---- images */
+
+/* A stream whose data is deflated already (or cached deflated): libharu copies it as it is. It
+ * writes /Filter from dict->filter, which must then stay NONE, so the dictionary's write callback
+ * names the filter. */
+static HPDF_STATUS name_flate_filter(HPDF_Dict d, HPDF_Stream s) {
+    (void)d;
+    return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
+}
+
+static HPDF_Dict deflated_stream(pdfw *w, const void *z, size_t zlen) {
+    HPDF_Dict d = HPDF_DictStream_New(w->pdf->mmgr, w->pdf->xref);
+    if (!d)
+        return NULL;
+    d->filter = HPDF_STREAM_FILTER_NONE;
+    d->write_fn = name_flate_filter;
+    if (zlen && HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)z, (HPDF_UINT)zlen) != HPDF_OK)
+        return NULL;
+    return d;
+}
+
+/* An image XObject of 8-bit gray or RGB planes, deflated, with an optional deflated alpha SMask. */
+static HPDF_Image flate_image(pdfw *w, unsigned iw, unsigned ih, int color, const unsigned char *z, size_t zlen,
+                              const unsigned char *za, size_t zalen) {
+    HPDF_Dict img = deflated_stream(w, z, zlen);
+    if (!img)
+        return NULL;
+    img->header.obj_class |= HPDF_OSUBCLASS_XOBJECT;
+    if (HPDF_Dict_AddName(img, "Type", "XObject") != HPDF_OK || HPDF_Dict_AddName(img, "Subtype", "Image") != HPDF_OK ||
+        HPDF_Dict_AddName(img, "ColorSpace", color == 3 ? "DeviceRGB" : "DeviceGray") != HPDF_OK ||
+        HPDF_Dict_AddNumber(img, "Width", (HPDF_INT32)iw) != HPDF_OK ||
+        HPDF_Dict_AddNumber(img, "Height", (HPDF_INT32)ih) != HPDF_OK ||
+        HPDF_Dict_AddNumber(img, "BitsPerComponent", 8) != HPDF_OK)
+        return NULL;
+    if (za) {
+        HPDF_Dict sm = deflated_stream(w, za, zalen);
+        if (!sm)
+            return NULL;
+        sm->header.obj_class |= HPDF_OSUBCLASS_XOBJECT;
+        if (HPDF_Dict_AddName(sm, "Type", "XObject") != HPDF_OK || HPDF_Dict_AddName(sm, "Subtype", "Image") != HPDF_OK ||
+            HPDF_Dict_AddName(sm, "ColorSpace", "DeviceGray") != HPDF_OK ||
+            HPDF_Dict_AddNumber(sm, "Width", (HPDF_INT32)iw) != HPDF_OK ||
+            HPDF_Dict_AddNumber(sm, "Height", (HPDF_INT32)ih) != HPDF_OK ||
+            HPDF_Dict_AddNumber(sm, "BitsPerComponent", 8) != HPDF_OK || HPDF_Dict_Add(img, "SMask", sm) != HPDF_OK)
+            return NULL;
+    }
+    return (HPDF_Image)img;
+}
+
+static unsigned char *deflate_bytes(const unsigned char *p, size_t n, int level, size_t *zlen) {
+    uLongf cap = compressBound((uLong)n);
+    unsigned char *z = ov_malloc(cap ? cap : 1);
+    if (!z)
+        return NULL;
+    if (compress2(z, &cap, p, (uLong)n, level) != Z_OK) {
+        ov_free(z);
+        return NULL;
+    }
+    *zlen = cap;
+    return z;
+}
+
+static void put_le32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+static uint32_t get_le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A cached drawing: "OVF1", width, height, colour planes (1 or 3), colour data length, then the
+ * deflated colour plane and the deflated alpha plane (empty: none). */
+static HPDF_Image image_from_cache(pdfw *w, const unsigned char *c, size_t n) {
+    if (n < 20 || memcmp(c, "OVF1", 4) != 0)
+        return NULL;
+    uint32_t iw = get_le32(c + 4), ih = get_le32(c + 8), color = get_le32(c + 12), zlen = get_le32(c + 16);
+    if (!iw || !ih || (color != 1 && color != 3) || zlen > n - 20)
+        return NULL;
+    size_t zalen = n - 20 - zlen;
+    return flate_image(w, iw, ih, (int)color, c + 20, zlen, zalen ? c + 20 + zlen : NULL, zalen);
+}
+
 static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
     const octavo *ov = w->ov;
     octavo_error e = { 0 };
@@ -387,27 +471,35 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
     unsigned max_h = (unsigned)ceil(im->placed_h / 72.0 * 300.0);
     if (max_w < 1) max_w = 1;
     if (max_h < 1) max_h = 1;
-    /* a JPEG small enough passes through unchanged */
-    if (im->info.format == OV_IMG_JPEG && im->info.width <= max_w * 1.1 && im->info.height <= max_h * 1.1) {
+    /* a JPEG small enough passes through unchanged, unless it is CMYK (Adobe's are stored inverted
+     * and libharu writes no /Decode: a negative) or stored turned (libharu knows no EXIF
+     * orientation: it would be drawn sideways and stretched); those are decoded upright below */
+    if (im->info.format == OV_IMG_JPEG && im->info.components != 4 && im->info.orientation <= 1 &&
+        im->info.width <= max_w * 1.1 && im->info.height <= max_h * 1.1) {
         HPDF_Image img = HPDF_LoadJpegImageFromMem(w->pdf, im->blob.data, (HPDF_UINT)im->blob.len);
         if (img && !w->error)
             return img;
         HPDF_ResetError(w->pdf);
         w->error = 0;
     }
-    /* photos: the JPEG made for this size may be in the converted-image cache */
-    char key[128] = "";
-    if (im->info.is_photo && !im->info.has_alpha) {
-        unsigned char sha[32];
-        ov_sha256(im->blob.data, im->blob.len, sha);
-        int o = snprintf(key, sizeof key, "pdf1-");
-        for (int i = 0; i < 20; i++)
-            o += snprintf(key + o, sizeof key - (size_t)o, "%02x", sha[i]);
-        snprintf(key + o, sizeof key - (size_t)o, "-%ux%u.jpg", max_w, max_h);
+    /* what this image becomes at this size is kept in the converted-image cache: photos as JPEG,
+     * drawings as deflated planes, so that a warm rebuild decodes and compresses nothing */
+    int photo = im->info.is_photo && !im->info.has_alpha;
+    char key[OV_IMAGE_KEY_SIZE + 8] = "";
+    if (ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE)) {
+        char tag[64];
+        snprintf(tag, sizeof tag, "pdf2-%s-%ux%u", photo ? "jpeg" : "flate", max_w, max_h);
+        if (ov_image_cache_key(im->blob.data, im->blob.len, NULL, tag, key) == 0)
+            strcat(key, photo ? ".jpg" : ".bin");
+        else
+            key[0] = 0;
+    }
+    if (key[0]) {
         unsigned char *cached = NULL;
         size_t clen = 0;
         if (ov_cache_get(ov, key, &cached, &clen) == 1) {
-            HPDF_Image img = HPDF_LoadJpegImageFromMem(w->pdf, cached, (HPDF_UINT)clen);
+            HPDF_Image img = photo ? HPDF_LoadJpegImageFromMem(w->pdf, cached, (HPDF_UINT)clen)
+                                   : image_from_cache(w, cached, clen);
             ov_free(cached);
             if (img && !w->error)
                 return img;
@@ -430,7 +522,7 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
     int color = px.channels >= 3 ? 3 : 1;
     size_t npx = (size_t)px.width * px.height;
     HPDF_Image img = NULL;
-    if (im->info.is_photo && !alpha) {
+    if (photo && !alpha) {
         unsigned char *jpg = NULL;
         size_t jlen = 0;
         if (ov_image_encode_jpeg(&px, 85, &jpg, &jlen) == OCTAVO_OK) {
@@ -440,29 +532,47 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
             ov_free(jpg);
         }
     } else {
+        /* the colour and alpha planes, each deflated here (level 6, as libharu would) */
         unsigned char *rgb = ov_malloc(npx * (size_t)color + 1);
         unsigned char *a = alpha ? ov_malloc(npx + 1) : NULL;
+        unsigned char *z = NULL, *za = NULL;
+        size_t zlen = 0, zalen = 0;
         if (rgb && (!alpha || a)) {
-            for (size_t i = 0; i < npx; i++) {
-                const unsigned char *p = px.data + i * (size_t)px.channels;
-                for (int k = 0; k < color; k++)
-                    rgb[i * (size_t)color + (size_t)k] = p[k];
-                if (alpha)
+            if (!alpha)
+                memcpy(rgb, px.data, npx * (size_t)color);
+            else
+                for (size_t i = 0; i < npx; i++) {
+                    const unsigned char *p = px.data + i * (size_t)px.channels;
+                    for (int k = 0; k < color; k++)
+                        rgb[i * (size_t)color + (size_t)k] = p[k];
                     a[i] = p[px.channels - 1];
-            }
-            img = HPDF_LoadRawImageFromMem(w->pdf, rgb, px.width, px.height,
-                                           color == 3 ? HPDF_CS_DEVICE_RGB : HPDF_CS_DEVICE_GRAY, 8);
-            if (img && alpha && !w->error) {
-                HPDF_Image sm = HPDF_LoadRawImageFromMem(w->pdf, a, px.width, px.height, HPDF_CS_DEVICE_GRAY, 8);
-                if (sm) {
-                    sm->filter = HPDF_STREAM_FILTER_FLATE_DECODE;
-                    if (HPDF_Image_AddSMask(img, sm) != HPDF_OK)
-                        img = NULL;
                 }
-            }
+            z = deflate_bytes(rgb, npx * (size_t)color, 6, &zlen);
+            if (alpha)
+                za = deflate_bytes(a, npx, 6, &zalen);
         }
         ov_free(rgb);
         ov_free(a);
+        if (z && (!alpha || za)) {
+            img = flate_image(w, px.width, px.height, color, z, zlen, za, zalen);
+            if (key[0] && img && !photo) {
+                unsigned char *entry = ov_malloc(20 + zlen + zalen);
+                if (entry) {
+                    memcpy(entry, "OVF1", 4);
+                    put_le32(entry + 4, px.width);
+                    put_le32(entry + 8, px.height);
+                    put_le32(entry + 12, (uint32_t)color);
+                    put_le32(entry + 16, (uint32_t)zlen);
+                    memcpy(entry + 20, z, zlen);
+                    if (zalen)
+                        memcpy(entry + 20 + zlen, za, zalen);
+                    ov_cache_put(ov, key, entry, 20 + zlen + zalen);
+                    ov_free(entry);
+                }
+            }
+        }
+        ov_free(z);
+        ov_free(za);
     }
     ov_pixels_free(&px);
     if (w->error) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <hyphen.h>
+#include <jpeglib.h>
 #include <png.h>
 #include <webp/encode.h>
 
@@ -351,6 +352,122 @@ TEST(test_images) {
     image_case("alpha.webp", 0x00A000, 1);
 }
 
+/* A 200 x 100 JPEG: left half colour a, right half colour b (RGB). cmyk: stored as Adobe CMYK
+ * (inverted, as Photoshop writes it); orientation: an EXIF orientation tag when not 1. */
+static int write_jpeg(const char *path, unsigned a, unsigned b, int cmyk, int orientation) {
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = 200;
+    c.image_height = 100;
+    c.input_components = cmyk ? 4 : 3;
+    c.in_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 95, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    if (orientation > 1) {
+        unsigned char exif[] = { 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 0x2A, 0, 8, 0, 0, 0, 1, 0,
+                                 0x12, 0x01, 3, 0, 1, 0, 0, 0, (unsigned char)orientation, 0, 0, 0, 0, 0, 0, 0 };
+        jpeg_write_marker(&c, JPEG_APP0 + 1, exif, sizeof exif);
+    }
+    unsigned char row[200 * 4];
+    for (unsigned y = 0; y < 100; y++) {
+        for (unsigned x = 0; x < 200; x++) {
+            unsigned v = x < 100 ? a : b;
+            unsigned r = v >> 16 & 255, g = v >> 8 & 255, bl = v & 255;
+            if (cmyk) {
+                /* C = 1 - R etc. with no black; Adobe stores each inverted: 255 - C = R */
+                unsigned char *q = row + x * 4;
+                q[0] = (unsigned char)r;
+                q[1] = (unsigned char)g;
+                q[2] = (unsigned char)bl;
+                q[3] = 255;
+            } else {
+                unsigned char *q = row + x * 3;
+                q[0] = (unsigned char)r;
+                q[1] = (unsigned char)g;
+                q[2] = (unsigned char)bl;
+            }
+        }
+        JSAMPROW rp = row;
+        jpeg_write_scanlines(&c, &rp, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+    return 0;
+}
+
+/* Page 1 of a document holding one image, at 72 dpi: the box of pixels near colour want. */
+static int color_box(const char *file, unsigned want, int box[4]) {
+    char md[512], out[512], ppm[600], path[700];
+    snprintf(md, sizeof md, "---\ntitle: Image\n---\n\n![](%s)\n", file);
+    snprintf(out, sizeof out, "%s/%s.pdf", dir, file);
+    if (render("img.md", md, 0, out, NULL) != OCTAVO_OK)
+        return -1;
+    snprintf(ppm, sizeof ppm, "%s/%s-page", dir, file);
+    free(run("pdftoppm -r 72 -f 1 -l 1 -singlefile '%s' '%s' 2>&1", out, ppm));
+    snprintf(path, sizeof path, "%s.ppm", ppm);
+    size_t len = 0;
+    char *img = slurp(path, &len);
+    int w, h, mx, off = 0, count = 0;
+    box[0] = box[1] = 1 << 30;
+    box[2] = box[3] = -1;
+    if (img && sscanf(img, "P6 %d %d %d%n", &w, &h, &mx, &off) == 3) {
+        const unsigned char *px = (const unsigned char *)img + off + 1;
+        int wr = (int)(want >> 16 & 255), wg = (int)(want >> 8 & 255), wb = (int)(want & 255);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const unsigned char *q = px + ((size_t)y * w + x) * 3;
+                if (abs(q[0] - wr) < 50 && abs(q[1] - wg) < 50 && abs(q[2] - wb) < 50) {
+                    count++;
+                    if (x < box[0]) box[0] = x;
+                    if (y < box[1]) box[1] = y;
+                    if (x > box[2]) box[2] = x;
+                    if (y > box[3]) box[3] = y;
+                }
+            }
+    }
+    free(img);
+    return count;
+}
+
+/* JPEGs that libharu cannot pass through: Adobe CMYK (stored inverted: a negative) and EXIF-turned
+ * ones (drawn sideways and stretched); they are decoded upright instead. */
+TEST(test_jpeg_cmyk_and_orientation) {
+    if (!have("pdftoppm")) {
+        printf("note: pdftoppm not installed, JPEG colours not checked\n");
+        return;
+    }
+    char p[600];
+    int box[4];
+    snprintf(p, sizeof p, "%s/cmyk.jpg", dir);
+    CHECK_INT(write_jpeg(p, 0xFF0000, 0x0000FF, 1, 1), 0);
+    int red = color_box("cmyk.jpg", 0xFF0000, box);
+    CHECKF(red > 2000 && box[2] - box[0] > 60 && box[2] - box[0] < 90, "CMYK JPEG: %d red pixels, %d px wide", red,
+           box[2] - box[0] + 1);
+    /* poppler and MuPDF undo Adobe's inversion themselves; readers that follow the DCTDecode
+     * filter as written show a negative: the image must not stay CMYK */
+    if (have("pdfimages")) {
+        char *r = run("pdfimages -list '%s/cmyk.jpg.pdf' | tail -n +3 | awk '{ print $6 }'", dir);
+        CHECKF(r && strstr(r, "rgb") && !strstr(r, "cmyk"), "CMYK JPEG embedded as %s", r ? r : "");
+        free(r);
+    }
+    snprintf(p, sizeof p, "%s/turned.jpg", dir);
+    CHECK_INT(write_jpeg(p, 0x0000FF, 0xFF0000, 0, 6), 0);
+    /* stored 200 x 100 with blue on the left; shown turned clockwise: 75 x 150 pt, blue on top */
+    int blue = color_box("turned.jpg", 0x0000FF, box);
+    int bw = box[2] - box[0] + 1, bh = box[3] - box[1] + 1, blue_bottom = box[3];
+    CHECKF(blue > 2000 && bw > 65 && bw < 85 && bh > 60 && bh < 90, "turned JPEG: blue %d pixels in %d x %d", blue, bw, bh);
+    int red2 = color_box("turned.jpg", 0xFF0000, box);
+    CHECKF(red2 > 2000 && box[1] >= blue_bottom - 3, "turned JPEG: red from y %d, blue down to %d", box[1], blue_bottom);
+}
+
 TEST(test_missing_image) {
     char out[512];
     snprintf(out, sizeof out, "%s/missing.pdf", dir);
@@ -589,6 +706,7 @@ int main(void) {
     RUN(test_document);
     RUN(test_ragged_and_letter);
     RUN(test_images);
+    RUN(test_jpeg_cmyk_and_orientation);
     RUN(test_missing_image);
     RUN(test_composite_glyphs);
     RUN(test_book);
