@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collateral.h"
 #include "common.h"
 #include "octavo.h"
 #include "site.h"
@@ -31,8 +32,9 @@ static void usage(FILE *f) {
             "book options:\n"
             "  --title T           the book's title (also --description, --publisher, --identifier,\n"
             "                      --date YYYY-MM-DD, --cover IMAGE, --book-author NAME)\n"
-            "  --order ORDER       date (oldest first), -date (newest first) or given\n",
-            cli_prog, cli_prog, cli_prog, cli_prog, cli_common_help);
+            "  --order ORDER       date (oldest first), -date (newest first) or given\n"
+            "%s",
+            cli_prog, cli_prog, cli_prog, cli_prog, cli_common_help, collateral_help);
 }
 
 static int stdout_write(void *ud, const void *p, size_t n) {
