@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ const char cli_common_help[] =
     "  --ragged            PDF: ragged-right text instead of justified\n"
     "  --no-cache          do not use the converted-image cache\n"
     "  --cache-dir DIR     the converted-image cache (default: $XDG_CACHE_HOME/octavo)\n"
+    "  --template FILE     an HTML page template replacing the built-in page (see README)\n"
     "  --set NAME=VALUE    any library option by name (see octavo_options_set)\n"
     "  -q, --quiet         no warnings\n"
     "  -v, --verbose       more messages\n";
@@ -37,6 +39,42 @@ static const char *value(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+/* The template's text lives until the process ends (octavo_new copies it; the CLI makes one
+ * handle per command). */
+static char *template_text;
+static void free_template(void) { free(template_text); }
+
+static int read_template(cli_common *c, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: %s: cannot read the template: %s\n", cli_prog, path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    for (size_t r; b && (r = fread(b + n, 1, cap - n - 1, f)) > 0;) {
+        n += r;
+        if (n + 1 == cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb) { free(b); b = NULL; }
+            b = nb;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!b || bad) {
+        free(b);
+        fprintf(stderr, "%s: %s: cannot read the template\n", cli_prog, path);
+        return -1;
+    }
+    b[n] = 0;
+    if (!template_text) atexit(free_template);
+    free(template_text);
+    template_text = b;
+    c->opt.html_template = template_text;
+    return 0;
+}
+
 int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
     const char *a = argv[*i], *v;
     static const struct { const char *flag, *name; } valued[] = {
@@ -51,6 +89,10 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i) {
             return -1;
         }
         return 1;
+    }
+    if (!strcmp(a, "--template")) {
+        if (!(v = value(argc, argv, i))) return -1;
+        return read_template(c, v) ? -1 : 1;
     }
     if (!strcmp(a, "--untrusted")) { c->opt.flags &= ~OCTAVO_TRUSTED; return 1; }
     if (!strcmp(a, "--trusted")) { c->opt.flags |= OCTAVO_TRUSTED; return 1; }
