@@ -380,33 +380,108 @@ static void put_color(ov_buf *b, uint32_t c, const char *op) {
     ov_buf_putc(b, '\n');
 }
 
+/* ---- streams over our own buffers. libharu's memory streams copy every byte in and out with a
+ * byte loop (HPDF_MemCpy, ~10 instructions a byte both ways); large data (page content, images)
+ * is handed over instead: the dictionary's stream reads straight from our buffer, which it frees
+ * with the document when it owns it. */
+typedef struct bufsrc {
+    const unsigned char *data;
+    size_t len, pos;
+    void *owned;               /* freed with the stream (ov_free), or NULL */
+} bufsrc;
+
+static HPDF_STATUS bufsrc_read(HPDF_Stream s, HPDF_BYTE *p, HPDF_UINT *n) {
+    bufsrc *b = s->attr;
+    size_t left = b->len - b->pos;
+    if (*n > left) {
+        memcpy(p, b->data + b->pos, left);
+        b->pos = b->len;
+        *n = (HPDF_UINT)left;
+        return HPDF_STREAM_EOF;
+    }
+    memcpy(p, b->data + b->pos, *n);
+    b->pos += *n;
+    return HPDF_OK;
+}
+
+static HPDF_STATUS bufsrc_seek(HPDF_Stream s, HPDF_INT pos, HPDF_WhenceMode mode) {
+    bufsrc *b = s->attr;
+    long long to = mode == HPDF_SEEK_SET ? pos : mode == HPDF_SEEK_CUR ? (long long)b->pos + pos : (long long)b->len + pos;
+    if (to < 0 || (size_t)to > b->len)
+        return HPDF_SetError(s->error, HPDF_STREAM_EOF, 0);
+    b->pos = (size_t)to;
+    return HPDF_OK;
+}
+
+static HPDF_INT32 bufsrc_tell(HPDF_Stream s) { return (HPDF_INT32)((bufsrc *)s->attr)->pos; }
+static HPDF_UINT32 bufsrc_size(HPDF_Stream s) { return (HPDF_UINT32)((bufsrc *)s->attr)->len; }
+
+static void bufsrc_free(HPDF_Stream s) {
+    bufsrc *b = s->attr;
+    if (b) {
+        ov_free(b->owned);
+        ov_free(b);
+    }
+    s->attr = NULL;
+}
+
+/* Makes data the content of stream dictionary d (owned: freed with the document, and at once on
+ * failure). Returns 0, or -1 when out of memory. */
+static int stream_take(pdfw *w, HPDF_Dict d, const void *data, size_t len, void *owned) {
+    bufsrc *b = ov_malloc(sizeof *b);
+    HPDF_Stream s = b ? HPDF_GetMem(w->pdf->mmgr, sizeof(HPDF_Stream_Rec)) : NULL;
+    if (!s) {
+        ov_free(b);
+        ov_free(owned);
+        return -1;
+    }
+    memset(s, 0, sizeof *s);
+    s->sig_bytes = HPDF_STREAM_SIG_BYTES;
+    s->type = HPDF_STREAM_UNKNOWN; /* not a memory stream: libharu treats it through its functions only */
+    s->mmgr = w->pdf->mmgr;
+    s->error = w->pdf->mmgr->error;
+    s->size = (HPDF_UINT)len;
+    s->read_fn = bufsrc_read;
+    s->seek_fn = bufsrc_seek;
+    s->tell_fn = bufsrc_tell;
+    s->size_fn = bufsrc_size;
+    s->free_fn = bufsrc_free;
+    b->data = data;
+    b->len = len;
+    b->pos = 0;
+    b->owned = owned;
+    s->attr = b;
+    HPDF_Stream_Free(d->stream);
+    d->stream = s;
+    return 0;
+}
+
 /* ---- images */
 
-/* A stream whose data is deflated already (or cached deflated): libharu copies it as it is. It
- * writes /Filter from dict->filter, which must then stay NONE, so the dictionary's write callback
- * names the filter. */
+/* A stream whose data is compressed already (or cached so): libharu copies it as it is. It writes
+ * /Filter from dict->filter, which must then stay NONE, so the dictionary's write callback names
+ * the filter. */
 static HPDF_STATUS name_flate_filter(HPDF_Dict d, HPDF_Stream s) {
     (void)d;
     return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
 }
-
-static HPDF_Dict deflated_stream(pdfw *w, const void *z, size_t zlen) {
-    HPDF_Dict d = HPDF_DictStream_New(w->pdf->mmgr, w->pdf->xref);
-    if (!d)
-        return NULL;
-    d->filter = HPDF_STREAM_FILTER_NONE;
-    d->write_fn = name_flate_filter;
-    if (zlen && HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)z, (HPDF_UINT)zlen) != HPDF_OK)
-        return NULL;
-    return d;
+static HPDF_STATUS name_dct_filter(HPDF_Dict d, HPDF_Stream s) {
+    (void)d;
+    return HPDF_Stream_WriteStr(s, "/Filter /DCTDecode\012");
 }
 
-/* An image XObject of 8-bit gray or RGB planes, deflated, with an optional deflated alpha SMask. */
-static HPDF_Image flate_image(pdfw *w, unsigned iw, unsigned ih, int color, const unsigned char *z, size_t zlen,
-                              const unsigned char *za, size_t zalen) {
-    HPDF_Dict img = deflated_stream(w, z, zlen);
-    if (!img)
+/* An image XObject dictionary over data (see stream_take for owned). */
+static HPDF_Dict image_dict(pdfw *w, unsigned iw, unsigned ih, int color, const void *data, size_t len, void *owned,
+                            HPDF_Dict_OnWriteFunc filter) {
+    HPDF_Dict img = HPDF_DictStream_New(w->pdf->mmgr, w->pdf->xref);
+    if (!img) {
+        ov_free(owned);
         return NULL;
+    }
+    if (stream_take(w, img, data, len, owned) < 0)
+        return NULL;
+    img->filter = HPDF_STREAM_FILTER_NONE;
+    img->write_fn = filter;
     img->header.obj_class |= HPDF_OSUBCLASS_XOBJECT;
     if (HPDF_Dict_AddName(img, "Type", "XObject") != HPDF_OK || HPDF_Dict_AddName(img, "Subtype", "Image") != HPDF_OK ||
         HPDF_Dict_AddName(img, "ColorSpace", color == 3 ? "DeviceRGB" : "DeviceGray") != HPDF_OK ||
@@ -414,19 +489,34 @@ static HPDF_Image flate_image(pdfw *w, unsigned iw, unsigned ih, int color, cons
         HPDF_Dict_AddNumber(img, "Height", (HPDF_INT32)ih) != HPDF_OK ||
         HPDF_Dict_AddNumber(img, "BitsPerComponent", 8) != HPDF_OK)
         return NULL;
+    return img;
+}
+
+/* An image of 8-bit gray or RGB planes, deflated, with an optional deflated alpha SMask. */
+static HPDF_Image flate_image(pdfw *w, unsigned iw, unsigned ih, int color, const unsigned char *z, size_t zlen,
+                              void *z_owned, const unsigned char *za, size_t zalen, void *za_owned) {
+    HPDF_Dict img = image_dict(w, iw, ih, color, z, zlen, z_owned, name_flate_filter);
+    if (!img) {
+        ov_free(za_owned);
+        return NULL;
+    }
     if (za) {
-        HPDF_Dict sm = deflated_stream(w, za, zalen);
-        if (!sm)
-            return NULL;
-        sm->header.obj_class |= HPDF_OSUBCLASS_XOBJECT;
-        if (HPDF_Dict_AddName(sm, "Type", "XObject") != HPDF_OK || HPDF_Dict_AddName(sm, "Subtype", "Image") != HPDF_OK ||
-            HPDF_Dict_AddName(sm, "ColorSpace", "DeviceGray") != HPDF_OK ||
-            HPDF_Dict_AddNumber(sm, "Width", (HPDF_INT32)iw) != HPDF_OK ||
-            HPDF_Dict_AddNumber(sm, "Height", (HPDF_INT32)ih) != HPDF_OK ||
-            HPDF_Dict_AddNumber(sm, "BitsPerComponent", 8) != HPDF_OK || HPDF_Dict_Add(img, "SMask", sm) != HPDF_OK)
+        HPDF_Dict sm = image_dict(w, iw, ih, 1, za, zalen, za_owned, name_flate_filter);
+        if (!sm || HPDF_Dict_Add(img, "SMask", sm) != HPDF_OK)
             return NULL;
     }
     return (HPDF_Image)img;
+}
+
+/* A baseline or progressive JPEG, gray or RGB, passed through (DCTDecode). */
+static HPDF_Image jpeg_image(pdfw *w, const unsigned char *data, size_t len, void *owned) {
+    ov_image_info info;
+    if (ov_image_probe(w->ov, data, len, &info, NULL) != OCTAVO_OK || info.format != OV_IMG_JPEG ||
+        (info.components != 1 && info.components != 3) || info.orientation > 1 || !info.width || !info.height) {
+        ov_free(owned);
+        return NULL;
+    }
+    return (HPDF_Image)image_dict(w, info.width, info.height, info.components, data, len, owned, name_dct_filter);
 }
 
 static unsigned char *deflate_bytes(const unsigned char *p, size_t n, int level, size_t *zlen) {
@@ -454,14 +544,19 @@ static uint32_t get_le32(const unsigned char *p) {
 
 /* A cached drawing: "OVF1", width, height, colour planes (1 or 3), colour data length, then the
  * deflated colour plane and the deflated alpha plane (empty: none). */
-static HPDF_Image image_from_cache(pdfw *w, const unsigned char *c, size_t n) {
-    if (n < 20 || memcmp(c, "OVF1", 4) != 0)
+static HPDF_Image image_from_cache(pdfw *w, unsigned char *c, size_t n) {
+    if (n < 20 || memcmp(c, "OVF1", 4) != 0) {
+        ov_free(c);
         return NULL;
+    }
     uint32_t iw = get_le32(c + 4), ih = get_le32(c + 8), color = get_le32(c + 12), zlen = get_le32(c + 16);
-    if (!iw || !ih || (color != 1 && color != 3) || zlen > n - 20)
+    if (!iw || !ih || (color != 1 && color != 3) || zlen > n - 20) {
+        ov_free(c);
         return NULL;
+    }
     size_t zalen = n - 20 - zlen;
-    return flate_image(w, iw, ih, (int)color, c + 20, zlen, zalen ? c + 20 + zlen : NULL, zalen);
+    /* the colour stream owns the entry; the mask reads its tail (both live until the save) */
+    return flate_image(w, iw, ih, (int)color, c + 20, zlen, c, zalen ? c + 20 + zlen : NULL, zalen, NULL);
 }
 
 static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
@@ -476,7 +571,8 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
      * orientation: it would be drawn sideways and stretched); those are decoded upright below */
     if (im->info.format == OV_IMG_JPEG && im->info.components != 4 && im->info.orientation <= 1 &&
         im->info.width <= max_w * 1.1 && im->info.height <= max_h * 1.1) {
-        HPDF_Image img = HPDF_LoadJpegImageFromMem(w->pdf, im->blob.data, (HPDF_UINT)im->blob.len);
+        /* the file's bytes live as long as the layout, past the save */
+        HPDF_Image img = jpeg_image(w, im->blob.data, im->blob.len, NULL);
         if (img && !w->error)
             return img;
         HPDF_ResetError(w->pdf);
@@ -498,9 +594,7 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
         unsigned char *cached = NULL;
         size_t clen = 0;
         if (ov_cache_get(ov, key, &cached, &clen) == 1) {
-            HPDF_Image img = photo ? HPDF_LoadJpegImageFromMem(w->pdf, cached, (HPDF_UINT)clen)
-                                   : image_from_cache(w, cached, clen);
-            ov_free(cached);
+            HPDF_Image img = photo ? jpeg_image(w, cached, clen, cached) : image_from_cache(w, cached, clen);
             if (img && !w->error)
                 return img;
             HPDF_ResetError(w->pdf);
@@ -528,8 +622,7 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
         if (ov_image_encode_jpeg(&px, 85, &jpg, &jlen) == OCTAVO_OK) {
             if (key[0])
                 ov_cache_put(ov, key, jpg, jlen);
-            img = HPDF_LoadJpegImageFromMem(w->pdf, jpg, (HPDF_UINT)jlen);
-            ov_free(jpg);
+            img = jpeg_image(w, jpg, jlen, jpg);
         }
     } else {
         /* the colour and alpha planes, each deflated here (level 6, as libharu would) */
@@ -554,8 +647,7 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
         ov_free(rgb);
         ov_free(a);
         if (z && (!alpha || za)) {
-            img = flate_image(w, px.width, px.height, color, z, zlen, za, zalen);
-            if (key[0] && img && !photo) {
+            if (key[0] && !photo) {
                 unsigned char *entry = ov_malloc(20 + zlen + zalen);
                 if (entry) {
                     memcpy(entry, "OVF1", 4);
@@ -570,9 +662,11 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
                     ov_free(entry);
                 }
             }
+            img = flate_image(w, px.width, px.height, color, z, zlen, z, za, zalen, za);
+        } else {
+            ov_free(z);
+            ov_free(za);
         }
-        ov_free(z);
-        ov_free(za);
     }
     ov_pixels_free(&px);
     if (w->error) {
@@ -874,6 +968,34 @@ static int outline(pdfw *w) {
     return w->error ? -1 : 0;
 }
 
+/* The save's writer: libharu writes token by token; whole buffers go to the sink. */
+typedef struct outbuf {
+    ov_sink *sink;
+    size_t n;
+    int failed;
+    unsigned char buf[65536];
+} outbuf;
+
+static HPDF_STATUS out_write(HPDF_Stream s, const HPDF_BYTE *p, HPDF_UINT n) {
+    outbuf *o = s->attr;
+    if (o->failed)
+        return HPDF_FILE_IO_ERROR;
+    if (o->n + n > sizeof o->buf) {
+        if (o->n && ov_sink_write(o->sink, o->buf, o->n) != 0)
+            o->failed = 1;
+        o->n = 0;
+        if (!o->failed && n >= sizeof o->buf && ov_sink_write(o->sink, p, n) != 0)
+            o->failed = 1;
+        if (o->failed)
+            return HPDF_FILE_IO_ERROR;
+        if (n >= sizeof o->buf)
+            return HPDF_OK;
+    }
+    memcpy(o->buf + o->n, p, n);
+    o->n += n;
+    return HPDF_OK;
+}
+
 static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink *out, octavo_error *err) {
     pdfw w;
     memset(&w, 0, sizeof w);
@@ -932,13 +1054,16 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
                 rc = err->code;
             goto done;
         }
+        idhash_feed(&idh, c.data, c.len);
+        /* the page's content stream reads our buffer (no copy through libharu's memory stream) */
         HPDF_PageAttr pa = (HPDF_PageAttr)w.pages[p]->attr;
-        if (HPDF_Stream_Write(pa->stream, (const HPDF_BYTE *)c.data, (HPDF_UINT)c.len) != HPDF_OK) {
-            ov_buf_free(&c);
-            rc = fail(&w, err, "to write a page");
+        size_t clen = 0;
+        char *cdata = ov_buf_detach(&c, &clen);
+        if (!cdata || stream_take(&w, pa->contents, cdata, clen, cdata) < 0) {
+            rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "out of memory");
             goto done;
         }
-        idhash_feed(&idh, c.data, c.len);
+        pa->stream = pa->contents->stream;
         int pl = page_links(&w, p);
         if (pl < 0) {
             ov_buf_free(&c);
@@ -1025,26 +1150,30 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
         rc = fail(&w, err, "while building the document");
         goto done;
     }
-    if (HPDF_SaveToStream(w.pdf) != HPDF_OK) {
-        rc = fail(&w, err, "to save the document");
-        goto done;
-    }
+    /* saved straight into the sink (through a buffer) rather than into libharu's memory stream and
+     * read back: two byte-by-byte copies of the whole file less */
     {
-        HPDF_ResetStream(w.pdf);
-        unsigned char buf[65536];
-        for (;;) {
-            HPDF_UINT32 n = sizeof buf;
-            HPDF_STATUS st = HPDF_ReadFromStream(w.pdf, buf, &n);
-            if (n > 0 && ov_sink_write(out, buf, n) != 0) {
-                rc = ov_error(err, OCTAVO_E_WRITE, OCTAVO_STAGE_OUTPUT, docname, 0, 0, "the output could not be written");
-                goto done;
-            }
-            if (st == HPDF_STREAM_EOF)
-                break;
-            if (st != HPDF_OK) {
-                rc = fail(&w, err, "to read the saved document");
-                goto done;
-            }
+        outbuf *ob = ov_malloc(sizeof *ob);
+        if (!ob) {
+            rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "out of memory");
+            goto done;
+        }
+        ob->sink = out;
+        ob->n = 0;
+        ob->failed = 0;
+        w.pdf->stream = HPDF_CallbackWriter_New(w.pdf->mmgr, out_write, ob);
+        HPDF_STATUS st = w.pdf->stream ? HPDF_SaveToStream(w.pdf) : HPDF_FAILD_TO_ALLOC_MEM;
+        if (st == HPDF_OK && ob->n && ov_sink_write(out, ob->buf, ob->n) != 0)
+            ob->failed = 1;
+        int failed = ob->failed;
+        ov_free(ob);
+        if (failed) {
+            rc = ov_error(err, OCTAVO_E_WRITE, OCTAVO_STAGE_OUTPUT, docname, 0, 0, "the output could not be written");
+            goto done;
+        }
+        if (st != HPDF_OK) {
+            rc = fail(&w, err, "to save the document");
+            goto done;
         }
     }
 done:
