@@ -324,9 +324,15 @@ static void *worker(void *arg) {
         p->running++;
         pthread_mutex_unlock(&p->mu);
         convert_one(p, im);
-#ifdef __GLIBC__
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OV_EPUB_ASAN 1 /* clang's way of saying it */
+#endif
+#endif
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(OV_EPUB_ASAN)
         /* glibc keeps freed pixel buffers in each thread's arena (its mmap threshold grows after
-         * the first large free): give them back, or two arenas hold two peaks */
+         * the first large free): give them back, or two arenas hold two peaks. (Not under
+         * AddressSanitizer: its allocator replaces glibc's, whose malloc_trim then crashes.) */
         if (im->cost >= TRIM_COST) malloc_trim(0);
 #endif
         pthread_mutex_lock(&p->mu);
