@@ -120,6 +120,59 @@ int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t
     return ok;
 }
 
+/* A hit checked without holding the payload: read through a small buffer for the CRC; the first
+ * head_size bytes are kept for the caller to probe. The EPUB writer then copies the entry's file
+ * into the zip (OV_CACHE_HDR bytes in), so a warm build holds no image in memory. */
+int ov_cache_peek(const octavo *ov, const char *key, unsigned char *head, size_t head_size, size_t *head_len,
+                  size_t *len, uint32_t *crc_out, char **path_out) {
+    const char *dir = cache_dir(ov);
+    *head_len = 0;
+    *len = 0;
+    *crc_out = 0;
+    *path_out = NULL;
+    if (!dir || !key_ok(key)) return 0;
+    char *path = entry_path(dir, key);
+    if (!path) return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { ov_free(path); return 0; }
+    unsigned char hdr[HDR], chunk[32768];
+    struct stat st;
+    int ok = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= HDR && read_all(fd, hdr, HDR) == 0 &&
+        memcmp(hdr, magic, 4) == 0) {
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; i--) n = n << 8 | hdr[4 + i];
+        size_t lim = ov->opt.limits.output_bytes ? ov->opt.limits.output_bytes : (size_t)1 << 30;
+        if (n == (uint64_t)st.st_size - HDR && n <= lim) {
+            uLong c = crc32(0, Z_NULL, 0);
+            uint64_t left = n;
+            ok = 1;
+            while (left && ok) {
+                size_t k = left > sizeof chunk ? sizeof chunk : (size_t)left;
+                if (read_all(fd, chunk, k)) { ok = 0; break; }
+                if (*head_len < head_size) {
+                    size_t h = head_size - *head_len < k ? head_size - *head_len : k;
+                    memcpy(head + *head_len, chunk, h);
+                    *head_len += h;
+                }
+                c = crc32(c, chunk, (uInt)k);
+                left -= k;
+            }
+            uint32_t want = (uint32_t)hdr[12] | (uint32_t)hdr[13] << 8 | (uint32_t)hdr[14] << 16 | (uint32_t)hdr[15] << 24;
+            if (ok && (uint32_t)c == want) {
+                *len = (size_t)n;
+                *crc_out = want;
+            } else {
+                ok = 0;
+            }
+        }
+    }
+    close(fd);
+    if (ok) *path_out = path;
+    else ov_free(path);
+    return ok;
+}
+
 /* mkdir -p, the folders made private to the user */
 static int make_dirs(const char *dir) {
     struct stat st;

@@ -272,11 +272,26 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
     int rc = ov_resolve(im->doc, im->target, &im->blob, &er);
     if (rc) { memset(&im->blob, 0, sizeof im->blob); set_failed(im, rc, &er); return; }
     /* equal files are found by their path; without one, by their bytes */
-    if (!im->relpath) ov_sha256(im->blob.data, im->blob.len, im->sha);
+    if (!im->relpath) {
+        ov_sha256(im->blob.data, im->blob.len, im->sha);
+        im->have_sha = 1;
+    }
     ov_image_info info;
     /* what a WebP conversion holds, measured: the pixels and a copy, plus the codecs' own */
-    if (ov_image_probe(e->ov, im->blob.data, im->blob.len, &info, &er) == OCTAVO_OK && info.format == OV_IMG_WEBP)
+    if (ov_image_probe(e->ov, im->blob.data, im->blob.len, &info, &er) == OCTAVO_OK && info.format == OV_IMG_WEBP) {
+        /* converted before (a rebuild): the cache entry is checked now and copied into the zip
+         * from its file, so that its bytes are never held; the hash is kept for a conversion */
+        int cache = e->ov->cache_dir && !(e->ov->opt.flags & OCTAVO_NO_CACHE);
+        if (cache && !im->have_sha) {
+            ov_sha256(im->blob.data, im->blob.len, im->sha);
+            im->have_sha = 1;
+        }
+        if (cache && ov_image_epub_cached(e->ov, im->blob.data, im->blob.len, im->sha, &im->out, &im->cached, &im->cached_crc)) {
+            ov_blob_release(&im->blob);
+            return;
+        }
         im->cost = (size_t)info.width * info.height * 5 + ((size_t)3 << 20);
+    }
     if (!e->ov->opt.resolve) ov_blob_release(&im->blob);
 }
 
@@ -284,8 +299,13 @@ static void convert_one(pool *p, ov_epub_image *im) {
     octavo_error er;
     memset(&er, 0, sizeof er);
     int rc = OCTAVO_OK;
-    if (!im->blob.data) rc = ov_resolve(im->doc, im->target, &im->blob, &er);
-    if (!rc) rc = ov_image_for_epub(p->e->ov, im->blob.data, im->blob.len, &im->out, &er);
+    /* bytes read again may differ from those hashed: then they are hashed again, so that a
+     * conversion is never stored under another file's key */
+    int reread = !im->blob.data;
+    if (reread) rc = ov_resolve(im->doc, im->target, &im->blob, &er);
+    if (!rc)
+        rc = ov_image_for_epub_sha(p->e->ov, im->blob.data, im->blob.len, im->have_sha && !reread ? im->sha : NULL,
+                                   &im->out, &er);
     ov_blob_release(&im->blob);
     if (!rc && im->out.mime && !strcmp(im->out.mime, "image/svg+xml")) {
         unsigned char *svg;
@@ -354,7 +374,7 @@ static int convert_images(ov_epub *e) {
     size_t n = 0;
     for (size_t i = 0; i < e->nimg; i++) {
         resolve_one(e, &e->img[i]);
-        if (e->img[i].code) continue;
+        if (e->img[i].code || e->img[i].cached) continue;
         /* insertion by decreasing cost, stable */
         size_t k = n++;
         while (k > 0 && e->img[order[k - 1]].cost < e->img[i].cost) { order[k] = order[k - 1]; k--; }
@@ -902,6 +922,7 @@ static void free_epub(ov_epub *e) {
         ov_free(e->img[i].relpath);
         ov_free(e->img[i].out.data);
         ov_free(e->img[i].href);
+        ov_free(e->img[i].cached);
         ov_blob_release(&e->img[i].blob);
     }
     ov_free(e->img);
@@ -1013,7 +1034,8 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
         snprintf(name, sizeof name, "OEBPS/%s", im->href);
         /* images are compressed already: stored, which is also faster */
         int svg = im->out.mime && !strcmp(im->out.mime, "image/svg+xml");
-        rc = ov_zipw_add(z, name, im->out.data, im->out.len, 1, svg, err);
+        if (im->cached) rc = ov_zipw_add_file(z, name, im->cached, OV_CACHE_HDR, im->out.len, im->cached_crc, err);
+        else rc = ov_zipw_add(z, name, im->out.data, im->out.len, 1, svg, err);
         im->out.data = NULL;
         if (rc) goto done;
     }

@@ -59,6 +59,9 @@ typedef struct ov_epub_image {
     int used;                  /* referred to by a chapter that was written */
     octavo_blob blob;          /* the resolved bytes, until converted */
     size_t cost;               /* bytes of pixels its conversion decodes */
+    char *cached;              /* found converted in the cache: the entry's file (out.data NULL) */
+    uint32_t cached_crc;
+    int have_sha;              /* sha is set */
 } ov_epub_image;
 
 typedef struct ov_epub {
@@ -105,6 +108,10 @@ int ov_zipw_open(ov_zipw **out, ov_sink *sink, time_t mtime, octavo_error *err);
 /** Adds an entry. The data is copied unless take is set (then the zip frees it with ov_free, also
  *  on failure). compress 0 stores it. */
 int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err);
+/** Adds a stored entry whose bytes are [off, off + len) of the file at path, with CRC-32 crc: read
+ *  when the archive is written, and checked against crc then (a mismatch fails the archive). */
+int ov_zipw_add_file(ov_zipw *z, const char *name, const char *path, size_t off, size_t len, uint32_t crc,
+                     octavo_error *err);
 /** Finishes the archive (the rest of its bytes go to the sink) and frees the writer. */
 int ov_zipw_finish(ov_zipw *z, octavo_error *err);
 /** Frees a writer that is not finished. NULL is a no-op. */

@@ -14,6 +14,8 @@
  * at a fixed level, no extra fields (libzip adds none of its own to new entries).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zip.h>
@@ -106,9 +108,23 @@ static zip_int64_t wsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cm
     }
 }
 
+struct ov_zipw {
+    unsigned char *scratch;    /* the bytes of the file entry being copied (grows, reused) */
+    size_t scratch_cap;
+    zip_t *za;
+    wsrc *w;
+    zip_source_t *src;
+    time_t mtime;              /* as libzip wants it: local time giving the fields we chose */
+    z_stream zs;
+    int zs_ready;
+};
+
 /* ---- entries */
 typedef struct entry {
     unsigned char *data;       /* as stored: deflated or not */
+    char *path;                /* or, stored, bytes [off, off + len) of this file (read when opened) */
+    off_t off;
+    ov_zipw *z;                /* its scratch buffer holds a file's bytes while libzip copies them */
     size_t len;                /* stored size */
     size_t size;               /* uncompressed size */
     uLong crc;
@@ -117,6 +133,36 @@ typedef struct entry {
     zip_error_t error;
 } entry;
 
+/* A file entry (a cache entry checked when the book was planned) is read whole into the writer's
+ * scratch buffer when libzip opens it, and checked again: bytes changed since then (someone wrote
+ * into the cache meanwhile) fail the archive rather than go into it. */
+static int file_open(entry *e) {
+    ov_zipw *z = e->z;
+    if (e->len > z->scratch_cap) {
+        unsigned char *p = ov_realloc(z->scratch, e->len);
+        if (!p) { zip_error_set(&e->error, ZIP_ER_MEMORY, 0); return -1; }
+        z->scratch = p;
+        z->scratch_cap = e->len;
+    }
+    int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { zip_error_set(&e->error, ZIP_ER_OPEN, errno); return -1; }
+    size_t got = 0;
+    while (got < e->len) {
+        ssize_t k = pread(fd, z->scratch + got, e->len - got, e->off + (off_t)got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (got != e->len || crc32(crc32(0L, Z_NULL, 0), z->scratch, (uInt)e->len) != e->crc) {
+        zip_error_set(&e->error, ZIP_ER_READ, EIO);
+        return -1;
+    }
+    e->data = z->scratch;
+    e->at = 0;
+    return 0;
+}
+
 static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
     entry *e = ud;
     switch (cmd) {
@@ -124,6 +170,7 @@ static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_c
         return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
                                               ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
     case ZIP_SOURCE_OPEN:
+        if (e->path) return file_open(e);
         if (!e->data && e->len) {
             zip_error_set(&e->error, ZIP_ER_INTERNAL, 0);
             return -1;
@@ -138,6 +185,10 @@ static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_c
         return (zip_int64_t)n;
     }
     case ZIP_SOURCE_CLOSE:
+        if (e->path) { /* the bytes were the scratch buffer's */
+            e->data = NULL;
+            return 0;
+        }
         /* libzip reads an entry once; its bytes are in the archive now */
         if (e->at == e->len) {
             ov_free(e->data);
@@ -159,6 +210,8 @@ static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_c
     case ZIP_SOURCE_ERROR:
         return zip_error_to_data(&e->error, data, len);
     case ZIP_SOURCE_FREE:
+        if (e->path) e->data = NULL;
+        ov_free(e->path);
         ov_free(e->data);
         zip_error_fini(&e->error);
         ov_free(e);
@@ -169,14 +222,6 @@ static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_c
     }
 }
 
-struct ov_zipw {
-    zip_t *za;
-    wsrc *w;
-    zip_source_t *src;
-    time_t mtime;              /* as libzip wants it: local time giving the fields we chose */
-    z_stream zs;
-    int zs_ready;
-};
 
 static int zip_fail(octavo_error *err, const char *what, zip_error_t *ze) {
     if (ze && zip_error_code_zip(ze) == ZIP_ER_MEMORY)
@@ -238,6 +283,7 @@ void ov_zipw_discard(ov_zipw *z) {
     if (z->za) zip_discard(z->za); /* frees the archive source too */
     else if (z->src) zip_source_free(z->src);
     if (z->zs_ready) deflateEnd(&z->zs);
+    ov_free(z->scratch);
     if (z->w) {
         ov_buf_free(&z->w->buf);
         zip_error_fini(&z->w->error);
@@ -318,6 +364,44 @@ int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, 
     /* deflated entries keep the method their source states; stored ones must say so, or libzip
      * deflates them (its default) */
     if ((!e->deflated && zip_set_file_compression(z->za, (zip_uint64_t)idx, ZIP_CM_STORE, 0)) ||
+        zip_file_set_mtime(z->za, (zip_uint64_t)idx, z->mtime, 0) ||
+        zip_file_set_external_attributes(z->za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX, 0100644u << 16))
+        return zip_fail(err, name, zip_get_error(z->za));
+    return OCTAVO_OK;
+}
+
+int ov_zipw_add_file(ov_zipw *z, const char *name, const char *path, size_t off, size_t len, uint32_t crc,
+                     octavo_error *err) {
+    entry *e = ov_calloc(1, sizeof *e);
+    char *p = ov_strdup(path);
+    if (!e || !p || len > (uInt)-1) {
+        ov_free(e);
+        ov_free(p);
+        return ov_error(err, len > (uInt)-1 ? OCTAVO_E_LIMIT : OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+    }
+    zip_error_init(&e->error);
+    e->path = p;
+    e->off = (off_t)off;
+    e->z = z;
+    e->len = e->size = len;
+    e->crc = crc;
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *s = zip_source_function_create(entry_cb, e, &ze);
+    if (!s) {
+        int rc = zip_fail(err, name, &ze);
+        zip_error_fini(&ze);
+        ov_free(e->path);
+        ov_free(e);
+        return rc;
+    }
+    zip_error_fini(&ze);
+    zip_int64_t idx = zip_file_add(z->za, name, s, 0);
+    if (idx < 0) {
+        zip_source_free(s);
+        return zip_fail(err, name, zip_get_error(z->za));
+    }
+    if (zip_set_file_compression(z->za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) ||
         zip_file_set_mtime(z->za, (zip_uint64_t)idx, z->mtime, 0) ||
         zip_file_set_external_attributes(z->za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX, 0100644u << 16))
         return zip_fail(err, name, zip_get_error(z->za));

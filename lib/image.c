@@ -592,6 +592,44 @@ int ov_image_cache_key(const void *data, size_t len, const unsigned char *sha, c
     return 0;
 }
 
+/* How much of a cached entry ov_image_epub_cached probes: our encoders write the PNG IHDR and
+ * the JPEG frame header within the first few hundred bytes. */
+#define PEEK_HEAD 4096
+
+int ov_image_epub_cached(const octavo *ov, const void *data, size_t len, const unsigned char sha[32],
+                         ov_image_out *out, char **path, uint32_t *crc) {
+    memset(out, 0, sizeof *out);
+    *path = NULL;
+    *crc = 0;
+    if (!ov || !ov->cache_dir || (ov->opt.flags & OCTAVO_NO_CACHE)) return 0;
+    ov_image_info info;
+    if (ov_image_probe(ov, data, len, &info, NULL) || info.format != OV_IMG_WEBP) return 0;
+    char key[OV_IMAGE_KEY_SIZE], name[OV_IMAGE_KEY_SIZE + 8];
+    if (ov_image_cache_key(data, len, sha, EPUB_CONVERSION, key)) return 0;
+    const char *first = info.lossless || info.has_alpha ? "png" : "jpg";
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof name, "%s.%s", key, k == 0 ? first : first[0] == 'p' ? "jpg" : "png");
+        unsigned char head[PEEK_HEAD];
+        size_t hn, n;
+        if (!ov_cache_peek(ov, name, head, sizeof head, &hn, &n, crc, path)) continue;
+        /* the same test as from_cache: it probes as what we store and fits the limits */
+        ov_image_info ci;
+        if (n <= limit_bytes(ov) && ov_image_probe(ov, head, hn, &ci, NULL) == OCTAVO_OK &&
+            (ci.format == OV_IMG_PNG || ci.format == OV_IMG_JPEG)) {
+            out->len = n;
+            out->mime = ci.mime;
+            out->ext = ci.ext;
+            out->width = ci.width;
+            out->height = ci.height;
+            return 1;
+        }
+        ov_free(*path);
+        *path = NULL;
+        *crc = 0;
+    }
+    return 0;
+}
+
 int ov_image_for_epub(const octavo *ov, const void *data, size_t len, ov_image_out *out, octavo_error *err) {
     return ov_image_for_epub_sha(ov, data, len, NULL, out, err);
 }

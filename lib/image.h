@@ -90,4 +90,20 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
 int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t *len);
 void ov_cache_put(const octavo *ov, const char *key, const void *data, size_t len);
 
+
+/* Added for the warm EPUB build (streamed from the cache, held nowhere in memory): */
+/** Where an entry's payload starts in its file. */
+#define OV_CACHE_HDR 16
+/** A hit like ov_cache_get's (length and CRC-32 checked) without holding the payload: *path
+ *  (ov_free) names the entry file, the payload has *len bytes from offset OV_CACHE_HDR and CRC-32
+ *  *crc; its first bytes, up to head_size, are copied to head (*head_len of them). 0: a miss. */
+int ov_cache_peek(const octavo *ov, const char *key, unsigned char *head, size_t head_size, size_t *head_len,
+                  size_t *len, uint32_t *crc, char **path);
+/** ov_image_for_epub_sha's cache lookup alone, leaving the bytes in the cache: 1 when data is a
+ *  WebP whose conversion is there and intact; then out has no data (out->len, mime, ext, size
+ *  set) and *path, *crc are those of ov_cache_peek. 0 otherwise (convert with
+ *  ov_image_for_epub_sha). sha: of data, or NULL. */
+int ov_image_epub_cached(const octavo *ov, const void *data, size_t len, const unsigned char sha[32],
+                         ov_image_out *out, char **path, uint32_t *crc);
+
 #endif

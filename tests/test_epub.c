@@ -638,6 +638,34 @@ TEST(test_reproducible) {
         free(b2);
         octavo_free(ov);
     }
+    /* a warm build copies cache entries into the zip from their files: damaged ones (a byte
+     * changed, one cut short) are converted again, and the book is still the same */
+    DIR *dir = opendir(cache);
+    int damaged = 0;
+    for (struct dirent *de; dir && (de = readdir(dir));) {
+        if (de->d_name[0] == '.') continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", cache, de->d_name);
+        FILE *f = fopen(path, "r+b");
+        if (!f) continue;
+        if (damaged++ % 2) {
+            fseek(f, 40, SEEK_SET);
+            int c = fgetc(f);
+            fseek(f, 40, SEEK_SET);
+            fputc(c ^ 0x20, f);
+            fclose(f);
+        } else {
+            fclose(f);
+            CHECK(truncate(path, 30) == 0);
+        }
+    }
+    if (dir) closedir(dir);
+    CHECK(damaged > 0);
+    ov = new_handle(cache, OCTAVO_TRUSTED);
+    b2 = build_book(ov, &l2, NULL);
+    CHECK(b2 && l2 == book1_len && !memcmp(b2, book1, l2));
+    free(b2);
+    octavo_free(ov);
     /* SOURCE_DATE_EPOCH sets dcterms:modified and the zip timestamps */
     setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
     ov = new_handle(NULL, OCTAVO_TRUSTED);
