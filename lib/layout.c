@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "layout_int.h"
 
@@ -154,6 +156,268 @@ int lay_dest(lay *L, const char *name) {
     d->page = -1;
     d->y = 0;
     return (int)ly->ndests++;
+}
+
+int lay_doc_dest(lay *L, size_t doc, const char *id) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%zu#%s", doc, id ? id : "");
+    return lay_dest(L, buf);
+}
+
+/* ---- links between documents (as the EPUB backend finds its chapters) */
+static int hexval(int c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+static void pct_decode(char *s) {
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            *o++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+            p += 2;
+        } else
+            *o++ = *p;
+    }
+    *o = 0;
+}
+
+/* A path made absolute (against base, or the working folder) and normalised: no ".", "..", "//". */
+static char *norm_path(const char *base, const char *path) {
+    ov_buf in;
+    ov_buf_init(&in);
+    if (path[0] != '/') {
+        if (base)
+            ov_buf_puts(&in, base);
+        else {
+            char cwd[4096];
+            if (getcwd(cwd, sizeof cwd))
+                ov_buf_puts(&in, cwd);
+        }
+        ov_buf_putc(&in, '/');
+    }
+    ov_buf_puts(&in, path);
+    if (in.failed) {
+        ov_buf_free(&in);
+        return NULL;
+    }
+    char *s = in.data;
+    size_t n = in.len, o = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && s[i] == '/')
+            i++;
+        size_t j = i;
+        while (j < n && s[j] != '/')
+            j++;
+        size_t l = j - i;
+        if (l == 0)
+            break;
+        if (l == 1 && s[i] == '.') {
+        } else if (l == 2 && s[i] == '.' && s[i + 1] == '.') {
+            while (o > 0 && s[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--;
+        } else {
+            s[o++] = '/';
+            memmove(s + o, s + i, l);
+            o += l;
+        }
+        i = j;
+    }
+    s[o] = 0;
+    if (o == 0) {
+        s[0] = '/';
+        s[1] = 0;
+    }
+    return s;
+}
+
+/* Drops a page extension (".md", ".html", ...) and trailing slashes. */
+static void strip_page_ext(char *s) {
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '/')
+        s[--n] = 0;
+    static const char *const ext[] = { ".md", ".markdown", ".mdown", ".mkd", ".html", ".htm", ".xhtml" };
+    char *slash = strrchr(s, '/'), *dot = strrchr(s, '.');
+    if (!dot || (slash && dot < slash))
+        return;
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (!strcasecmp(dot, ext[i])) {
+            *dot = 0;
+            return;
+        }
+}
+
+static int ends_with_path(const char *key, const char *tail) {
+    size_t k = strlen(key), t = strlen(tail);
+    if (t == 0 || t > k || strcmp(key + k - t, tail))
+        return 0;
+    return t == k || key[k - t - 1] == '/' || tail[0] == '/';
+}
+
+/* The document of the book a local path names: site-absolute ("/blog/x": the document whose path
+ * ends so, or its folder's index), else relative to the current document's folder (or to the
+ * document as a folder, for pretty URLs). -1 when none. */
+static long find_doc(lay *L, const char *path) {
+    if (!L->keys) {
+        L->keys = ov_calloc(L->ndocs ? L->ndocs : 1, sizeof *L->keys);
+        if (!L->keys) {
+            L->nomem = 1;
+            return -1;
+        }
+        for (size_t i = 0; i < L->ndocs; i++) {
+            L->keys[i] = norm_path(NULL, L->docs[i]->name);
+            if (L->keys[i])
+                strip_page_ext(L->keys[i]);
+        }
+    }
+    long best = -1;
+    if (path[0] == '/') {
+        char *t = norm_path("", path);
+        if (!t)
+            return -1;
+        strip_page_ext(t);
+        const char *tail = t[0] == '/' ? t + 1 : t;
+        char idx[1100];
+        snprintf(idx, sizeof idx, "%s%sindex", tail, *tail ? "/" : "");
+        for (size_t i = 0; i < L->ndocs; i++) {
+            const char *key = L->keys[i];
+            if (key && ((*tail && ends_with_path(key, tail)) || ends_with_path(key, idx)) &&
+                (best < 0 || strlen(key) < strlen(L->keys[best])))
+                best = (long)i;
+        }
+        ov_free(t);
+        return best;
+    }
+    const char *from = L->docidx < L->ndocs ? L->keys[L->docidx] : NULL;
+    for (int pass = 0; pass < 2 && from && best < 0; pass++) {
+        char *dir = ov_strdup(from);
+        if (!dir)
+            return -1;
+        char *slash = pass == 0 ? strrchr(dir, '/') : NULL;
+        if (slash)
+            *slash = 0;
+        char *t = norm_path(dir, path);
+        ov_free(dir);
+        if (!t)
+            return -1;
+        strip_page_ext(t);
+        size_t tl = strlen(t);
+        for (size_t i = 0; i < L->ndocs && best < 0; i++) {
+            const char *key = L->keys[i];
+            if (key && (!strcmp(key, t) || (!strncmp(key, t, tl) && !strcmp(key + tl, "/index"))))
+                best = (long)i;
+        }
+        ov_free(t);
+    }
+    return best;
+}
+
+static int has_scheme(const char *s) {
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return 0;
+    for (const char *p = s + 1; *p; p++) {
+        if (*p == ':')
+            return 1;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '+' ||
+              *p == '-' || *p == '.'))
+            return 0;
+    }
+    return 0;
+}
+
+static uint32_t doc_link(lay *L, size_t doc, const char *frag) {
+    char buf[600];
+    snprintf(buf, sizeof buf, "%zu#%s", doc, frag);
+    return lay_str(L, buf);
+}
+
+int lay_link(lay *L, xmlNodePtr node, const char *href, uint32_t *off) {
+    *off = 0;
+    if (!href || !*href)
+        return -1;
+    if (href[0] == '#') {
+        char frag[512];
+        snprintf(frag, sizeof frag, "%s", href + 1);
+        pct_decode(frag);
+        *off = doc_link(L, L->docidx, frag);
+        return 1;
+    }
+    /* the site's own address: a page of the book when it holds it */
+    const char *base = L->ov->base_url;
+    if (base && L->ndocs && !strncmp(href, base, strlen(base)) && href[strlen(base)] != '#') {
+        char site[2100];
+        snprintf(site, sizeof site, "/%s", href + strlen(base));
+        size_t plen = strcspn(site, "?#");
+        char *path = ov_strndup(site, plen);
+        if (!path) {
+            L->nomem = 1;
+            return -1;
+        }
+        pct_decode(path);
+        long k = find_doc(L, path);
+        ov_free(path);
+        if (k >= 0) {
+            const char *hash = strchr(site, '#');
+            char frag[512] = "";
+            if (hash)
+                snprintf(frag, sizeof frag, "%s", hash + 1);
+            pct_decode(frag);
+            *off = doc_link(L, (size_t)k, frag);
+            return 1;
+        }
+    }
+    if ((href[0] == '/' && href[1] == '/') || has_scheme(href)) {
+        if (!strncasecmp(href, "javascript:", 11) || !strncasecmp(href, "vbscript:", 9) ||
+            !strncasecmp(href, "data:", 5)) {
+            lay_warn(L, node, OCTAVO_E_RESOURCE, "link to '%.60s' dropped: not allowed in a PDF", href);
+            return -1;
+        }
+        if (href[0] == '/') {
+            char buf[2100];
+            snprintf(buf, sizeof buf, "https:%s", href);
+            *off = lay_str(L, buf);
+        } else
+            *off = lay_str(L, href);
+        return 0;
+    }
+    /* a local path: a document of the book (or this one)? */
+    size_t plen = strcspn(href, "?#");
+    char *path = ov_strndup(href, plen);
+    if (!path) {
+        L->nomem = 1;
+        return -1;
+    }
+    pct_decode(path);
+    long k = *path ? find_doc(L, path) : (long)L->docidx;
+    ov_free(path);
+    if (k >= 0) {
+        const char *hash = strchr(href, '#');
+        char frag[512] = "";
+        if (hash)
+            snprintf(frag, sizeof frag, "%s", hash + 1);
+        pct_decode(frag);
+        *off = doc_link(L, (size_t)k, frag);
+        return 1;
+    }
+    if (href[0] == '/' && L->ov->base_url) {
+        ov_buf u;
+        ov_buf_init(&u);
+        ov_buf_puts(&u, L->ov->base_url);
+        ov_buf_puts(&u, href + 1);
+        if (u.failed) {
+            ov_buf_free(&u);
+            L->nomem = 1;
+            return -1;
+        }
+        *off = lay_str(L, u.data);
+        ov_buf_free(&u);
+        return 0;
+    }
+    lay_warn(L, node, OCTAVO_E_NOT_FOUND,
+             href[0] == '/' ? "link to '%.200s' is plain text: not in the PDF, and no base URL to make it absolute"
+                            : "link to '%.200s' is plain text: not in the PDF",
+             href);
+    return -1;
 }
 
 uint32_t lay_chars(lay *L, const uint32_t *cp, const float *adj, size_t n) {
@@ -331,10 +595,16 @@ static void set_text(lay *L, const bctx *c, const char *text, int family, int st
 
 static void title_block(lay *L, octavo_doc *doc, bctx *c, int outline_level) {
     const char *title = octavo_doc_title(doc);
-    /* the document's own destination and outline entry */
-    char name[64];
-    snprintf(name, sizeof name, "ov-doc-%zu", L->ly->noutline);
-    int dest = lay_dest(L, name);
+    /* the document's own destination ("<index>#": links to the document land here, and links to
+     * its title's anchor when the title was its first heading) and outline entry */
+    int dest = lay_doc_dest(L, L->docidx, "");
+    if (doc->title_from_heading) {
+        char *slug = ov_slug(title);
+        int alias = slug && *slug ? lay_doc_dest(L, L->docidx, slug) : -1;
+        ov_free(slug);
+        if (alias >= 0)
+            lay_mark(L, (size_t)alias);
+    }
     if (dest >= 0) {
         lay_mark(L, (size_t)dest);
         ov_layout *ly = L->ly;
@@ -428,14 +698,14 @@ static void collect_footnotes(lay *L, xmlNodePtr n, int depth) {
                     fc.left = 14;
                     fc.width = L->text_w - 14;
                     char num[16];
-                    snprintf(num, sizeof num, "%zu.", L->nfn);
+                    snprintf(num, sizeof num, "%zu.", L->nfn - L->fn0); /* numbered per document */
                     fc.marker = num;
                     fc.marker_face = OV_FACE(OV_SERIF, 0);
                     fc.marker_size = L->body_size * 0.8f;
                     float bs = L->body_size, ld = L->lead;
                     L->body_size = bs * 0.8f;
                     L->lead = ld * 0.8f;
-                    int dst = lay_dest(L, id);
+                    int dst = lay_doc_dest(L, L->docidx, id);
                     if (dst >= 0)
                         lay_mark(L, (size_t)dst);
                     lay_blocks(L, li, &fc);
@@ -517,6 +787,9 @@ static void lay_fini(lay *L) {
         ov_free(L->fn[i].lines.v);
     }
     ov_free(L->fn);
+    for (size_t i = 0; L->keys && i < L->ndocs; i++)
+        ov_free(L->keys[i]);
+    ov_free(L->keys);
 }
 
 void ov_layout_free(ov_layout *ly) {
@@ -551,6 +824,7 @@ void ov_layout_free(ov_layout *ly) {
 
 static void doc_body(lay *L, octavo_doc *doc, int outline_level) {
     L->doc = doc;
+    L->fn0 = L->nfn;
     L->outline_base = outline_level;
     bctx c = { 0 };
     c.left = 0;
@@ -606,6 +880,9 @@ int ov_layout_doc(octavo_doc *doc, ov_layout *ly, octavo_error *err) {
     }
     L.running_title = octavo_doc_title(doc);
     int toc = toc_wanted(doc);
+    L.docs = &doc;
+    L.ndocs = 1;
+    L.docidx = 0;
     doc_body(&L, doc, 1);
     if (toc && ly->noutline > 1) {
         /* the contents go after the title block: set them, then move them there */
@@ -790,6 +1067,9 @@ int ov_layout_book(octavo_book *book, ov_layout *ly, octavo_error *err) {
     for (size_t i = 0; i < book->ndocs && !L.nomem; i++) {
         if (i)
             lay_break(&L);
+        L.docs = book->docs;
+        L.ndocs = book->ndocs;
+        L.docidx = i;
         doc_body(&L, book->docs[i], 1);
     }
     vlist body = L.main;

@@ -121,7 +121,7 @@ static void heading(lay *L, xmlNodePtr n, bctx *c, int level) {
         snprintf(autoname, sizeof autoname, "ov-h-%zu", L->ly->ndests);
         id = autoname;
     }
-    int dest = lay_dest(L, id);
+    int dest = lay_doc_dest(L, L->docidx, id);
     if (dest >= 0) {
         lay_mark(L, (size_t)dest);
         char *title = ov_model_text(n);
@@ -565,11 +565,13 @@ void lay_image(lay *L, xmlNodePtr img, const bctx *cc, int figure) {
     b.ref = idx;
     lay_box(L, &b);
     const char *href = enclosing_href(img);
-    if (href) {
+    uint32_t off = 0;
+    int kind = href ? lay_link(L, img, href, &off) : -1;
+    if (kind >= 0) {
         ov_box lk = b;
         lk.kind = OV_BOX_LINK;
-        lk.ref = href[0] == '#' ? -3 : -1;
-        lk.uri = lay_str(L, href[0] == '#' ? href + 1 : href);
+        lk.ref = kind == 1 ? -3 : -1;
+        lk.uri = off;
         lay_box(L, &lk);
     }
     lay_line(L, c, (float)h, 2, b0);
@@ -697,7 +699,12 @@ void lay_block(lay *L, xmlNodePtr n, bctx *c) {
         if (P) {
             istyle st = style_body(L);
             if (src) {
-                st.link = lay_str(L, src) + 1;
+                uint32_t off = 0;
+                int kind = lay_link(L, n, src, &off);
+                if (kind >= 0) {
+                    st.link = off + 1;
+                    st.internal = kind == 1;
+                }
                 para_text(L, P, src, strlen(src), &st, 0);
             }
             para_inline(L, P, n, style_body(L));

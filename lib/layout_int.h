@@ -85,6 +85,12 @@ typedef struct lay {
     int table_header;      /* when setting a table row: header index for VL lines */
     int depth;             /* nesting guard */
     int outline_base;      /* outline level of the document title (books: 1) */
+    /* the documents being set (a book's, or the one), for links between them; destination names
+     * are per document: "<index>#<id>", the document's start "<index>#" */
+    octavo_doc **docs;
+    size_t ndocs, docidx;
+    char **keys;           /* each document's path, absolute, without its page extension */
+    size_t fn0;            /* the current document's first footnote in fn */
     const char *running_title;
     int doc_first_page;
     int nomem;
@@ -100,6 +106,12 @@ void lay_mark(lay *L, size_t dest);
 void lay_break(lay *L);
 uint32_t lay_str(lay *L, const char *s);
 int lay_dest(lay *L, const char *name);
+/** The destination named id in document doc (created unplaced when new); id "" is its start. */
+int lay_doc_dest(lay *L, size_t doc, const char *id);
+/** Where a link of the current document goes: returns 1 for a place in the book (*off: the
+ *  destination's name in ly->strs, for OV_BOX_LINK ref -3), 0 for a URI (*off: the URI), -1 when
+ *  it goes nowhere the PDF can reach (the text stays, without a link; warned). */
+int lay_link(lay *L, xmlNodePtr node, const char *href, uint32_t *off);
 uint32_t lay_chars(lay *L, const uint32_t *cp, const float *adj, size_t n);
 int lay_text_box(lay *L, int face, float size, uint32_t color, float x, float y, const char *utf8);
 float lay_text_width(lay *L, int face, float size, const char *utf8);

@@ -314,7 +314,7 @@ static void push_anchor(lay *L, para *P, int dest) {
 static int footnote_index(lay *L, const char *href) {
     if (!href || href[0] != '#')
         return -1;
-    for (size_t i = 0; i < L->nfn; i++)
+    for (size_t i = L->fn0; i < L->nfn; i++) /* the current document's footnotes */
         if (strcmp(L->fn[i].id, href + 1) == 0)
             return (int)i;
     return -1;
@@ -366,28 +366,29 @@ void para_inline_node(lay *L, para *P, xmlNodePtr c, istyle st) {
             if (!id || !*id)
                 id = attr(c, "name");
             if (id && *id) {
-                int d = lay_dest(L, id);
+                int d = lay_doc_dest(L, L->docidx, id);
                 if (d >= 0)
                     push_anchor(L, P, d);
             }
             const char *href = attr(c, "href");
             int fn = footnote_index(L, href);
+            uint32_t off = 0;
+            int kind = href && *href ? lay_link(L, c, href, &off) : -1;
             if (fn >= 0) {
                 s2.fn = fn;
-                s2.link = lay_str(L, href + 1) + 1;
-                s2.internal = 1;
+                if (kind >= 0) {
+                    s2.link = off + 1;
+                    s2.internal = kind == 1;
+                }
                 if (!st.rise) {
                     s2.size = st.size * 0.7f;
                     s2.rise = 1;
                 }
-            } else if (href && *href) {
-                if (href[0] == '#') {
-                    s2.link = lay_str(L, href + 1) + 1;
-                    s2.internal = 1;
-                } else {
-                    s2.link = lay_str(L, href) + 1;
-                    s2.internal = 0;
-                }
+            } else if (kind >= 0) {
+                s2.link = off + 1;
+                s2.internal = kind == 1;
+            } else {
+                s2.link = 0; /* a link nowhere the PDF reaches: plain text */
             }
             para_inline(L, P, c, s2);
         } else if (!strcasecmp(name, "br")) {
@@ -415,9 +416,11 @@ void para_inline_node(lay *L, para *P, xmlNodePtr c, istyle st) {
             const char *title = attr(c, "title");
             char buf[600];
             snprintf(buf, sizeof buf, "%s", title && *title ? title : src ? src : "embedded content");
-            if (src && *src) {
-                s2.link = lay_str(L, src) + 1;
-                s2.internal = 0;
+            uint32_t off = 0;
+            int kind = src && *src ? lay_link(L, c, src, &off) : -1;
+            if (kind >= 0) {
+                s2.link = off + 1;
+                s2.internal = kind == 1;
             }
             para_text(L, P, buf, strlen(buf), &s2, 0);
         } else if (is_block_element(c)) {

@@ -695,6 +695,76 @@ TEST(test_book) {
     octavo_free(ov);
 }
 
+/* Links between the documents of a book land on the right page; in a single document, a link to
+ * a page it does not hold becomes an absolute URL under the base URL, or plain text. */
+TEST(test_book_links) {
+    if (!have("mutool")) {
+        printf("note: mutool not installed, links between documents not checked\n");
+        return;
+    }
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.flags = OCTAVO_NO_CACHE;
+    o.base_url = "https://example.org/";
+    octavo_error err;
+    octavo *ov = octavo_new(&o, &err);
+    octavo_book *book = octavo_book_new(ov);
+    char beta[8192] = "---\ntitle: Beta\n---\n\n## Part one\n\nOne.\n\n";
+    for (int i = 0; i < 60; i++)
+        strcat(beta, "Filler paragraph with enough words to push the second part onto a later page.\n\n");
+    strcat(beta, "## Part two\n\nTwo.\n");
+    const char *srcs[3][2] = {
+        { "blog/alpha.md", "---\ntitle: Alpha\n---\n\nSee [b](beta.md), [b2](beta.md#part-two), [c](/blog/gamma), "
+                           "[here](#sec), [gone](missing.md) and [away](/elsewhere/x).\n\n## Sec\n\nText.\n" },
+        { "blog/beta.md", beta },
+        { "blog/gamma.md", "---\ntitle: Gamma\n---\n\nBack to [alpha](../blog/alpha.md).\n" } };
+    for (int i = 0; i < 3; i++) {
+        octavo_doc *doc = NULL;
+        CHECK_INT(octavo_doc_load(ov, srcs[i][0], srcs[i][1], strlen(srcs[i][1]), &doc, &err), OCTAVO_OK);
+        CHECK_INT(octavo_book_add(book, doc, &err), OCTAVO_OK);
+    }
+    octavo_book_order(book, OCTAVO_ORDER_GIVEN);
+    char out[512], js[512];
+    snprintf(out, sizeof out, "%s/links.pdf", dir);
+    CHECK_INT(octavo_book_render_file(book, OCTAVO_FORMAT_PDF, out, &err), OCTAVO_OK);
+    /* each link annotation as "from -> to page" or "from -> URI" */
+    snprintf(js, sizeof js, "%s/links.js", dir);
+    FILE *f = fopen(js, "w");
+    if (f) {
+        fputs("var doc = new PDFDocument(scriptArgs[0]); var n = doc.countPages(); var pg = [];\n"
+              "for (var i = 0; i < n; i++) pg.push(doc.findPage(i));\n"
+              "for (var i = 0; i < n; i++) { var an = pg[i].Annots; if (!an) continue;\n"
+              "  for (var k = 0; k < an.length; k++) { var a = an[k]; if (a.Subtype.toString() != '/Link') continue;\n"
+              "    if (a.A) { print((i + 1) + ' ' + a.A.URI); continue; }\n"
+              "    for (var j = 0; j < n; j++) if (pg[j].toString() == a.Dest[0].toString()) print((i + 1) + ' p' + (j + 1)); } }\n",
+              f);
+        fclose(f);
+    }
+    char *r = run("mutool run '%s' '%s' 2>&1", js, out);
+    char *t = run("pdftotext '%s' - 2>/dev/null | awk 'BEGIN{p=1} /\\f/{p++} /^(Beta|Part two|Gamma)$/{print $0\":\"p}'", out);
+    int pb = 0, pp = 0, pg = 0;
+    if (t) {
+        const char *q;
+        if ((q = strstr(t, "Beta:"))) pb = atoi(q + 5);
+        if ((q = strstr(t, "Part two:"))) pp = atoi(q + 9);
+        if ((q = strstr(t, "Gamma:"))) pg = atoi(q + 6);
+    }
+    CHECKF(pb > 0 && pp > pb && pg > pp, "pages: Beta %d, Part two %d, Gamma %d (%s)", pb, pp, pg, t ? t : "");
+    char want[64];
+    snprintf(want, sizeof want, " p%d\n", pb);
+    CHECKF(r && strstr(r, want), "no link to Beta's page %d: %s", pb, r ? r : "");
+    snprintf(want, sizeof want, " p%d\n", pp);
+    CHECKF(r && strstr(r, want), "no link to Part two's page %d: %s", pp, r ? r : "");
+    snprintf(want, sizeof want, " p%d\n", pg);
+    CHECKF(r && strstr(r, want), "no link to Gamma's page %d: %s", pg, r ? r : "");
+    CHECKF(r && strstr(r, "https://example.org/elsewhere/x"), "no base-URL link: %s", r ? r : "");
+    CHECKF(r && !strstr(r, "missing.md") && !strstr(r, "beta.md"), "a relative file link left as a URI: %s", r ? r : "");
+    free(r);
+    free(t);
+    octavo_book_free(book);
+    octavo_free(ov);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -710,6 +780,7 @@ int main(void) {
     RUN(test_missing_image);
     RUN(test_composite_glyphs);
     RUN(test_book);
+    RUN(test_book_links);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
