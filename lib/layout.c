@@ -26,8 +26,20 @@
 
 int lay_box(lay *L, const ov_box *b) {
     GROW(L->lb, L->nlb, L->caplb, 1, L->nomem = 1; return -1);
-    L->lb[L->nlb++] = *b;
+    ov_box *x = &L->lb[L->nlb++];
+    *x = *b;
+    if (!x->tag) /* boxes copied from a table cell keep theirs */
+        x->tag = x->kind == OV_BOX_TEXT || x->kind == OV_BOX_IMAGE || x->kind == OV_BOX_LINK ? L->cur_tag : -1;
     return 0;
+}
+
+void lay_tag(lay *L, int type, const char *alt) {
+    ov_layout *ly = L->ly;
+    GROW(ly->tags, ly->ntags, ly->cap_tags, 1, L->nomem = 1; return);
+    ov_tag *t = &ly->tags[ly->ntags++];
+    t->type = type;
+    t->alt = alt && *alt ? lay_str(L, alt) + 1 : 0;
+    L->cur_tag = (int32_t)ly->ntags;
 }
 
 const ov_hyphenator *lay_hyphenator(lay *L) {
@@ -75,7 +87,16 @@ size_t lay_line(lay *L, const bctx *c, float h, float d, size_t b0) {
     if (c->marker) {
         bctx *mc = (bctx *)c;
         float w = lay_text_width(L, c->marker_face, c->marker_size, c->marker);
+        size_t m0 = L->nlb;
         lay_text_box(L, c->marker_face, c->marker_size, C_TEXT, c->left - w - 5.0f, 0, c->marker);
+        /* the marker first among the line's boxes: read (and tagged) before the item's text */
+        size_t nm = L->nlb - m0;
+        if (nm && m0 > b0 && nm <= 8) {
+            ov_box tmp[8];
+            memcpy(tmp, L->lb + m0, nm * sizeof *tmp);
+            memmove(L->lb + b0 + nm, L->lb + b0, (m0 - b0) * sizeof *tmp);
+            memcpy(L->lb + b0, tmp, nm * sizeof *tmp);
+        }
         mc->marker = NULL;
     }
     add_quote_rules(L, c, h, -d);
@@ -625,6 +646,7 @@ static void title_block(lay *L, octavo_doc *doc, bctx *c, int outline_level) {
         if (!e->title)
             L->nomem = 1;
     }
+    L->next_tag = OV_TAG_H1;
     set_text(L, c, title, OV_SANS, OV_BOLD, 22, C_HEAD, 27, 1);
     const char *desc = octavo_doc_get(doc, "description");
     if (!desc)
@@ -705,12 +727,14 @@ static void collect_footnotes(lay *L, xmlNodePtr n, int depth) {
                     float bs = L->body_size, ld = L->lead;
                     L->body_size = bs * 0.8f;
                     L->lead = ld * 0.8f;
+                    L->para_tag = OV_TAG_NOTE;
                     int dst = lay_doc_dest(L, L->docidx, id);
                     if (dst >= 0)
                         lay_mark(L, (size_t)dst);
                     lay_blocks(L, li, &fc);
                     L->body_size = bs;
                     L->lead = ld;
+                    L->para_tag = OV_TAG_P;
                     L->v = save;
                     float h = 0;
                     for (size_t k = 0; k < f->lines.n; k++)
@@ -770,6 +794,8 @@ static int lay_init(lay *L, const octavo *ov, ov_layout *ly, const char *lang, o
     L->v = &L->main;
     L->table_header = -1;
     L->outline_base = 1;
+    L->para_tag = OV_TAG_P;
+    L->cur_tag = -1;
     ly->creator = ov_strdup("octavo " OCTAVO_VERSION_STRING);
     return OCTAVO_OK;
 }
@@ -813,6 +839,7 @@ void ov_layout_free(ov_layout *ly) {
         ov_free(ly->images[i].alt);
     }
     ov_free(ly->images);
+    ov_free(ly->tags);
     ov_free(ly->title);
     ov_free(ly->author);
     ov_free(ly->subject);

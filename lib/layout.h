@@ -121,8 +121,25 @@ typedef enum ov_box_kind {
     OV_BOX_FRAME = 6   /* a stroked rectangle */
 } ov_box_kind;
 
+/* Structure elements of the tagged PDF, in reading order: what a run of boxes is. */
+typedef enum ov_tag_type {
+    OV_TAG_P = 1,
+    OV_TAG_H1, OV_TAG_H2, OV_TAG_H3, OV_TAG_H4, OV_TAG_H5, OV_TAG_H6,
+    OV_TAG_FIGURE,     /* an image, with its alternate description */
+    OV_TAG_CAPTION,
+    OV_TAG_NOTE,       /* a footnote */
+    OV_TAG_CODE        /* a code block */
+} ov_tag_type;
+
+typedef struct ov_tag {
+    int type;                  /* ov_tag_type */
+    uint32_t alt;              /* figures: offset + 1 of the alternate text in ly->strs, 0: none */
+} ov_tag;
+
 typedef struct ov_box {
     int kind;
+    int32_t tag;           /* the structure element it belongs to: index + 1 in ly->tags; -1 or 0:
+                            * an artifact (rules, backgrounds, running heads, page numbers) */
     int face;              /* text */
     uint32_t color;        /* 0xRRGGBB: text and rect fill, line and frame stroke */
     float x, y, w, h;      /* text: baseline start and advance width */
@@ -180,6 +197,8 @@ typedef struct ov_layout {
     size_t nlabels, cap_labels;
     ov_layout_image *images;
     size_t nimages, cap_images;
+    ov_tag *tags;              /* structure elements, in the order they were set */
+    size_t ntags, cap_tags;
     /* document information (UTF-8, owned) */
     char *title, *author, *subject, *keywords, *lang, *creator;
     octavo_time created, modified;

@@ -154,7 +154,9 @@ static void heading(lay *L, xmlNodePtr n, bctx *c, int level) {
     st.size = size;
     st.color = C_HEAD;
     para_inline(L, P, n, st);
+    L->next_tag = OV_TAG_H1 + (level - 1); /* level 1..6 (the model fits body headings to 2..6; the title is H1) */
     para_finish(L, P, c, size * 1.28f, 1, 2);
+    L->next_tag = 0;
     para_free(P);
     lay_glue(L, c, level <= 2 ? 6 : 4);
     L->keep_next = 1;
@@ -302,6 +304,7 @@ static void code_block(lay *L, xmlNodePtr pre, bctx *c) {
     float avail = c->width - 2 * pad;
     float mark_w = 2 * cw;
     lay_glue(L, c, 2);
+    lay_tag(L, OV_TAG_CODE, NULL);
     size_t first = L->v->n;
     uint32_t *cps = ov_malloc((len + 1) * sizeof *cps * 4);
     float *adv = ov_malloc((len + 1) * sizeof *adv * 4);
@@ -555,6 +558,7 @@ void lay_image(lay *L, xmlNodePtr img, const bctx *cc, int figure) {
     im->placed_h = (float)h;
     int idx = (int)ly->nimages++;
     lay_glue(L, c, 4);
+    lay_tag(L, OV_TAG_FIGURE, alt && *alt ? alt : title);
     size_t b0 = L->nlb;
     ov_box b = { 0 };
     b.kind = OV_BOX_IMAGE;
@@ -589,7 +593,9 @@ void lay_image(lay *L, xmlNodePtr img, const bctx *cc, int figure) {
             st.style = OV_ITALIC;
             st.color = C_GRAY;
             para_text(L, P, cap, strlen(cap), &st, 0);
+            L->next_tag = OV_TAG_CAPTION;
             para_finish(L, P, c, L->lead * 0.9f, 2, 1);
+            L->next_tag = 0;
             para_free(P);
         }
     }

@@ -85,6 +85,9 @@ typedef struct lay {
     int table_header;      /* when setting a table row: header index for VL lines */
     int depth;             /* nesting guard */
     int outline_base;      /* outline level of the document title (books: 1) */
+    int32_t cur_tag;       /* the structure element new text and images belong to (ov_box.tag) */
+    int next_tag;          /* the type of the next paragraph's element (0: para_tag) */
+    int para_tag;          /* the type of paragraphs here (P, or Note in footnotes) */
     /* the documents being set (a book's, or the one), for links between them; destination names
      * are per document: "<index>#<id>", the document's start "<index>#" */
     octavo_doc **docs;
@@ -98,6 +101,9 @@ typedef struct lay {
 
 /* layout.c */
 int lay_box(lay *L, const ov_box *b);
+/** Starts a structure element of the type (alt: a figure's alternate text, or NULL): the text and
+ *  images boxed from now on belong to it. */
+void lay_tag(lay *L, int type, const char *alt);
 /** The document language's hyphenation patterns, loaded on first use; NULL when none or off. */
 const ov_hyphenator *lay_hyphenator(lay *L);
 size_t lay_line(lay *L, const bctx *c, float h, float d, size_t b0);

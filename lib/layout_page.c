@@ -289,7 +289,8 @@ int lay_paginate(lay *L) {
             }
         }
     }
-    /* the running head and foot */
+    /* the running head and foot: artifacts */
+    L->cur_tag = -1;
     size_t npages = ly->npages;
     int body_pages = (int)npages - body_page;
     for (size_t p = 0; p < npages && !L->nomem; p++) {

@@ -693,6 +693,9 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
         P->content = 0;
         return;
     }
+    /* the paragraph's structure element */
+    lay_tag(L, L->next_tag ? L->next_tag : L->para_tag, NULL);
+    L->next_tag = 0;
     float width = c->width;
     P->nohyph = align != 0;
     int ragged = L->ragged || align != 0;

@@ -52,6 +52,12 @@ typedef struct pdfw {
     HPDF_Image *images;
     HPDF_Page *pages;
     unsigned char hash[32];
+    /* tagged PDF: the marked-content sequences written, in order (page, MCID, element) */
+    struct mcref {
+        uint32_t page, mcid;
+        int32_t tag;
+    } *mc;
+    size_t nmc, capmc;
 } pdfw;
 
 static void on_error(HPDF_STATUS error_no, HPDF_STATUS detail_no, void *user_data) {
@@ -724,6 +730,54 @@ static void put_code_byte(ov_buf *c, unsigned v) {
         ov_buf_putc(c, (int)v);
 }
 
+/* ---- tagged PDF: every run of boxes is a marked-content sequence, of its structure element
+ * (BDC with an MCID) or an artifact (rules, backgrounds, running heads and page numbers). The
+ * sequences never cross the text objects' BT/ET. */
+static const char *const g_tag_names[] = { "P", "P", "H1", "H2", "H3", "H4", "H5", "H6", "Figure", "Caption",
+                                           "Note", "Code" };
+
+static const char *tag_name(const ov_layout *ly, int32_t tag) {
+    int t = tag > 0 && (size_t)tag <= ly->ntags ? ly->tags[tag - 1].type : 0;
+    return t > 0 && t < (int)(sizeof g_tag_names / sizeof g_tag_names[0]) ? g_tag_names[t] : "P";
+}
+
+typedef struct mcstate {
+    int open;                  /* a sequence is open */
+    int32_t tag;               /* its element (> 0) or -1: an artifact */
+    uint32_t next_mcid;
+} mcstate;
+
+static void mc_close(ov_buf *c, mcstate *m) {
+    if (m->open)
+        ov_buf_puts(c, "EMC\n");
+    m->open = 0;
+}
+
+static int mc_open(pdfw *w, size_t pi, ov_buf *c, mcstate *m, int32_t tag) {
+    if (tag <= 0 || (size_t)tag > w->ly->ntags)
+        tag = -1;
+    if (m->open && m->tag == tag)
+        return 0;
+    mc_close(c, m);
+    m->open = 1;
+    m->tag = tag;
+    if (tag < 0) {
+        ov_buf_puts(c, "/Artifact BMC\n");
+        return 0;
+    }
+    if (w->nmc == w->capmc) {
+        size_t nc = w->capmc ? w->capmc * 2 : 256;
+        struct mcref *p = ov_realloc(w->mc, nc * sizeof *p);
+        if (!p)
+            return -1;
+        w->mc = p;
+        w->capmc = nc;
+    }
+    w->mc[w->nmc++] = (struct mcref){ (uint32_t)pi, m->next_mcid, tag };
+    ov_buf_printf(c, "/%s <</MCID %u>> BDC\n", tag_name(w->ly, tag), m->next_mcid++);
+    return 0;
+}
+
 /* ---- the content of one page */
 static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
     ov_layout *ly = w->ly;
@@ -733,6 +787,7 @@ static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
     int cur_font = -1;
     float cur_size = -1;
     uint32_t cur_fill = 0xFFFFFFFF, cur_stroke = 0xFFFFFFFF;
+    mcstate mc = { 0, 0, 0 };
     for (size_t i = 0; i < pg->n; i++) {
         ov_box *b = &pg->boxes[i];
         if (b->kind == OV_BOX_TEXT) {
@@ -745,10 +800,13 @@ static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
                 continue;
             pfont *pf = &w->fonts[fi];
             if (!in_text) {
+                mc_close(c, &mc);
                 ov_buf_puts(c, "BT\n");
                 in_text = 1;
                 cur_font = -1;
             }
+            if (mc_open(w, pi, c, &mc, b->tag) < 0)
+                return -1;
             if (fi != cur_font || b->size != cur_size) {
                 const char *local = HPDF_Page_GetLocalFontName(page, pf->font);
                 if (!local)
@@ -787,9 +845,12 @@ static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
         if (b->kind == OV_BOX_LINK || b->kind == 0)
             continue;
         if (in_text) {
+            mc_close(c, &mc);
             ov_buf_puts(c, "ET\n");
             in_text = 0;
         }
+        if (mc_open(w, pi, c, &mc, b->kind == OV_BOX_IMAGE ? b->tag : -1) < 0)
+            return -1;
         if (b->kind == OV_BOX_RECT) {
             if (b->color != cur_fill) {
                 put_color(c, b->color, "rg");
@@ -846,9 +907,86 @@ static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
             ov_buf_printf(c, " cm /%s Do Q\n", local);
         }
     }
+    mc_close(c, &mc);
     if (in_text)
         ov_buf_puts(c, "ET\n");
     return c->failed ? -1 : 0;
+}
+
+static void *text_string(pdfw *w, const char *utf8);
+
+/* The structure tree: a Document element holding one element per paragraph, heading, figure...
+ * in the order they first appear on the pages, each with its marked-content sequences (MCIDs
+ * on its page, MCRs on others); the parent tree maps each page's MCIDs back to them. */
+static int struct_tree(pdfw *w) {
+    ov_layout *ly = w->ly;
+    HPDF_MMgr mm = w->pdf->mmgr;
+    if (!w->nmc)
+        return 0;
+    HPDF_Dict root = new_dict(w), docel = root ? new_dict(w) : NULL;
+    if (!docel)
+        return -1;
+    HPDF_Array rootk = HPDF_Array_New(mm), dock = HPDF_Array_New(mm);
+    HPDF_Dict ptree = HPDF_Dict_New(mm);
+    HPDF_Array nums = HPDF_Array_New(mm);
+    HPDF_Dict *elem = ov_calloc(ly->ntags + 1, sizeof *elem);
+    int ok = rootk && dock && ptree && nums && elem && HPDF_Dict_AddName(root, "Type", "StructTreeRoot") == HPDF_OK &&
+             HPDF_Dict_Add(root, "K", rootk) == HPDF_OK && HPDF_Array_Add(rootk, docel) == HPDF_OK &&
+             HPDF_Dict_Add(root, "ParentTree", ptree) == HPDF_OK && HPDF_Dict_Add(ptree, "Nums", nums) == HPDF_OK &&
+             HPDF_Dict_AddNumber(root, "ParentTreeNextKey", (HPDF_INT32)ly->npages) == HPDF_OK &&
+             HPDF_Dict_AddName(docel, "Type", "StructElem") == HPDF_OK &&
+             HPDF_Dict_AddName(docel, "S", "Document") == HPDF_OK && HPDF_Dict_Add(docel, "P", root) == HPDF_OK &&
+             HPDF_Dict_Add(docel, "K", dock) == HPDF_OK;
+    /* the elements, in the order of their first sequence */
+    for (size_t i = 0; i < w->nmc && ok; i++) {
+        struct mcref *r = &w->mc[i];
+        HPDF_Dict e = elem[r->tag];
+        if (!e) {
+            e = elem[r->tag] = new_dict(w);
+            const ov_tag *t = &ly->tags[r->tag - 1];
+            HPDF_Array k = HPDF_Array_New(mm);
+            ok = e && k && HPDF_Dict_AddName(e, "S", tag_name(ly, r->tag)) == HPDF_OK &&
+                 HPDF_Dict_Add(e, "P", docel) == HPDF_OK && HPDF_Dict_Add(e, "Pg", w->pages[r->page]) == HPDF_OK &&
+                 HPDF_Dict_Add(e, "K", k) == HPDF_OK && HPDF_Array_Add(dock, e) == HPDF_OK;
+            if (ok && t->alt) {
+                void *alt = text_string(w, ly->strs.data + t->alt - 1);
+                ok = alt && HPDF_Dict_Add(e, "Alt", alt) == HPDF_OK;
+            }
+            if (!ok)
+                break;
+        }
+        HPDF_Array k = HPDF_Dict_GetItem(e, "K", HPDF_OCLASS_ARRAY);
+        HPDF_Dict first_pg = HPDF_Dict_GetItem(e, "Pg", HPDF_OCLASS_DICT);
+        if (!k) {
+            ok = 0;
+            break;
+        }
+        if (first_pg == w->pages[r->page])
+            ok = HPDF_Array_AddNumber(k, (HPDF_INT32)r->mcid) == HPDF_OK;
+        else {
+            HPDF_Dict mcr = HPDF_Dict_New(mm);
+            ok = mcr && HPDF_Dict_AddName(mcr, "Type", "MCR") == HPDF_OK &&
+                 HPDF_Dict_Add(mcr, "Pg", w->pages[r->page]) == HPDF_OK &&
+                 HPDF_Dict_AddNumber(mcr, "MCID", (HPDF_INT32)r->mcid) == HPDF_OK && HPDF_Array_Add(k, mcr) == HPDF_OK;
+        }
+    }
+    /* the parent tree: page index -> its MCIDs' elements (the sequences are in page order) */
+    for (size_t i = 0; i < w->nmc && ok;) {
+        uint32_t pgi = w->mc[i].page;
+        HPDF_Array a = HPDF_Array_New(mm);
+        ok = a && HPDF_Array_AddNumber(nums, (HPDF_INT32)pgi) == HPDF_OK && HPDF_Array_Add(nums, a) == HPDF_OK &&
+             HPDF_Dict_AddNumber(w->pages[pgi], "StructParents", (HPDF_INT32)pgi) == HPDF_OK;
+        for (; ok && i < w->nmc && w->mc[i].page == pgi; i++)
+            ok = HPDF_Array_Add(a, elem[w->mc[i].tag]) == HPDF_OK;
+    }
+    ov_free(elem);
+    if (ok) {
+        HPDF_Dict mark = HPDF_Dict_New(mm);
+        ok = mark && HPDF_Dict_Add(w->pdf->catalog, "StructTreeRoot", root) == HPDF_OK &&
+             HPDF_Dict_Add(w->pdf->catalog, "MarkInfo", mark) == HPDF_OK &&
+             HPDF_Dict_Add(mark, "Marked", HPDF_Boolean_New(mm, HPDF_TRUE)) == HPDF_OK;
+    }
+    return ok && !w->error ? 0 : -1;
 }
 
 static int page_links(pdfw *w, size_t pi) {
@@ -1077,6 +1215,10 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
         }
     }
     ov_buf_free(&c);
+    if (struct_tree(&w) < 0) {
+        rc = fail(&w, err, "to write the structure tree");
+        goto done;
+    }
     if (outline(&w) < 0) {
         rc = fail(&w, err, "to write the outline");
         goto done;
@@ -1185,6 +1327,7 @@ done:
         ov_free(w.fonts[i].used);
     ov_free(w.pages);
     ov_free(w.images);
+    ov_free(w.mc);
     HPDF_Free(w.pdf);
     return rc;
 }

@@ -350,6 +350,28 @@ TEST(test_images) {
     image_case("deep.png", 0xFF0000, 0);
     image_case("inter.png", 0x0000FF, 1);
     image_case("alpha.webp", 0x00A000, 1);
+    /* tagged: the figure carries its alternate text; text is in paragraphs and headings */
+    char out[512];
+    snprintf(out, sizeof out, "%s/alt.pdf", dir);
+    CHECK_INT(render("alt.md", "---\ntitle: Alt\n---\n\n## Part\n\nBefore.\n\n![A red \xC3\xA9tude](deep.png)\n\nAfter.\n",
+                     0, out, NULL),
+              OCTAVO_OK);
+    if (have("pdfinfo")) {
+        char *r = run("pdfinfo '%s' | grep Tagged", out);
+        CHECKF(r && strstr(r, "yes"), "not tagged: %s", r ? r : "");
+        free(r);
+        r = run("pdfinfo -struct-text '%s' 2>&1", out);
+        CHECKF(r && strstr(r, "Document") && strstr(r, "H2") && strstr(r, "Figure") && strstr(r, "\"Before.\""),
+               "structure: %s", r ? r : "");
+        free(r);
+    }
+    if (have("qpdf")) {
+        char *r = run("qpdf --qdf --object-streams=disable '%s' - 2>/dev/null | grep -a -A1 -B8 '/S /Figure'", out);
+        /* "A red étude" as UTF-16BE */
+        CHECKF(r && strstr(r, "/Alt <feff00410020007200650064002000e90074007500640065>"),
+               "figure without its alternate text: %s", r ? r : "");
+        free(r);
+    }
 }
 
 /* A 200 x 100 JPEG: left half colour a, right half colour b (RGB). cmyk: stored as Adobe CMYK
