@@ -557,6 +557,19 @@ void lay_warn(lay *L, xmlNodePtr node, int code, const char *fmt, ...) {
     ov_warn(L->ov, code, L->doc ? L->doc->name : "", line, col, "%s", msg);
 }
 
+void lay_fail(lay *L, xmlNodePtr node, int code, const char *fmt, ...) {
+    if (L->fail_code)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(L->fail_msg, sizeof L->fail_msg, fmt, ap);
+    va_end(ap);
+    L->fail_code = code;
+    L->fail_file = L->doc ? L->doc->name : NULL;
+    if (node && L->doc)
+        ov_model_position(L->doc, node, &L->fail_line, &L->fail_col);
+}
+
 /* ---- the document information and title block */
 static char *keywords_of(const octavo_doc *doc) {
     ov_buf b;
@@ -935,9 +948,11 @@ int ov_layout_doc(octavo_doc *doc, ov_layout *ly, octavo_error *err) {
         L.main = merged;
         L.v = &L.main;
     }
-    if (!L.nomem)
+    if (L.fail_code && !L.nomem)
+        rc = ov_error(err, L.fail_code, OCTAVO_STAGE_LAYOUT, doc->name, L.fail_line, L.fail_col, "%s", L.fail_msg);
+    else if (!L.nomem)
         rc = lay_paginate(&L);
-    if (rc == OCTAVO_E_LIMIT)
+    if (rc == OCTAVO_E_LIMIT && !L.fail_code)
         rc = ov_error(err, rc, OCTAVO_STAGE_LAYOUT, doc->name, 0, 0, "the document needs more pages than limit.pages");
     if (L.nomem || ly->strs.failed || rc == OCTAVO_E_NOMEM)
         rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_LAYOUT, doc->name, 0, 0, "out of memory");
@@ -1121,9 +1136,11 @@ int ov_layout_book(octavo_book *book, ov_layout *ly, octavo_error *err) {
     /* page labels: roman numbers for the cover and contents; the page builder finds where the
      * body starts through this marker */
     L.doc_first_page = (int)body_first;
-    if (!L.nomem)
+    if (L.fail_code && !L.nomem)
+        rc = ov_error(err, L.fail_code, OCTAVO_STAGE_LAYOUT, L.fail_file, L.fail_line, L.fail_col, "%s", L.fail_msg);
+    else if (!L.nomem)
         rc = lay_paginate(&L);
-    if (rc == OCTAVO_E_LIMIT)
+    if (rc == OCTAVO_E_LIMIT && !L.fail_code)
         rc = ov_error(err, rc, OCTAVO_STAGE_LAYOUT, NULL, 0, 0, "the book needs more pages than limit.pages");
     if (L.nomem || ly->strs.failed || rc == OCTAVO_E_NOMEM)
         rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_LAYOUT, NULL, 0, 0, "out of memory");

@@ -97,6 +97,10 @@ typedef struct lay {
     const char *running_title;
     int doc_first_page;
     int nomem;
+    int fail_code;         /* a layout error (a limit): the first one wins */
+    unsigned fail_line, fail_col;
+    const char *fail_file;
+    char fail_msg[256];
 } lay;
 
 /* layout.c */
@@ -122,6 +126,8 @@ uint32_t lay_chars(lay *L, const uint32_t *cp, const float *adj, size_t n);
 int lay_text_box(lay *L, int face, float size, uint32_t color, float x, float y, const char *utf8);
 float lay_text_width(lay *L, int face, float size, const char *utf8);
 void lay_warn(lay *L, xmlNodePtr node, int code, const char *fmt, ...) OV_PRINTF(4, 5);
+/** Fails the layout with code (the document's render then returns it, with node's position). */
+void lay_fail(lay *L, xmlNodePtr node, int code, const char *fmt, ...) OV_PRINTF(4, 5);
 int lay_vpush(lay *L, vlist *v, const vbox *b);
 
 /* layout_para.c: inline content -> lines */

@@ -128,94 +128,52 @@ static void measure(lay *L, xmlNodePtr cell, int bold, float size, float *minw, 
     ov_free(text);
 }
 
-void lay_table(lay *L, xmlNodePtr table, bctx *c) {
-    tbl t = { 0 };
-    collect(L, &t, table, 0, 0);
-    if (!t.nrows || L->nomem) {
-        ov_free(t.cells);
-        ov_free(t.rows);
-        return;
-    }
-    size_t ncols = 0;
-    for (size_t r = 0; r < t.nrows; r++)
-        if (t.rows[r].n > ncols)
-            ncols = t.rows[r].n;
-    size_t maxcols = L->ov->opt.limits.table_columns ? L->ov->opt.limits.table_columns : 200;
-    if (ncols > maxcols) {
-        lay_warn(L, table, OCTAVO_E_LIMIT, "a table of %zu columns exceeds limit.table_columns (%zu); the rest is left out",
-                 ncols, maxcols);
-        ncols = maxcols;
-    }
-    float *minc = ov_calloc(ncols * 3 + 1, sizeof *minc);
-    if (!minc) {
-        L->nomem = 1;
-        ov_free(t.cells);
-        ov_free(t.rows);
-        return;
-    }
-    float *prefc = minc + ncols, *wc = prefc + ncols;
-    float pad = 5, padv = 3;
-    float size = L->body_size * 0.95f;
-    float avail = c->width;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        memset(minc, 0, ncols * 2 * sizeof *minc);
-        for (size_t i = 0; i < t.ncells; i++) {
-            tcell *x = &t.cells[i];
-            if ((size_t)x->col >= ncols)
-                continue;
-            float mn, pf;
-            measure(L, x->node, x->header, size, &mn, &pf);
-            if (mn + 2 * pad > minc[x->col]) minc[x->col] = mn + 2 * pad;
-            if (pf + 2 * pad > prefc[x->col]) prefc[x->col] = pf + 2 * pad;
-        }
-        float smin = 0;
-        for (size_t k = 0; k < ncols; k++)
-            smin += minc[k];
-        if (smin <= avail || attempt == 3)
-            break;
-        size *= fmaxf(0.72f, fminf(0.9f, avail / smin));
-        if (size < L->body_size * 0.6f) {
-            size = L->body_size * 0.6f;
-        }
-    }
+/* Widths of the columns of a group (indices cols[0..n)) for the space avail: preferred widths
+ * when they fit, minimum widths and the rest shared by how much more each would like, else the
+ * minimums scaled down (words then break inside: nothing overflows). */
+static void group_widths(const float *minc, const float *prefc, const size_t *cols, size_t n, float avail, float *wc) {
     float smin = 0, spref = 0;
-    for (size_t k = 0; k < ncols; k++) {
-        smin += minc[k];
-        spref += prefc[k];
+    for (size_t k = 0; k < n; k++) {
+        smin += minc[cols[k]];
+        spref += prefc[cols[k]];
     }
     if (spref <= avail) {
         float f = spref > avail * 0.6f ? avail / spref : 1;
-        for (size_t k = 0; k < ncols; k++)
-            wc[k] = prefc[k] * f;
+        for (size_t k = 0; k < n; k++)
+            wc[k] = prefc[cols[k]] * f;
     } else if (smin <= avail) {
         float extra = avail - smin, span = spref - smin;
-        for (size_t k = 0; k < ncols; k++)
-            wc[k] = minc[k] + (span > 0 ? extra * (prefc[k] - minc[k]) / span : 0);
+        for (size_t k = 0; k < n; k++)
+            wc[k] = minc[cols[k]] + (span > 0 ? extra * (prefc[cols[k]] - minc[cols[k]]) / span : 0);
     } else {
-        for (size_t k = 0; k < ncols; k++)
-            wc[k] = minc[k] * avail / smin;
+        for (size_t k = 0; k < n; k++)
+            wc[k] = minc[cols[k]] * avail / smin;
     }
+}
+
+/* Sets the rows of a table with the columns cols[0..ncols) of widths wc (the body size and
+ * leading are the table's). */
+static void set_rows(lay *L, tbl *t, const size_t *cols, size_t ncols, const float *wc, bctx *c, float pad, float padv) {
     float total = 0;
     for (size_t k = 0; k < ncols; k++)
         total += wc[k];
-    float bs = L->body_size, ld = L->lead;
-    L->body_size = size;
-    L->lead = size * 1.32f;
-    lay_glue(L, c, 6);
+    vlist *cells = ov_calloc(ncols ? ncols : 1, sizeof *cells);
+    if (!cells) {
+        L->nomem = 1;
+        return;
+    }
     int header_v = -1;
     int first_body = 1;
-    for (size_t r = 0; r < t.nrows && !L->nomem; r++) {
-        trow *row = &t.rows[r];
+    for (size_t r = 0; r < t->nrows && !L->nomem; r++) {
+        trow *row = &t->rows[r];
         /* each cell into its own list */
-        vlist cells[64];
-        size_t nc = row->n < 64 ? row->n : 64;
-        if (nc > ncols)
-            nc = ncols;
         float rowh = 0;
         vlist *save = L->v;
-        for (size_t k = 0; k < nc; k++) {
-            tcell *x = &t.cells[row->c0 + k];
+        for (size_t k = 0; k < ncols; k++) {
             memset(&cells[k], 0, sizeof cells[k]);
+            if (cols[k] >= row->n)
+                continue; /* a short row */
+            tcell *x = &t->cells[row->c0 + cols[k]];
             L->v = &cells[k];
             bctx cc = { 0 };
             cc.left = 0;
@@ -254,7 +212,7 @@ void lay_table(lay *L, xmlNodePtr table, bctx *c) {
         rowh += 2 * padv;
         size_t b0 = L->nlb;
         float x0 = c->left;
-        for (size_t k = 0; k < nc; k++) {
+        for (size_t k = 0; k < ncols; k++) {
             float y = rowh - padv;
             vlist *cv = &cells[k];
             for (size_t i = 0; i < cv->n; i++) {
@@ -263,8 +221,8 @@ void lay_table(lay *L, xmlNodePtr table, bctx *c) {
                     y -= v->h;
                 } else if (v->kind == VL_LINE) {
                     float base = y - v->h;
-                    for (size_t b = v->b0; b < v->b0 + v->nb; b++) {
-                        ov_box bx = L->lb[b];
+                    for (size_t bb = v->b0; bb < v->b0 + v->nb; bb++) {
+                        ov_box bx = L->lb[bb];
                         bx.x += x0 + pad;
                         bx.y += base;
                         lay_box(L, &bx);
@@ -274,6 +232,7 @@ void lay_table(lay *L, xmlNodePtr table, bctx *c) {
             }
             x0 += wc[k];
             ov_free(cv->v);
+            cv->v = NULL;
         }
         /* rules */
         ov_box rl = { 0 };
@@ -288,7 +247,7 @@ void lay_table(lay *L, xmlNodePtr table, bctx *c) {
             rl.size = 0.5f;
             rl.y = 0;
             lay_box(L, &rl);
-        } else if (r + 1 == t.nrows) {
+        } else if (r + 1 == t->nrows) {
             rl.color = C_TEXT;
             rl.size = 0.9f;
             rl.y = 0;
@@ -321,10 +280,94 @@ void lay_table(lay *L, xmlNodePtr table, bctx *c) {
             }
         }
     }
+    ov_free(cells);
+}
+
+void lay_table(lay *L, xmlNodePtr table, bctx *c) {
+    tbl t = { 0 };
+    collect(L, &t, table, 0, 0);
+    if (!t.nrows || L->nomem) {
+        ov_free(t.cells);
+        ov_free(t.rows);
+        return;
+    }
+    size_t ncols = 0;
+    for (size_t r = 0; r < t.nrows; r++)
+        if (t.rows[r].n > ncols)
+            ncols = t.rows[r].n;
+    size_t maxcols = L->ov->opt.limits.table_columns ? L->ov->opt.limits.table_columns : 200;
+    if (ncols > maxcols) {
+        /* (Markdown tables are refused when the document loads; this is a raw HTML one) */
+        lay_fail(L, table, OCTAVO_E_LIMIT, "a table of %zu columns goes past limit.table_columns (%zu)", ncols,
+                 maxcols);
+        ov_free(t.cells);
+        ov_free(t.rows);
+        return;
+    }
+    float *minc = ov_calloc(ncols * 3 + 1, sizeof *minc);
+    size_t *cols = ov_calloc(ncols + 1, sizeof *cols);
+    if (!minc || !cols) {
+        L->nomem = 1;
+        ov_free(minc);
+        ov_free(cols);
+        ov_free(t.cells);
+        ov_free(t.rows);
+        return;
+    }
+    float *prefc = minc + ncols, *wc = prefc + ncols;
+    float pad = 5, padv = 3;
+    float size = L->body_size * 0.95f;
+    float avail = c->width;
+    /* smaller type while the longest words do not fit, down to 60% of the body size */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        memset(minc, 0, ncols * 2 * sizeof *minc);
+        for (size_t i = 0; i < t.ncells; i++) {
+            tcell *x = &t.cells[i];
+            if ((size_t)x->col >= ncols)
+                continue;
+            float mn, pf;
+            measure(L, x->node, x->header, size, &mn, &pf);
+            if (mn + 2 * pad > minc[x->col]) minc[x->col] = mn + 2 * pad;
+            if (pf + 2 * pad > prefc[x->col]) prefc[x->col] = pf + 2 * pad;
+        }
+        float smin = 0;
+        for (size_t k = 0; k < ncols; k++)
+            smin += minc[k];
+        if (smin <= avail || attempt == 3 || size <= L->body_size * 0.6f + 0.01f)
+            break;
+        size *= fmaxf(0.72f, fminf(0.9f, avail / smin));
+        if (size < L->body_size * 0.6f)
+            size = L->body_size * 0.6f;
+    }
+    float bs = L->body_size, ld = L->lead;
+    L->body_size = size;
+    L->lead = size * 1.32f;
+    lay_glue(L, c, 6);
+    /* then groups of columns that fit, each after the first repeating the first column */
+    size_t next = 0, group = 0;
+    while (next < ncols && !L->nomem) {
+        size_t n = 0;
+        float sum = 0;
+        if (next > 0) {
+            cols[n++] = 0;
+            sum = minc[0];
+        }
+        while (next < ncols && (n < 2 || sum + minc[next] <= avail)) {
+            cols[n++] = next;
+            sum += minc[next];
+            next++;
+        }
+        if (group > 0)
+            lay_glue(L, c, 10);
+        group_widths(minc, prefc, cols, n, avail, wc);
+        set_rows(L, &t, cols, n, wc, c, pad, padv);
+        group++;
+    }
     L->body_size = bs;
     L->lead = ld;
     lay_glue(L, c, 8);
     ov_free(minc);
+    ov_free(cols);
     ov_free(t.cells);
     ov_free(t.rows);
 }

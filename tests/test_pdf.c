@@ -717,6 +717,56 @@ TEST(test_book) {
     octavo_free(ov);
 }
 
+/* A table too wide even in smaller type is split into groups of columns, each after the first
+ * repeating the first column: no word is broken inside and nothing crosses the margins. */
+TEST(test_wide_table) {
+    char md[8192] = "---\ntitle: Wide\n---\n\n";
+    static const char *const cols[] = { "Component", "Architecture", "Hypervisor", "Virtualization", "Containerd",
+                                        "Kubernetes", "Confidential", "Attestation", "Networking", "Performance",
+                                        "Filesystem", "Observability", "Configuration", "Compatibility" };
+    size_t nc = sizeof cols / sizeof cols[0];
+    strcat(md, "|");
+    for (size_t k = 0; k < nc; k++) {
+        strcat(md, " ");
+        strcat(md, cols[k]);
+        strcat(md, " |");
+    }
+    strcat(md, "\n|");
+    for (size_t k = 0; k < nc; k++)
+        strcat(md, "---|");
+    strcat(md, "\n");
+    for (int r = 0; r < 6; r++) {
+        strcat(md, "|");
+        for (size_t k = 0; k < nc; k++) {
+            char cell[64];
+            if (k == 0)
+                snprintf(cell, sizeof cell, " Row%dkey |", r);
+            else
+                snprintf(cell, sizeof cell, " %.4s%dcell |", cols[k], r);
+            strcat(md, cell);
+        }
+        strcat(md, "\n");
+    }
+    char out[512];
+    snprintf(out, sizeof out, "%s/wide.pdf", dir);
+    CHECK_INT(render("wide.md", md, 0, out, NULL), OCTAVO_OK);
+    if (!have("pdftotext"))
+        return;
+    char *r = run("pdftotext '%s' - 2>&1", out);
+    /* every long header whole, and the first column's cells twice (once per group) */
+    for (size_t k = 0; k < nc; k++)
+        CHECKF(r && strstr(r, cols[k]), "header %s broken or missing", cols[k]);
+    int twice = 0;
+    for (const char *q = r; q && (q = strstr(q, "Row0key")); q++)
+        twice++;
+    CHECKF(twice == 2, "the first column appears %d times", twice);
+    free(r);
+    r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5) print }'",
+            out);
+    CHECKF(r && !*r, "words outside the text area: %.300s", r ? r : "");
+    free(r);
+}
+
 /* Links between the documents of a book land on the right page; in a single document, a link to
  * a page it does not hold becomes an absolute URL under the base URL, or plain text. */
 TEST(test_book_links) {
@@ -803,6 +853,7 @@ int main(void) {
     RUN(test_composite_glyphs);
     RUN(test_book);
     RUN(test_book_links);
+    RUN(test_wide_table);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
