@@ -242,8 +242,11 @@ int ov_epub_image_ref(ov_epub *e, ov_epub_chapter *c, const char *target) {
 /* Conversions run on every core, but decoded pixels are what a conversion holds: two large WebP
  * images at once would double the peak memory. Each conversion reserves its pixel bytes from a
  * budget first (one that alone exceeds the budget runs when nothing else does), and the largest
- * go first, while few converted images are held yet. */
-#define CONVERT_BUDGET ((size_t)16 << 20)
+ * go first, while few converted images are held yet. 28 MB (with the costs below): the corpus's
+ * 3.6 MP JPEG conversions run two at a time, peak RSS of the 60-post book 42 MB (32 MB: 50-53). */
+#ifndef CONVERT_BUDGET
+#define CONVERT_BUDGET ((size_t)28 << 20)
+#endif
 #define TRIM_COST ((size_t)4 << 20)
 
 typedef struct pool {
@@ -277,7 +280,6 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
         im->have_sha = 1;
     }
     ov_image_info info;
-    /* what a WebP conversion holds, measured: the pixels and a copy, plus the codecs' own */
     if (ov_image_probe(e->ov, im->blob.data, im->blob.len, &info, &er) == OCTAVO_OK && info.format == OV_IMG_WEBP) {
         /* converted before (a rebuild): the cache entry is checked now and copied into the zip
          * from its file, so that its bytes are never held; the hash is kept for a conversion */
@@ -290,7 +292,11 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
             ov_blob_release(&im->blob);
             return;
         }
-        im->cost = (size_t)info.width * info.height * 5 + ((size_t)3 << 20);
+        /* measured peak RSS of single conversions (the encoders give the pixel rows back as
+         * they consume them): to JPEG 3.5 bytes a pixel (RGB, then libjpeg's coefficients),
+         * to PNG with alpha 5 (RGBA and the decoder's alpha plane) plus about 6 MB */
+        size_t px = (size_t)info.width * info.height;
+        im->cost = info.lossless || info.has_alpha ? px * 4 + ((size_t)7 << 20) : px * 7 / 2 + ((size_t)1 << 20);
     }
     if (!e->ov->opt.resolve) ov_blob_release(&im->blob);
 }

@@ -539,6 +539,10 @@ int ov_pixels_orient(ov_pixels *px, int o) {
 /* Bump when the conversion's output changes (encoder settings, the choice of format). */
 #define EPUB_CONVERSION "epub1"
 
+/* image_codec.c: the encoders that give the pixels' rows back as they consume them */
+int ov_image_encode_png_consume(ov_pixels *px, unsigned char **out, size_t *len);
+int ov_image_encode_jpeg_consume(ov_pixels *px, int quality, unsigned char **out, size_t *len);
+
 static int pass_through(const unsigned char *p, size_t len, const ov_image_info *info, ov_image_out *out,
                         octavo_error *err) {
     out->data = ov_malloc(len);
@@ -660,7 +664,8 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
     int png = info.lossless || px.channels == 4 || px.channels == 2;
     unsigned char *enc = NULL;
     size_t n = 0;
-    rc = png ? ov_image_encode_png(&px, &enc, &n) : ov_image_encode_jpeg(&px, 85, &enc, &n);
+    /* the pixels are freed right after: the encoders give their rows back as they go */
+    rc = png ? ov_image_encode_png_consume(&px, &enc, &n) : ov_image_encode_jpeg_consume(&px, 85, &enc, &n);
     unsigned w = px.width, h = px.height;
     ov_pixels_free(&px);
     if (rc) return ov_error(err, rc, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "WebP conversion to %s failed: %s",
