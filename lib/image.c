@@ -539,10 +539,6 @@ int ov_pixels_orient(ov_pixels *px, int o) {
 /* Bump when the conversion's output changes (encoder settings, the choice of format). */
 #define EPUB_CONVERSION "epub1"
 
-/* image_codec.c: the encoders that give the pixels' rows back as they consume them */
-int ov_image_encode_png_consume(ov_pixels *px, unsigned char **out, size_t *len);
-int ov_image_encode_jpeg_consume(ov_pixels *px, int quality, unsigned char **out, size_t *len);
-
 static int pass_through(const unsigned char *p, size_t len, const ov_image_info *info, ov_image_out *out,
                         octavo_error *err) {
     out->data = ov_malloc(len);

@@ -52,9 +52,6 @@ static void discard_rows(const unsigned char *base, size_t from, size_t to) {
 }
 #define DISCARD_STEP ((size_t)1 << 20) /* bytes of consumed rows per madvise */
 
-/* for image.c's EPUB conversion, which frees the pixels right after */
-int ov_image_encode_png_consume(ov_pixels *px, unsigned char **out, size_t *len);
-int ov_image_encode_jpeg_consume(ov_pixels *px, int quality, unsigned char **out, size_t *len);
 
 /* w x h x ch bytes, or NULL when that overflows or the allocation fails. */
 static unsigned char *alloc_pixels(unsigned w, unsigned h, int ch) {

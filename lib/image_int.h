@@ -20,4 +20,10 @@ void ov_image_codec_tag(char *buf, size_t size);
 int ov_image_cache_key(const void *data, size_t len, const unsigned char *sha, const char *tag,
                        char key[OV_IMAGE_KEY_SIZE]);
 
+/** Encoders for a conversion that frees the pixels right after (image.c's EPUB path): they give
+ *  the pixel rows already encoded back to the system as they go, so the pixels and the growing
+ *  output are never both held whole. px->data is unusable afterwards (only ov_pixels_free). */
+int ov_image_encode_png_consume(ov_pixels *px, unsigned char **out, size_t *len);
+int ov_image_encode_jpeg_consume(ov_pixels *px, int quality, unsigned char **out, size_t *len);
+
 #endif
