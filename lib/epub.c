@@ -184,16 +184,6 @@ ov_epub_chapter *ov_epub_find_chapter(ov_epub *e, ov_epub_chapter *from, const c
 }
 
 /* ---- images */
-static int has_scheme(const char *s) {
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) return 0;
-    for (const char *p = s + 1; *p; p++) {
-        if (*p == ':') return 1;
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '+' ||
-              *p == '-' || *p == '.'))
-            return 0;
-    }
-    return 0;
-}
 
 static int add_image(ov_epub *e, const octavo_doc *doc, const char *target, char *relpath) {
     if (e->nimg == e->capimg) {
@@ -214,7 +204,7 @@ static int add_image(ov_epub *e, const octavo_doc *doc, const char *target, char
 }
 
 int ov_epub_image_ref(ov_epub *e, ov_epub_chapter *c, const char *target) {
-    int remote = (target[0] == '/' && target[1] == '/') || has_scheme(target);
+    int remote = ov_is_remote(target);
     if (remote && !strncasecmp(target, "data:", 5)) return -1;
     if (remote && !e->ov->opt.resolve) return -1;
     char *relpath = NULL;
@@ -984,7 +974,7 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
             ov_warn(e.ov, OCTAVO_E_RESOURCE, NULL, 0, 0, "cover '%s': a book without documents has no place to find it", book->cover);
         } else {
             char *relpath = NULL;
-            int remote = has_scheme(book->cover) || (book->cover[0] == '/' && book->cover[1] == '/');
+            int remote = ov_is_remote(book->cover);
             if (!remote && !e.ov->opt.resolve) {
                 octavo_error tmp;
                 relpath = ov_resolve_relpath(book->docs[0], book->cover, &tmp);

@@ -478,16 +478,6 @@ static char *source_id(walker *w, xmlNodePtr n, const char *name) {
 }
 
 /* ---- URLs */
-static int has_scheme(const char *s) {
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) return 0;
-    for (const char *p = s + 1; *p; p++) {
-        if (*p == ':') return 1;
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '+' ||
-              *p == '-' || *p == '.'))
-            return 0;
-    }
-    return 0;
-}
 
 static int hexval(int c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -553,7 +543,7 @@ static int link_target(walker *w, xmlNodePtr n, const char *href, ov_buf *out) {
         ov_buf_puts(out, href);
         return 1;
     }
-    if (has_scheme(href)) {
+    if (ov_url_has_scheme(href)) {
         if (!strncasecmp(href, "javascript:", 11) || !strncasecmp(href, "vbscript:", 9) ||
             !strncasecmp(href, "data:", 5) || !strncasecmp(href, "file:", 5)) {
             warn_at(w, n, OCTAVO_E_RESOURCE, "link to '%.60s' dropped: not allowed in a book", href);
@@ -765,8 +755,8 @@ static void walk_media(walker *w, xmlNodePtr n, const char *name, ctx c) {
             ov_buf tmp;
             ov_buf_init(&tmp);
             media_url(src, &tmp);
-            if (tmp.data && (has_scheme(tmp.data) || tmp.data[0] == '/')) {
-                if (has_scheme(tmp.data)) { ov_buf_puts(&url, tmp.data); linked = 1; }
+            if (tmp.data && (ov_url_has_scheme(tmp.data) || tmp.data[0] == '/')) {
+                if (ov_url_has_scheme(tmp.data)) { ov_buf_puts(&url, tmp.data); linked = 1; }
                 else linked = link_target(w, n, tmp.data, &url);
             }
             ov_buf_free(&tmp);
@@ -836,7 +826,7 @@ static void walk_img(walker *w, xmlNodePtr n, ctx c) {
         goto done;
     }
     /* remote (or a data: URL): its alternative text, with a link to it */
-    if (src && has_scheme(src) && !strncasecmp(src, "data:", 5)) {
+    if (src && ov_url_has_scheme(src) && !strncasecmp(src, "data:", 5)) {
         if (alt_text) text(w, alt_text);
         goto done;
     }

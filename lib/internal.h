@@ -154,6 +154,8 @@ char *ov_model_text(xmlNodePtr node);
 /* ---- resources (resource.c) */
 /** 1 for http:, https:, //host and other absolute URLs with a scheme, 0 for local targets. */
 int ov_is_remote(const char *target);
+/** 1 when target starts with a URL scheme of two or more characters ("https:", "mailto:", "data:"). */
+int ov_url_has_scheme(const char *target);
 /** Resolves a target of doc to bytes through the caller's resolver or the built-in one. */
 int ov_resolve(const octavo_doc *doc, const char *target, octavo_blob *out, octavo_error *err);
 void ov_blob_release(octavo_blob *b);

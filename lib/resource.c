@@ -14,15 +14,18 @@
 
 #include "internal.h"
 
-int ov_is_remote(const char *t) {
-    if (!t) return 0;
-    if (t[0] == '/' && t[1] == '/') return 1;
-    if (!((t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z'))) return 0;
+int ov_url_has_scheme(const char *t) {
+    if (!t || !((t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z'))) return 0;
     size_t i = 1;
     while ((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= '0' && t[i] <= '9') ||
            t[i] == '+' || t[i] == '.' || t[i] == '-')
         i++;
     return t[i] == ':' && i >= 2; /* "c:" alone is a drive letter, not a scheme */
+}
+
+int ov_is_remote(const char *t) {
+    if (!t) return 0;
+    return (t[0] == '/' && t[1] == '/') || ov_url_has_scheme(t);
 }
 
 void ov_blob_release(octavo_blob *b) {
