@@ -1,7 +1,8 @@
 /*
  * The page builder: breaks the vertical list into pages (ragged bottom; a break only where the
  * lines allow it: no orphan, widow or heading left alone; a table row page repeats its header),
- * sets footnotes at the bottom of the page of their reference, then places the boxes, the running
+ * sets footnotes at the bottom of the page of their reference (a note longer than the space left
+ * goes on at the bottom of the next page), then places the boxes, the running
  * head and foot, fills in contents page numbers and resolves internal links.
  */
 #include <math.h>
@@ -13,7 +14,93 @@
 typedef struct prange {
     size_t s, e;           /* vbox range */
     int repeat;            /* header row to repeat on top, -1 */
+    size_t p0, np;         /* its footnote pieces */
 } prange;
+
+/* Lines [a, b) of footnote f, set at the bottom of a page. A footnote longer than the space its
+ * page has left continues at the bottom of the next (before that page's own notes). */
+typedef struct fpiece {
+    size_t f, a, b;
+} fpiece;
+
+#define FN_SEP 14.0f       /* the rule above the notes and its space */
+#define FN_GAP 2.0f        /* between notes */
+
+/* The height of lines [a, b) of a footnote (leading glue left out, as place_lines does). */
+static float fn_height(const footnote *f, size_t a, size_t b) {
+    float h = 0;
+    int started = 0;
+    for (size_t k = a; k < b && k < f->lines.n; k++) {
+        const vbox *v = &f->lines.v[k];
+        if (v->kind == VL_GLUE) {
+            if (started)
+                h += v->h;
+        } else if (v->kind == VL_LINE) {
+            started = 1;
+            h += v->h + v->d;
+        }
+    }
+    return h;
+}
+
+/* The end of the longest piece of footnote f from line a that fits in space (only after a line;
+ * glue between paragraphs is not left at a piece's end): a when not even its first line fits. */
+static size_t fn_fit(const footnote *f, size_t a, float space, float *used) {
+    float h = 0;
+    int started = 0;
+    size_t best = a;
+    *used = 0;
+    for (size_t k = a; k < f->lines.n; k++) {
+        const vbox *v = &f->lines.v[k];
+        if (v->kind == VL_GLUE) {
+            if (started)
+                h += v->h;
+            continue;
+        }
+        if (v->kind != VL_LINE)
+            continue;
+        started = 1;
+        h += v->h + v->d;
+        if (h > space + 0.01f)
+            break;
+        best = k + 1;
+        *used = h;
+    }
+    /* nothing but glue after it: the whole note */
+    if (best > a) {
+        size_t k = best;
+        while (k < f->lines.n && f->lines.v[k].kind != VL_LINE)
+            k++;
+        if (k == f->lines.n)
+            best = f->lines.n;
+    }
+    return best;
+}
+
+/* The first line's height of footnote f from line a (what must fit for it to start on a page). */
+static float fn_first_line(const footnote *f, size_t a) {
+    for (size_t k = a; k < f->lines.n; k++)
+        if (f->lines.v[k].kind == VL_LINE)
+            return f->lines.v[k].h + f->lines.v[k].d;
+    return 0;
+}
+
+/* The height of vbox range [s, e) as placed at the top of a page (leading glue skipped). */
+static float body_height(const vlist *V, size_t s, size_t e) {
+    float y = 0;
+    int started = 0;
+    for (size_t i = s; i < e; i++) {
+        const vbox *v = &V->v[i];
+        if (v->kind == VL_GLUE) {
+            if (started)
+                y += v->h;
+        } else if (v->kind == VL_LINE) {
+            started = 1;
+            y += v->h + v->d;
+        }
+    }
+    return y;
+}
 
 static ov_page *new_page(lay *L) {
     ov_layout *ly = L->ly;
@@ -47,21 +134,6 @@ static void page_box(lay *L, ov_page *pg, const ov_box *b, float dx, float dy) {
     x.x += dx;
     x.y += dy;
     pg->boxes[pg->n++] = x;
-}
-
-static float fn_extra(lay *L, const vbox *v, size_t *set, size_t nset) {
-    float add = 0;
-    for (size_t k = v->f0; k < v->f0 + v->nf; k++) {
-        size_t f = L->lfn[k];
-        int have = 0;
-        for (size_t j = 0; j < nset; j++)
-            have |= set[j] == f;
-        if (!have)
-            add += L->fn[f].height + 2;
-    }
-    if (add > 0 && nset == 0)
-        add += 14; /* the separator */
-    return add;
 }
 
 /* places lines of a vlist from the top y (PDF) down; returns the height used */
@@ -118,29 +190,53 @@ static void page_label(const ov_layout *ly, int page, char *buf, size_t size) {
         snprintf(buf, size, "%d", num);
 }
 
+/* Grows an array of n elements to hold one more. */
+#define PUSH(arr, n, cap, fail)                                                                    \
+    do {                                                                                          \
+        if ((n) == (cap)) {                                                                       \
+            size_t nc_ = (cap) ? (cap) * 2 : 16;                                                  \
+            void *p_ = ov_realloc((arr), nc_ * sizeof *(arr));                                    \
+            if (!p_) { fail; }                                                                    \
+            (arr) = p_;                                                                           \
+            (cap) = nc_;                                                                          \
+        }                                                                                         \
+    } while (0)
+
 int lay_paginate(lay *L) {
     ov_layout *ly = L->ly;
     vlist *V = &L->main;
     float avail = L->text_top - L->text_bottom;
     size_t cap = 16, np = 0;
     prange *pr = ov_malloc(cap * sizeof *pr);
-    size_t *fset = NULL;
+    size_t *fset = NULL;          /* footnotes referenced on the page being built */
     size_t capf = 0;
+    fpiece *pieces = NULL, *carry = NULL, *ncarry = NULL;
+    size_t npieces = 0, cappieces = 0, ncar = 0, capcar = 0, nnc = 0, capnc = 0;
+    int rc = OCTAVO_OK;
     if (!pr)
         return OCTAVO_E_NOMEM;
     size_t limit = ly->ov->opt.limits.pages ? ly->ov->opt.limits.pages : 10000;
     size_t s = 0;
-    while (s < V->n) {
+    for (;;) {
         while (s < V->n && (V->v[s].kind == VL_GLUE || V->v[s].kind == VL_BREAK))
             s++;
-        if (s >= V->n)
+        if (s >= V->n && !ncar)
             break;
         float y = 0;
         size_t nset = 0;
         int repeat = -1;
-        if (V->v[s].kind == VL_LINE && V->v[s].header >= 0 && (size_t)V->v[s].header != s) {
+        if (s < V->n && V->v[s].kind == VL_LINE && V->v[s].header >= 0 && (size_t)V->v[s].header != s) {
             repeat = V->v[s].header;
             y += V->v[repeat].h + V->v[repeat].d;
+        }
+        /* footnote space: what the notes continued from the last page take (at most half the
+         * page), then each new note in full when it fits, else its first line (the rest goes on) */
+        float reserved = 0;
+        if (ncar) {
+            float ch = 0;
+            for (size_t k = 0; k < ncar; k++)
+                ch += fn_height(&L->fn[carry[k].f], carry[k].a, L->fn[carry[k].f].lines.n) + FN_GAP;
+            reserved = FN_SEP + fminf(ch, avail * 0.5f);
         }
         size_t cand = 0, e = V->n, next = V->n;
         for (size_t i = s; i < V->n; i++) {
@@ -162,61 +258,129 @@ int lay_paginate(lay *L) {
                     k--;
                 cand = k;
             }
-            float add = fn_extra(L, v, fset, nset);
-            float fnh_total = 0;
-            for (size_t j = 0; j < nset; j++)
-                fnh_total += L->fn[fset[j]].height + 2;
-            if (nset)
-                fnh_total += 14;
-            if (i > s && y + v->h + v->d + fnh_total + add > avail + 0.01f) {
-                e = cand > s ? cand : i;
-                next = e;
-                break;
-            }
-            y += v->h + v->d;
+            float need_full = 0, need_min = 0;
             for (size_t k = v->f0; k < v->f0 + v->nf; k++) {
                 int have = 0;
                 for (size_t j = 0; j < nset; j++)
                     have |= fset[j] == L->lfn[k];
                 if (have)
                     continue;
-                if (nset == capf) {
-                    size_t nc = capf ? capf * 2 : 8;
-                    size_t *p = ov_realloc(fset, nc * sizeof *p);
-                    if (!p) {
-                        ov_free(pr);
-                        ov_free(fset);
-                        return OCTAVO_E_NOMEM;
-                    }
-                    fset = p;
-                    capf = nc;
+                const footnote *f = &L->fn[L->lfn[k]];
+                need_full += f->height + FN_GAP;
+                need_min += fn_first_line(f, 0) + FN_GAP;
+            }
+            float sep = reserved == 0 && need_full > 0 ? FN_SEP : 0;
+            float lh = v->h + v->d;
+            int full_page = 0;
+            if (i > s && y + lh + reserved + sep + need_full > avail + 0.01f) {
+                if (need_full > 0 && y + lh + reserved + sep + need_min <= avail + 0.01f)
+                    full_page = 1; /* its notes start here and go on overleaf */
+                else {
+                    e = cand > s ? cand : i;
+                    next = e;
+                    break;
                 }
+            }
+            y += lh;
+            reserved = full_page ? avail - y : reserved + sep + need_full;
+            for (size_t k = v->f0; k < v->f0 + v->nf; k++) {
+                int have = 0;
+                for (size_t j = 0; j < nset; j++)
+                    have |= fset[j] == L->lfn[k];
+                if (have)
+                    continue;
+                PUSH(fset, nset, capf, rc = OCTAVO_E_NOMEM; goto out);
                 fset[nset++] = L->lfn[k];
             }
         }
-        if (np == cap) {
-            prange *p = ov_realloc(pr, (cap *= 2) * sizeof *p);
-            if (!p) {
-                ov_free(pr);
-                ov_free(fset);
-                return OCTAVO_E_NOMEM;
+        if (s >= V->n)
+            e = next = V->n; /* a page of notes continued, past the end */
+        /* the notes of this page: the ones continued first, then those its lines refer to */
+        float space = avail - body_height(V, s, e) - (repeat >= 0 ? V->v[repeat].h + V->v[repeat].d : 0);
+        size_t p0 = npieces;
+        nnc = 0;
+        int any = ncar > 0;
+        for (size_t i = s; i < e && !any; i++)
+            any = V->v[i].kind == VL_LINE && V->v[i].nf > 0;
+        if (any)
+            space -= FN_SEP;
+        for (size_t k = 0; k < ncar; k++) {
+            const footnote *f = &L->fn[carry[k].f];
+            float used = 0;
+            size_t b = nnc ? carry[k].a : fn_fit(f, carry[k].a, space, &used);
+            if (b > carry[k].a) {
+                PUSH(pieces, npieces, cappieces, rc = OCTAVO_E_NOMEM; goto out);
+                pieces[npieces++] = (fpiece){ carry[k].f, carry[k].a, b };
+                space -= used + FN_GAP;
             }
-            pr = p;
+            if (b < f->lines.n) {
+                PUSH(ncarry, nnc, capnc, rc = OCTAVO_E_NOMEM; goto out);
+                ncarry[nnc++] = (fpiece){ carry[k].f, b, f->lines.n };
+            }
         }
+        size_t seen0 = npieces;
+        for (size_t i = s; i < e; i++) {
+            const vbox *v = &V->v[i];
+            if (v->kind != VL_LINE)
+                continue;
+            for (size_t k = v->f0; k < v->f0 + v->nf; k++) {
+                size_t fi = L->lfn[k];
+                int have = 0;
+                for (size_t j = seen0; j < npieces; j++)
+                    have |= pieces[j].f == fi;
+                for (size_t j = 0; j < nnc; j++)
+                    have |= ncarry[j].f == fi;
+                if (have)
+                    continue;
+                const footnote *f = &L->fn[fi];
+                float used = 0;
+                /* notes keep their order: after one that goes on, the next ones wait too */
+                size_t b = nnc ? 0 : fn_fit(f, 0, space, &used);
+                if (b > 0) {
+                    PUSH(pieces, npieces, cappieces, rc = OCTAVO_E_NOMEM; goto out);
+                    pieces[npieces++] = (fpiece){ fi, 0, b };
+                    space -= used + FN_GAP;
+                }
+                if (b < f->lines.n) {
+                    PUSH(ncarry, nnc, capnc, rc = OCTAVO_E_NOMEM; goto out);
+                    ncarry[nnc++] = (fpiece){ fi, b, f->lines.n };
+                }
+            }
+        }
+        /* the continued notes become the next page's */
+        {
+            fpiece *t = carry;
+            size_t tc = capcar;
+            carry = ncarry;
+            capcar = capnc;
+            ncar = nnc;
+            ncarry = t;
+            capnc = tc;
+            nnc = 0;
+        }
+        PUSH(pr, np, cap, rc = OCTAVO_E_NOMEM; goto out);
         pr[np].s = s;
         pr[np].e = e;
         pr[np].repeat = repeat;
+        pr[np].p0 = p0;
+        pr[np].np = npieces - p0;
         np++;
         if (np > limit) {
-            ov_free(pr);
-            ov_free(fset);
-            return OCTAVO_E_LIMIT;
+            rc = OCTAVO_E_LIMIT;
+            goto out;
+        }
+        /* a page that took nothing (a note that fits nowhere): stop rather than loop */
+        if (next == s && pr[np - 1].np == 0) {
+            ncar = 0;
+            if (s < V->n)
+                next = s + 1;
         }
         s = next;
     }
     if (np == 0) {
         pr[0].s = pr[0].e = 0;
         pr[0].repeat = -1;
+        pr[0].p0 = pr[0].np = 0;
         np = 1;
     }
     /* page labels */
@@ -230,9 +394,8 @@ int lay_paginate(lay *L) {
     }
     ly->labels = ov_calloc(2, sizeof *ly->labels);
     if (!ly->labels) {
-        ov_free(pr);
-        ov_free(fset);
-        return OCTAVO_E_NOMEM;
+        rc = OCTAVO_E_NOMEM;
+        goto out;
     }
     if (body_page > 0) {
         ly->labels[0] = (ov_label_range){ 0, 'r', 1 };
@@ -255,24 +418,11 @@ int lay_paginate(lay *L) {
             top -= h->h + h->d;
         }
         place_lines(L, pg, (int)p, V, pr[p].s, pr[p].e, top, 1);
-        /* footnotes of the lines on this page */
-        size_t nset = 0;
-        for (size_t i = pr[p].s; i < pr[p].e; i++) {
-            const vbox *v = &V->v[i];
-            if (v->kind != VL_LINE)
-                continue;
-            for (size_t k = v->f0; k < v->f0 + v->nf; k++) {
-                int have = 0;
-                for (size_t j = 0; j < nset; j++)
-                    have |= fset[j] == L->lfn[k];
-                if (!have && nset < capf)
-                    fset[nset++] = L->lfn[k];
-            }
-        }
-        if (nset) {
-            float F = 14;
-            for (size_t j = 0; j < nset; j++)
-                F += L->fn[fset[j]].height + 2;
+        /* the footnotes (and pieces of them) of this page, above the bottom margin */
+        if (pr[p].np) {
+            float F = FN_SEP;
+            for (size_t j = pr[p].p0; j < pr[p].p0 + pr[p].np; j++)
+                F += fn_height(&L->fn[pieces[j].f], pieces[j].a, pieces[j].b) + FN_GAP;
             float ftop = L->text_bottom + F;
             ov_box r = { 0 };
             r.kind = OV_BOX_LINE;
@@ -280,12 +430,13 @@ int lay_paginate(lay *L) {
             r.size = 0.5f;
             r.x = 0;
             r.w = 90;
+            r.tag = -1;
             page_box(L, pg, &r, L->text_left, ftop - 6);
-            ftop -= 14;
-            for (size_t j = 0; j < nset; j++) {
-                footnote *f = &L->fn[fset[j]];
-                place_lines(L, pg, (int)p, &f->lines, 0, f->lines.n, ftop, 1);
-                ftop -= f->height + 2;
+            ftop -= FN_SEP;
+            for (size_t j = pr[p].p0; j < pr[p].p0 + pr[p].np; j++) {
+                footnote *f = &L->fn[pieces[j].f];
+                place_lines(L, pg, (int)p, &f->lines, pieces[j].a, pieces[j].b, ftop, 1);
+                ftop -= fn_height(f, pieces[j].a, pieces[j].b) + FN_GAP;
             }
         }
     }
@@ -377,7 +528,12 @@ int lay_paginate(lay *L) {
             }
         }
     }
+    rc = L->nomem ? OCTAVO_E_NOMEM : OCTAVO_OK;
+out:
     ov_free(pr);
     ov_free(fset);
-    return L->nomem ? OCTAVO_E_NOMEM : OCTAVO_OK;
+    ov_free(pieces);
+    ov_free(carry);
+    ov_free(ncarry);
+    return rc;
 }

@@ -767,6 +767,50 @@ TEST(test_wide_table) {
     free(r);
 }
 
+/* A footnote longer than the space its page has left starts on the page of its reference and
+ * goes on at the bottom of the next page; nothing overlaps or leaves the text area. */
+TEST(test_long_footnote) {
+    static char md[32768];
+    strcpy(md, "---\ntitle: Long note\n---\n\n");
+    for (int i = 0; i < 12; i++) {
+        char p[1024];
+        snprintf(p, sizeof p, "Paragraph %d of the body. %s%s\n\n", i,
+                 "Body words go on for a while here, and then some more of them follow. "
+                 "Body words go on for a while here, and then some more of them follow. "
+                 "Body words go on for a while here, and then some more of them follow. ",
+                 i == 1 ? "A reference.[^long]" : "");
+        strcat(md, p);
+    }
+    strcat(md, "[^long]: NoteStart");
+    for (int k = 0; k < 130; k++)
+        strcat(md, " Note sentence with some words in it, quite a few of them.");
+    strcat(md, " NoteEnd.\n");
+    char out[512];
+    snprintf(out, sizeof out, "%s/longnote.pdf", dir);
+    CHECK_INT(render("n.md", md, 0, out, NULL), OCTAVO_OK);
+    if (!have("pdftotext"))
+        return;
+    char *r = run("pdftotext '%s' - 2>/dev/null | awk 'BEGIN{p=1} /\\f/{p++} /NoteStart/{print \"start\", p} "
+                  "/NoteEnd/{print \"end\", p} /A reference/{print \"ref\", p}'", out);
+    int ref = 0, start = 0, end = 0;
+    const char *q;
+    if (r && (q = strstr(r, "ref "))) ref = atoi(q + 4);
+    if (r && (q = strstr(r, "start "))) start = atoi(q + 6);
+    if (r && (q = strstr(r, "end "))) end = atoi(q + 4);
+    CHECKF(ref >= 1 && start == ref && end == ref + 1, "reference on page %d, note from %d to %d", ref, start, end);
+    free(r);
+    /* nothing outside the page's text area (the running foot aside), and the note below the
+     * body's last line */
+    r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5 || $4 < 9 || $8 > h-9) print }'",
+            out);
+    CHECKF(r && !*r, "words outside the text area: %.300s", r ? r : "");
+    free(r);
+    r = run("pdftotext -f %d -l %d -bbox '%s' - | awk -F'\"' '/>reference.</{b=$8} />NoteStart</{n=$4} END{print (b < n) ? \"below\" : \"overlap\", b, n}'",
+            ref, ref, out);
+    CHECKF(r && strncmp(r, "below", 5) == 0, "the note against the body: %s", r ? r : "");
+    free(r);
+}
+
 /* Links between the documents of a book land on the right page; in a single document, a link to
  * a page it does not hold becomes an absolute URL under the base URL, or plain text. */
 TEST(test_book_links) {
@@ -854,6 +898,7 @@ int main(void) {
     RUN(test_book);
     RUN(test_book_links);
     RUN(test_wide_table);
+    RUN(test_long_footnote);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
