@@ -86,6 +86,9 @@ typedef struct ov_face {
     hb_blob_t *blob;
     hb_face_t *face;
     hb_font_t *font;
+    hb_face_t *kern_face;      /* the same tables but GSUB, for shaping: only kerning is wanted, and
+                                  HarfBuzz then neither sanitizes nor plans the substitutions */
+    hb_font_t *kern_font;
     unsigned upem;
     double scale;              /* 1000 / upem */
     double ascent, descent, capheight;
@@ -107,6 +110,13 @@ static pthread_mutex_t g_load_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define ADV_CACHE_N 0x3000
 
+static hb_blob_t *tables_but_gsub(hb_face_t *face, hb_tag_t tag, void *user_data) {
+    (void)face;
+    if (tag == HB_TAG('G', 'S', 'U', 'B'))
+        return NULL;
+    return hb_face_reference_table((hb_face_t *)user_data, tag);
+}
+
 /* Loads a face's HarfBuzz objects, coverage and advance cache. Returns 1 on success. */
 static int load_face(ov_face *fc) {
     hb_blob_t *blob = hb_blob_create_from_file(fc->path);
@@ -122,6 +132,11 @@ static int load_face(ov_face *fc) {
     fc->font = hb_font_create(fc->face);
     hb_font_set_scale(fc->font, (int)fc->upem, (int)fc->upem);
     hb_font_make_immutable(fc->font);
+    fc->kern_face = hb_face_create_for_tables(tables_but_gsub, fc->face, NULL);
+    hb_face_set_upem(fc->kern_face, fc->upem);
+    fc->kern_font = hb_font_create(fc->kern_face);
+    hb_font_set_scale(fc->kern_font, (int)fc->upem, (int)fc->upem);
+    hb_font_make_immutable(fc->kern_font);
     fc->scale = 1000.0 / fc->upem;
     hb_position_t v = 0;
     if (hb_ot_metrics_get_position(fc->font, HB_OT_METRICS_TAG_HORIZONTAL_ASCENDER, &v))
@@ -583,7 +598,7 @@ static hb_shape_plan_t *plan_for(ov_shaper *s, int face, const ov_face *fc) {
     for (int i = 0; i < s->nplans; i++)
         if (s->plans[i].face == face && s->plans[i].script == props.script && s->plans[i].lang == props.language)
             return s->plans[i].plan;
-    hb_shape_plan_t *plan = hb_shape_plan_create_cached2(fc->face, &props, s->feat, NFEAT, NULL, 0, NULL);
+    hb_shape_plan_t *plan = hb_shape_plan_create_cached2(fc->kern_face, &props, s->feat, NFEAT, NULL, 0, NULL);
     if (s->nplans < NPLANS) {
         s->plans[s->nplans++] = (shape_plan){ face, props.script, props.language, plan };
         return plan;
@@ -624,7 +639,7 @@ double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv
     int kept = s->nplans > 0 && s->plans[s->nplans - 1].plan == plan;
     for (int i = 0; i < s->nplans && !kept; i++)
         kept = s->plans[i].plan == plan;
-    hb_shape_plan_execute(plan, fc->font, s->buf, s->feat, NFEAT);
+    hb_shape_plan_execute(plan, fc->kern_font, s->buf, s->feat, NFEAT);
     if (!kept)
         hb_shape_plan_destroy(plan);
     unsigned ng = 0;
