@@ -46,6 +46,7 @@ typedef struct pdfw {
     const octavo *ov;
     const char *docname;
     HPDF_STATUS error, detail;
+    int nomem;                 /* one of our own allocations failed (an OCTAVO_E_NOMEM, not libharu's) */
     pfont fonts[OV_NFACES];
     int nfonts;
     int face_font[OV_NFACES];  /* face -> index in fonts, -1 */
@@ -69,6 +70,8 @@ static void on_error(HPDF_STATUS error_no, HPDF_STATUS detail_no, void *user_dat
 }
 
 static int fail(pdfw *w, octavo_error *err, const char *what) {
+    if (w->nomem)
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, w->docname, 0, 0, NULL);
     return ov_error(err, OCTAVO_E_PDF, OCTAVO_STAGE_PDF, w->docname, 0, 0, "libharu failed %s (error 0x%04X, detail %u)",
                     what, (unsigned)w->error, (unsigned)w->detail);
 }
@@ -437,6 +440,8 @@ static int stream_take(pdfw *w, HPDF_Dict d, const void *data, size_t len, void 
     bufsrc *b = ov_malloc(sizeof *b);
     HPDF_Stream s = b ? HPDF_GetMem(w->pdf->mmgr, sizeof(HPDF_Stream_Rec)) : NULL;
     if (!s) {
+        if (!b)
+            w->nomem = 1;
         ov_free(b);
         ov_free(owned);
         return -1;
@@ -768,8 +773,11 @@ static int mc_open(pdfw *w, size_t pi, ov_buf *c, mcstate *m, int32_t tag) {
     if (w->nmc == w->capmc) {
         size_t nc = w->capmc ? w->capmc * 2 : 256;
         struct mcref *p = ov_realloc(w->mc, nc * sizeof *p);
-        if (!p)
+        if (!p) {
+            w->nomem = 1;
+            c->failed = 1;
             return -1;
+        }
         w->mc = p;
         w->capmc = nc;
     }
@@ -930,6 +938,8 @@ static int struct_tree(pdfw *w) {
     HPDF_Dict ptree = HPDF_Dict_New(mm);
     HPDF_Array nums = HPDF_Array_New(mm);
     HPDF_Dict *elem = ov_calloc(ly->ntags + 1, sizeof *elem);
+    if (!elem)
+        w->nomem = 1;
     int ok = rootk && dock && ptree && nums && elem && HPDF_Dict_AddName(root, "Type", "StructTreeRoot") == HPDF_OK &&
              HPDF_Dict_Add(root, "K", rootk) == HPDF_OK && HPDF_Array_Add(rootk, docel) == HPDF_OK &&
              HPDF_Dict_Add(root, "ParentTree", ptree) == HPDF_OK && HPDF_Dict_Add(ptree, "Nums", nums) == HPDF_OK &&
@@ -1049,8 +1059,10 @@ static void *text_string(pdfw *w, const char *utf8) {
     if (ascii)
         return HPDF_String_New(w->pdf->mmgr, utf8, NULL);
     unsigned char *u = ov_malloc(2 + 4 * n);
-    if (!u)
+    if (!u) {
+        w->nomem = 1;
         return NULL;
+    }
     size_t o = 0;
     u[o++] = 0xFE;
     u[o++] = 0xFF;
@@ -1292,7 +1304,7 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
             goto done;
         }
     }
-    if (w.error) {
+    if (w.error || w.nomem) {
         rc = fail(&w, err, "while building the document");
         goto done;
     }
