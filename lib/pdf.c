@@ -931,22 +931,24 @@ static int struct_tree(pdfw *w) {
     HPDF_MMgr mm = w->pdf->mmgr;
     if (!w->nmc)
         return 0;
-    HPDF_Dict root = new_dict(w), docel = root ? new_dict(w) : NULL;
-    if (!docel)
-        return -1;
-    HPDF_Array rootk = HPDF_Array_New(mm), dock = HPDF_Array_New(mm);
-    HPDF_Dict ptree = HPDF_Dict_New(mm);
-    HPDF_Array nums = HPDF_Array_New(mm);
+    /* our allocation first: a libharu object made but not yet attached would leak */
     HPDF_Dict *elem = ov_calloc(ly->ntags + 1, sizeof *elem);
-    if (!elem)
+    if (!elem) {
         w->nomem = 1;
-    int ok = rootk && dock && ptree && nums && elem && HPDF_Dict_AddName(root, "Type", "StructTreeRoot") == HPDF_OK &&
-             HPDF_Dict_Add(root, "K", rootk) == HPDF_OK && HPDF_Array_Add(rootk, docel) == HPDF_OK &&
-             HPDF_Dict_Add(root, "ParentTree", ptree) == HPDF_OK && HPDF_Dict_Add(ptree, "Nums", nums) == HPDF_OK &&
+        return -1;
+    }
+    HPDF_Dict root = new_dict(w), docel = root ? new_dict(w) : NULL;
+    HPDF_Array rootk = NULL, dock = NULL, nums = NULL;
+    HPDF_Dict ptree = NULL;
+    int ok = docel && HPDF_Dict_AddName(root, "Type", "StructTreeRoot") == HPDF_OK &&
+             (rootk = HPDF_Array_New(mm)) && HPDF_Dict_Add(root, "K", rootk) == HPDF_OK &&
+             HPDF_Array_Add(rootk, docel) == HPDF_OK && (ptree = HPDF_Dict_New(mm)) &&
+             HPDF_Dict_Add(root, "ParentTree", ptree) == HPDF_OK && (nums = HPDF_Array_New(mm)) &&
+             HPDF_Dict_Add(ptree, "Nums", nums) == HPDF_OK &&
              HPDF_Dict_AddNumber(root, "ParentTreeNextKey", (HPDF_INT32)ly->npages) == HPDF_OK &&
              HPDF_Dict_AddName(docel, "Type", "StructElem") == HPDF_OK &&
              HPDF_Dict_AddName(docel, "S", "Document") == HPDF_OK && HPDF_Dict_Add(docel, "P", root) == HPDF_OK &&
-             HPDF_Dict_Add(docel, "K", dock) == HPDF_OK;
+             (dock = HPDF_Array_New(mm)) && HPDF_Dict_Add(docel, "K", dock) == HPDF_OK;
     /* the elements, in the order of their first sequence */
     for (size_t i = 0; i < w->nmc && ok; i++) {
         struct mcref *r = &w->mc[i];
@@ -954,10 +956,10 @@ static int struct_tree(pdfw *w) {
         if (!e) {
             e = elem[r->tag] = new_dict(w);
             const ov_tag *t = &ly->tags[r->tag - 1];
-            HPDF_Array k = HPDF_Array_New(mm);
-            ok = e && k && HPDF_Dict_AddName(e, "S", tag_name(ly, r->tag)) == HPDF_OK &&
+            HPDF_Array k = NULL;
+            ok = e && HPDF_Dict_AddName(e, "S", tag_name(ly, r->tag)) == HPDF_OK &&
                  HPDF_Dict_Add(e, "P", docel) == HPDF_OK && HPDF_Dict_Add(e, "Pg", w->pages[r->page]) == HPDF_OK &&
-                 HPDF_Dict_Add(e, "K", k) == HPDF_OK && HPDF_Array_Add(dock, e) == HPDF_OK;
+                 (k = HPDF_Array_New(mm)) && HPDF_Dict_Add(e, "K", k) == HPDF_OK && HPDF_Array_Add(dock, e) == HPDF_OK;
             if (ok && t->alt) {
                 void *alt = text_string(w, ly->strs.data + t->alt - 1);
                 ok = alt && HPDF_Dict_Add(e, "Alt", alt) == HPDF_OK;
