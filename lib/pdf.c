@@ -5,15 +5,20 @@
  *    CIDFontType2 objects with libharu's object API: libharu's TrueType loader is not used (it
  *    maps 65,536 code points per font, embeds whole tables, drops nested composite glyphs and
  *    writes a wrong ToUnicode);
- *  - text as raw content: BT, Tf, Tm and TJ arrays carrying kerning and justification (Tw is
- *    ignored by viewers with two-byte codes);
+ *  - text as raw content: BT, Tf, Tm and TJ arrays of literal two-byte codes carrying kerning and
+ *    justification (Tw is ignored by viewers with two-byte codes);
  *  - /ToUnicode a bfchar CMap of the characters used; /W the advances the layout measured with;
  *  - images decoded by image.c to 8-bit pixels (16-bit and interlaced PNG never reach libharu),
- *    downsampled to 300 dpi at their placed size, photos as JPEG, drawings as Flate with a Flate
- *    SMask;
+ *    downsampled to 300 dpi at their placed size, photos as JPEG, drawings as deflated planes with
+ *    a deflated SMask, both kept in the converted-image cache; JPEGs placed as they are only when
+ *    upright and not CMYK;
+ *  - page content, images and the saved file bypass libharu's memory streams (which copy every
+ *    byte twice with a byte loop): streams read our buffers, the save writes into the sink;
+ *  - a tagged structure tree (P, H1-H6, Figure with /Alt, Caption, Note, Code) over marked
+ *    content, furniture as artifacts;
  *  - link annotations without borders, URIs percent-encoded; destinations [page /XYZ x y null];
- *  - outline with UTF-8 titles, Info in UTF-8 with frontmatter dates (no clock), /Lang, page
- *    labels, a content-derived /ID: identical input gives identical bytes;
+ *  - outline and Info as PDF text strings (UTF-16 where not ASCII), frontmatter dates (no clock),
+ *    /Lang, page labels, a content-derived /ID: identical input gives identical bytes;
  *  - an error handler that records and returns (no longjmp); every status is checked.
  */
 #include <math.h>
