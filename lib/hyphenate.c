@@ -33,7 +33,8 @@ struct ov_hyphenator {
     /* Liang's patterns, read from the file's text */
     char *text;
     size_t len;
-    uint64_t *slot;            /* open addressing: hash << 32 | (offset of the pattern + 1); 0: empty */
+    uint32_t *slot;            /* open addressing: the hash's top byte << 24 | (offset of the pattern
+                                  + 1); 0: empty (a 64 KB table for English: memory touched costs) */
     uint32_t mask;
     int maxkey;                /* the longest pattern, in bytes of letters */
     int lhmin, rhmin;          /* LEFTHYPHENMIN, RIGHTHYPHENMIN of the dictionary */
@@ -60,7 +61,7 @@ static int slot_insert(struct ov_hyphenator *h, uint32_t hash, size_t off) {
     uint32_t i = hash & h->mask;
     while (h->slot[i])
         i = (i + 1) & h->mask;
-    h->slot[i] = (uint64_t)hash << 32 | (uint64_t)(off + 1);
+    h->slot[i] = (hash & 0xFF000000u) | (uint32_t)(off + 1);
     return 0;
 }
 
@@ -75,7 +76,7 @@ static int load_patterns(struct ov_hyphenator *h, const char *path) {
         return 0;
     }
     long n = ftell(f);
-    if (n <= 0 || n > (64l << 20) || fseek(f, 0, SEEK_SET) != 0) {
+    if (n <= 0 || n >= (16l << 20) || fseek(f, 0, SEEK_SET) != 0) { /* offsets take 24 bits */
         fclose(f);
         return 0;
     }
@@ -88,12 +89,12 @@ static int load_patterns(struct ov_hyphenator *h, const char *path) {
     fclose(f);
     text[n] = 0;
     const char *end = text + n;
-    /* the table: at least twice as many slots as lines */
+    /* the table: at least half as many slots again as lines */
     size_t lines = 1;
     for (const char *p = text; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
         lines++;
     uint32_t cap = 1024;
-    while (cap < lines * 2 && cap < (1u << 30))
+    while (cap < lines + lines / 2 && cap < (1u << 30))
         cap <<= 1;
     h->slot = calloc(cap, sizeof *h->slot);
     if (!h->slot) {
@@ -237,9 +238,9 @@ static int liang(const ov_hyphenator *h, const char *prep, size_t plen, unsigned
         for (size_t l = 1; l <= (size_t)h->maxkey && i + l <= plen; l++) {
             hash = fnv_step(hash, (unsigned char)prep[i + l - 1]);
             for (uint32_t s = hash & h->mask; h->slot[s]; s = (s + 1) & h->mask) {
-                if ((uint32_t)(h->slot[s] >> 32) != hash)
+                if ((h->slot[s] & 0xFF000000u) != (hash & 0xFF000000u))
                     continue;
-                const char *p = h->text + (uint32_t)h->slot[s] - 1;
+                const char *p = h->text + (h->slot[s] & 0xFFFFFFu) - 1;
                 const char *pe = pattern_end(p, end);
                 /* the letters must be prep[i, i + l) */
                 size_t k = 0;

@@ -52,6 +52,8 @@ typedef struct pdfw {
     const char *docname;
     HPDF_STATUS error, detail;
     int nomem;                 /* one of our own allocations failed (an OCTAVO_E_NOMEM, not libharu's) */
+    z_stream zs;               /* the compressor of every stream (pdf_deflate) */
+    int zready, zlevel;
     pfont fonts[OV_NFACES];
     int nfonts;
     int face_font[OV_NFACES];  /* face -> index in fonts, -1 */
@@ -164,13 +166,145 @@ static HPDF_Dict new_dict(pdfw *w) {
     return d;
 }
 
+/* ---- streams over our own buffers. libharu's memory streams copy every byte in and out with a
+ * byte loop (HPDF_MemCpy, ~10 instructions a byte both ways); large data (page content, images)
+ * is handed over instead: the dictionary's stream reads straight from our buffer, which it frees
+ * with the document when it owns it. */
+typedef struct bufsrc {
+    const unsigned char *data;
+    size_t len, pos;
+    void *owned;               /* freed with the stream (ov_free), or NULL */
+} bufsrc;
+
+static HPDF_STATUS bufsrc_read(HPDF_Stream s, HPDF_BYTE *p, HPDF_UINT *n) {
+    bufsrc *b = s->attr;
+    size_t left = b->len - b->pos;
+    if (*n > left) {
+        memcpy(p, b->data + b->pos, left);
+        b->pos = b->len;
+        *n = (HPDF_UINT)left;
+        return HPDF_STREAM_EOF;
+    }
+    memcpy(p, b->data + b->pos, *n);
+    b->pos += *n;
+    return HPDF_OK;
+}
+
+static HPDF_STATUS bufsrc_seek(HPDF_Stream s, HPDF_INT pos, HPDF_WhenceMode mode) {
+    bufsrc *b = s->attr;
+    long long to = mode == HPDF_SEEK_SET ? pos : mode == HPDF_SEEK_CUR ? (long long)b->pos + pos : (long long)b->len + pos;
+    if (to < 0 || (size_t)to > b->len)
+        return HPDF_SetError(s->error, HPDF_STREAM_EOF, 0);
+    b->pos = (size_t)to;
+    return HPDF_OK;
+}
+
+static HPDF_INT32 bufsrc_tell(HPDF_Stream s) { return (HPDF_INT32)((bufsrc *)s->attr)->pos; }
+static HPDF_UINT32 bufsrc_size(HPDF_Stream s) { return (HPDF_UINT32)((bufsrc *)s->attr)->len; }
+
+static void bufsrc_free(HPDF_Stream s) {
+    bufsrc *b = s->attr;
+    if (b) {
+        ov_free(b->owned);
+        ov_free(b);
+    }
+    s->attr = NULL;
+}
+
+/* Makes data the content of stream dictionary d (owned: freed with the document, and at once on
+ * failure). Returns 0, or -1 when out of memory. */
+static int stream_take(pdfw *w, HPDF_Dict d, const void *data, size_t len, void *owned) {
+    bufsrc *b = ov_malloc(sizeof *b);
+    HPDF_Stream s = b ? HPDF_GetMem(w->pdf->mmgr, sizeof(HPDF_Stream_Rec)) : NULL;
+    if (!s) {
+        if (!b)
+            w->nomem = 1;
+        ov_free(b);
+        ov_free(owned);
+        return -1;
+    }
+    memset(s, 0, sizeof *s);
+    s->sig_bytes = HPDF_STREAM_SIG_BYTES;
+    s->type = HPDF_STREAM_UNKNOWN; /* not a memory stream: libharu treats it through its functions only */
+    s->mmgr = w->pdf->mmgr;
+    s->error = w->pdf->mmgr->error;
+    s->size = (HPDF_UINT)len;
+    s->read_fn = bufsrc_read;
+    s->seek_fn = bufsrc_seek;
+    s->tell_fn = bufsrc_tell;
+    s->size_fn = bufsrc_size;
+    s->free_fn = bufsrc_free;
+    b->data = data;
+    b->len = len;
+    b->pos = 0;
+    b->owned = owned;
+    s->attr = b;
+    HPDF_Stream_Free(d->stream);
+    d->stream = s;
+    return 0;
+}
+
+/* A stream whose data is compressed already (or cached so): libharu copies it as it is. It writes
+ * /Filter from dict->filter, which must then stay NONE, so the dictionary's write callback names
+ * the filter. */
+static HPDF_STATUS name_flate_filter(HPDF_Dict d, HPDF_Stream s) {
+    (void)d;
+    return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
+}
+static HPDF_STATUS name_dct_filter(HPDF_Dict d, HPDF_Stream s) {
+    (void)d;
+    return HPDF_Stream_WriteStr(s, "/Filter /DCTDecode\012");
+}
+
+/* Deflates n bytes with the document's one compressor (zlib keeps ~270 KB of state: made once,
+ * not once per stream, it is also the pages of memory touched once). NULL when out of memory. */
+static unsigned char *pdf_deflate(pdfw *w, const void *p, size_t n, int level, size_t *zlen) {
+    if (!w->zready) {
+        memset(&w->zs, 0, sizeof w->zs);
+        if (deflateInit(&w->zs, level) != Z_OK) {
+            w->nomem = 1;
+            return NULL;
+        }
+        w->zready = 1;
+        w->zlevel = level;
+    } else {
+        deflateReset(&w->zs);
+        if (level != w->zlevel && deflateParams(&w->zs, level, Z_DEFAULT_STRATEGY) == Z_OK)
+            w->zlevel = level;
+    }
+    uLong cap = deflateBound(&w->zs, (uLong)n);
+    unsigned char *z = ov_malloc(cap ? cap : 1);
+    if (!z) {
+        w->nomem = 1;
+        return NULL;
+    }
+    w->zs.next_in = (Bytef *)p;
+    w->zs.avail_in = (uInt)n;
+    w->zs.next_out = z;
+    w->zs.avail_out = (uInt)cap;
+    if (deflate(&w->zs, Z_FINISH) != Z_STREAM_END) {
+        ov_free(z);
+        return NULL;
+    }
+    *zlen = cap - w->zs.avail_out;
+    return z;
+}
+
+/* A stream of data, deflated here (level 6, as libharu would) and read from our buffer. */
 static HPDF_Dict new_stream(pdfw *w, const void *data, size_t len) {
+    size_t zlen = 0;
+    unsigned char *z = pdf_deflate(w, data, len, 6, &zlen);
+    if (!z)
+        return NULL;
     HPDF_Dict d = HPDF_DictStream_New(w->pdf->mmgr, w->pdf->xref);
-    if (!d)
+    if (!d) {
+        ov_free(z);
         return NULL;
-    d->filter = HPDF_STREAM_FILTER_FLATE_DECODE;
-    if (len && HPDF_Stream_Write(d->stream, (const HPDF_BYTE *)data, (HPDF_UINT)len) != HPDF_OK)
+    }
+    if (stream_take(w, d, z, zlen, z) < 0)
         return NULL;
+    d->filter = HPDF_STREAM_FILTER_NONE;
+    d->write_fn = name_flate_filter;
     return d;
 }
 
@@ -394,97 +528,7 @@ static void put_color(ov_buf *b, uint32_t c, const char *op) {
     ov_buf_putc(b, '\n');
 }
 
-/* ---- streams over our own buffers. libharu's memory streams copy every byte in and out with a
- * byte loop (HPDF_MemCpy, ~10 instructions a byte both ways); large data (page content, images)
- * is handed over instead: the dictionary's stream reads straight from our buffer, which it frees
- * with the document when it owns it. */
-typedef struct bufsrc {
-    const unsigned char *data;
-    size_t len, pos;
-    void *owned;               /* freed with the stream (ov_free), or NULL */
-} bufsrc;
-
-static HPDF_STATUS bufsrc_read(HPDF_Stream s, HPDF_BYTE *p, HPDF_UINT *n) {
-    bufsrc *b = s->attr;
-    size_t left = b->len - b->pos;
-    if (*n > left) {
-        memcpy(p, b->data + b->pos, left);
-        b->pos = b->len;
-        *n = (HPDF_UINT)left;
-        return HPDF_STREAM_EOF;
-    }
-    memcpy(p, b->data + b->pos, *n);
-    b->pos += *n;
-    return HPDF_OK;
-}
-
-static HPDF_STATUS bufsrc_seek(HPDF_Stream s, HPDF_INT pos, HPDF_WhenceMode mode) {
-    bufsrc *b = s->attr;
-    long long to = mode == HPDF_SEEK_SET ? pos : mode == HPDF_SEEK_CUR ? (long long)b->pos + pos : (long long)b->len + pos;
-    if (to < 0 || (size_t)to > b->len)
-        return HPDF_SetError(s->error, HPDF_STREAM_EOF, 0);
-    b->pos = (size_t)to;
-    return HPDF_OK;
-}
-
-static HPDF_INT32 bufsrc_tell(HPDF_Stream s) { return (HPDF_INT32)((bufsrc *)s->attr)->pos; }
-static HPDF_UINT32 bufsrc_size(HPDF_Stream s) { return (HPDF_UINT32)((bufsrc *)s->attr)->len; }
-
-static void bufsrc_free(HPDF_Stream s) {
-    bufsrc *b = s->attr;
-    if (b) {
-        ov_free(b->owned);
-        ov_free(b);
-    }
-    s->attr = NULL;
-}
-
-/* Makes data the content of stream dictionary d (owned: freed with the document, and at once on
- * failure). Returns 0, or -1 when out of memory. */
-static int stream_take(pdfw *w, HPDF_Dict d, const void *data, size_t len, void *owned) {
-    bufsrc *b = ov_malloc(sizeof *b);
-    HPDF_Stream s = b ? HPDF_GetMem(w->pdf->mmgr, sizeof(HPDF_Stream_Rec)) : NULL;
-    if (!s) {
-        if (!b)
-            w->nomem = 1;
-        ov_free(b);
-        ov_free(owned);
-        return -1;
-    }
-    memset(s, 0, sizeof *s);
-    s->sig_bytes = HPDF_STREAM_SIG_BYTES;
-    s->type = HPDF_STREAM_UNKNOWN; /* not a memory stream: libharu treats it through its functions only */
-    s->mmgr = w->pdf->mmgr;
-    s->error = w->pdf->mmgr->error;
-    s->size = (HPDF_UINT)len;
-    s->read_fn = bufsrc_read;
-    s->seek_fn = bufsrc_seek;
-    s->tell_fn = bufsrc_tell;
-    s->size_fn = bufsrc_size;
-    s->free_fn = bufsrc_free;
-    b->data = data;
-    b->len = len;
-    b->pos = 0;
-    b->owned = owned;
-    s->attr = b;
-    HPDF_Stream_Free(d->stream);
-    d->stream = s;
-    return 0;
-}
-
 /* ---- images */
-
-/* A stream whose data is compressed already (or cached so): libharu copies it as it is. It writes
- * /Filter from dict->filter, which must then stay NONE, so the dictionary's write callback names
- * the filter. */
-static HPDF_STATUS name_flate_filter(HPDF_Dict d, HPDF_Stream s) {
-    (void)d;
-    return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
-}
-static HPDF_STATUS name_dct_filter(HPDF_Dict d, HPDF_Stream s) {
-    (void)d;
-    return HPDF_Stream_WriteStr(s, "/Filter /DCTDecode\012");
-}
 
 /* An image XObject dictionary over data (see stream_take for owned). */
 static HPDF_Dict image_dict(pdfw *w, unsigned iw, unsigned ih, int color, const void *data, size_t len, void *owned,
@@ -533,19 +577,6 @@ static HPDF_Image jpeg_image(pdfw *w, const unsigned char *data, size_t len, voi
         return NULL;
     }
     return (HPDF_Image)image_dict(w, info.width, info.height, info.components, data, len, owned, name_dct_filter);
-}
-
-static unsigned char *deflate_bytes(const unsigned char *p, size_t n, int level, size_t *zlen) {
-    uLongf cap = compressBound((uLong)n);
-    unsigned char *z = ov_malloc(cap ? cap : 1);
-    if (!z)
-        return NULL;
-    if (compress2(z, &cap, p, (uLong)n, level) != Z_OK) {
-        ov_free(z);
-        return NULL;
-    }
-    *zlen = cap;
-    return z;
 }
 
 static void put_le32(unsigned char *p, uint32_t v) {
@@ -656,9 +687,9 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
                         rgb[i * (size_t)color + (size_t)k] = p[k];
                     a[i] = p[px.channels - 1];
                 }
-            z = deflate_bytes(rgb, npx * (size_t)color, 6, &zlen);
+            z = pdf_deflate(w, rgb, npx * (size_t)color, 6, &zlen);
             if (alpha)
-                za = deflate_bytes(a, npx, 6, &zalen);
+                za = pdf_deflate(w, a, npx, 6, &zalen);
         }
         ov_free(rgb);
         ov_free(a);
@@ -1216,7 +1247,7 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
          * less time), read by its stream from our buffer */
         HPDF_PageAttr pa = (HPDF_PageAttr)w.pages[p]->attr;
         size_t zlen = 0;
-        unsigned char *z = deflate_bytes((const unsigned char *)c.data, c.len, 5, &zlen);
+        unsigned char *z = pdf_deflate(&w, c.data, c.len, 5, &zlen);
         if (!z || stream_take(&w, pa->contents, z, zlen, z) < 0) {
             ov_buf_free(&c);
             rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "out of memory");
@@ -1347,6 +1378,8 @@ done:
     ov_free(w.pages);
     ov_free(w.images);
     ov_free(w.mc);
+    if (w.zready)
+        deflateEnd(&w.zs);
     HPDF_Free(w.pdf);
     return rc;
 }
