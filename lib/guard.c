@@ -18,12 +18,12 @@
 
 #include "guard.h"
 
-/* the characters that start Markdown elements, for the element estimate */
-static unsigned char elem_char[256];
-static void elem_init(void) {
-    static const char cs[] = "*_`[]!<&\\~|@:wW\n";
-    for (const char *c = cs; *c; c++) elem_char[(unsigned char)*c] = 1;
-}
+/* the characters that start Markdown elements, for the element estimate: a constant table, so
+ * threads loading documents at once share it without a race */
+static const unsigned char elem_char[256] = {
+    ['*'] = 1, ['_'] = 1, ['`'] = 1, ['['] = 1, [']'] = 1, ['!'] = 1, ['<'] = 1, ['&'] = 1,
+    ['\\'] = 1, ['~'] = 1, ['|'] = 1, ['@'] = 1, [':'] = 1, ['w'] = 1, ['W'] = 1, ['\n'] = 1,
+};
 
 static int blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -72,7 +72,6 @@ int ov_markdown_guard(const octavo *ov, const char *name, const char *text, size
     size_t input = L->input_bytes ? L->input_bytes : (size_t)16 << 20;
     size_t max_elems = input / 32 > 65536 ? input / 32 : 65536;
     size_t max_copy = input > ((size_t)4 << 20) ? (input > SIZE_MAX / 4 ? SIZE_MAX : input * 4) : (size_t)16 << 20;
-    if (!elem_char['*']) elem_init(); /* idempotent: racing threads write the same bytes */
 
     size_t elems = 0, copy = 0;
     int in_table = 0;
