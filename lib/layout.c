@@ -333,19 +333,6 @@ static long find_doc(lay *L, const char *path) {
     return best;
 }
 
-static int has_scheme(const char *s) {
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-        return 0;
-    for (const char *p = s + 1; *p; p++) {
-        if (*p == ':')
-            return 1;
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '+' ||
-              *p == '-' || *p == '.'))
-            return 0;
-    }
-    return 0;
-}
-
 static uint32_t doc_link(lay *L, size_t doc, const char *frag) {
     char buf[600];
     snprintf(buf, sizeof buf, "%zu#%s", doc, frag);
@@ -387,7 +374,7 @@ int lay_link(lay *L, xmlNodePtr node, const char *href, uint32_t *off) {
             return 1;
         }
     }
-    if ((href[0] == '/' && href[1] == '/') || has_scheme(href)) {
+    if (ov_is_remote(href)) {
         if (!strncasecmp(href, "javascript:", 11) || !strncasecmp(href, "vbscript:", 9) ||
             !strncasecmp(href, "data:", 5)) {
             lay_warn(L, node, OCTAVO_E_RESOURCE, "link to '%.60s' dropped: not allowed in a PDF", href);
