@@ -79,45 +79,6 @@ static int nomem(ov_epub *e) { return ov_error(e->err, OCTAVO_E_NOMEM, OCTAVO_ST
 
 static void put_x(ov_buf *b, const char *s) { if (s) ov_epub_put_text(b, s, strlen(s), 1); }
 
-/* A path made absolute (against the working folder) and normalised: no ".", "..", "//". */
-static char *normalize_path(const char *base, const char *path) {
-    ov_buf in;
-    ov_buf_init(&in);
-    if (path[0] != '/') {
-        if (base) ov_buf_puts(&in, base);
-        else {
-            char cwd[PATH_MAX];
-            if (getcwd(cwd, sizeof cwd)) ov_buf_puts(&in, cwd);
-        }
-        ov_buf_putc(&in, '/');
-    }
-    ov_buf_puts(&in, path);
-    if (in.failed) { ov_buf_free(&in); return NULL; }
-    char *s = in.data;
-    size_t n = in.len, o = 0;
-    /* in place: components are copied forward, ".." pops back to the previous '/' */
-    for (size_t i = 0; i < n;) {
-        while (i < n && s[i] == '/') i++;
-        size_t j = i;
-        while (j < n && s[j] != '/') j++;
-        size_t l = j - i;
-        if (l == 0) break;
-        if (l == 1 && s[i] == '.') {
-        } else if (l == 2 && s[i] == '.' && s[i + 1] == '.') {
-            while (o > 0 && s[o - 1] != '/') o--;
-            if (o > 0) o--;
-        } else {
-            s[o++] = '/';
-            memmove(s + o, s + i, l);
-            o += l;
-        }
-        i = j;
-    }
-    s[o] = 0;
-    if (o == 0) { s[0] = '/'; s[1] = 0; }
-    return s;
-}
-
 /* Drops a page extension (".md", ".html", ...) and trailing slashes. */
 static void strip_page_ext(char *s) {
     size_t n = strlen(s);
@@ -142,7 +103,7 @@ ov_epub_chapter *ov_epub_find_chapter(ov_epub *e, ov_epub_chapter *from, const c
     ov_epub_chapter *best = NULL;
     if (path[0] == '/') {
         /* site-relative: the document whose path ends with it ("/blog/x" -> ".../pages/blog/x.md") */
-        char *t = normalize_path("", path);
+        char *t = ov_path_absolute("", path);
         if (!t) return NULL;
         strip_page_ext(t);
         const char *tail = t[0] == '/' ? t + 1 : t;
@@ -168,7 +129,7 @@ ov_epub_chapter *ov_epub_find_chapter(ov_epub *e, ov_epub_chapter *from, const c
             char *slash = strrchr(dir, '/');
             if (slash) *slash = 0;
         }
-        char *t = normalize_path(dir, path);
+        char *t = ov_path_absolute(dir, path);
         ov_free(dir);
         if (!t) return NULL;
         strip_page_ext(t);
@@ -959,7 +920,7 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
         rc = ov_model_build(c->doc, err);
         if (rc) break;
         if (c->doc->name && *c->doc->name) {
-            c->key = normalize_path(NULL, c->doc->name);
+            c->key = ov_path_absolute(NULL, c->doc->name);
             if (!c->key) { rc = nomem(&e); break; }
             strip_page_ext(c->key);
         }

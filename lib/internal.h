@@ -154,6 +154,9 @@ char *ov_model_text(xmlNodePtr node);
 /* ---- resources (resource.c) */
 /** 1 for http:, https:, //host and other absolute URLs with a scheme, 0 for local targets. */
 int ov_is_remote(const char *target);
+/** path made absolute (against base, or the working folder when base is NULL) with "//", "." and
+ *  ".." collapsed (".." stops at "/"); ov_free it; NULL when out of memory. */
+char *ov_path_absolute(const char *base, const char *path);
 /** 1 when target starts with a URL scheme of two or more characters ("https:", "mailto:", "data:"). */
 int ov_url_has_scheme(const char *target);
 /** Resolves a target of doc to bytes through the caller's resolver or the built-in one. */

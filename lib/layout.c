@@ -201,57 +201,6 @@ static void pct_decode(char *s) {
     *o = 0;
 }
 
-/* A path made absolute (against base, or the working folder) and normalised: no ".", "..", "//". */
-static char *norm_path(const char *base, const char *path) {
-    ov_buf in;
-    ov_buf_init(&in);
-    if (path[0] != '/') {
-        if (base)
-            ov_buf_puts(&in, base);
-        else {
-            char cwd[4096];
-            if (getcwd(cwd, sizeof cwd))
-                ov_buf_puts(&in, cwd);
-        }
-        ov_buf_putc(&in, '/');
-    }
-    ov_buf_puts(&in, path);
-    if (in.failed) {
-        ov_buf_free(&in);
-        return NULL;
-    }
-    char *s = in.data;
-    size_t n = in.len, o = 0;
-    for (size_t i = 0; i < n;) {
-        while (i < n && s[i] == '/')
-            i++;
-        size_t j = i;
-        while (j < n && s[j] != '/')
-            j++;
-        size_t l = j - i;
-        if (l == 0)
-            break;
-        if (l == 1 && s[i] == '.') {
-        } else if (l == 2 && s[i] == '.' && s[i + 1] == '.') {
-            while (o > 0 && s[o - 1] != '/')
-                o--;
-            if (o > 0)
-                o--;
-        } else {
-            s[o++] = '/';
-            memmove(s + o, s + i, l);
-            o += l;
-        }
-        i = j;
-    }
-    s[o] = 0;
-    if (o == 0) {
-        s[0] = '/';
-        s[1] = 0;
-    }
-    return s;
-}
-
 /* Drops a page extension (".md", ".html", ...) and trailing slashes. */
 static void strip_page_ext(char *s) {
     size_t n = strlen(s);
@@ -286,14 +235,14 @@ static long find_doc(lay *L, const char *path) {
             return -1;
         }
         for (size_t i = 0; i < L->ndocs; i++) {
-            L->keys[i] = norm_path(NULL, L->docs[i]->name);
+            L->keys[i] = ov_path_absolute(NULL, L->docs[i]->name);
             if (L->keys[i])
                 strip_page_ext(L->keys[i]);
         }
     }
     long best = -1;
     if (path[0] == '/') {
-        char *t = norm_path("", path);
+        char *t = ov_path_absolute("", path);
         if (!t)
             return -1;
         strip_page_ext(t);
@@ -317,7 +266,7 @@ static long find_doc(lay *L, const char *path) {
         char *slash = pass == 0 ? strrchr(dir, '/') : NULL;
         if (slash)
             *slash = 0;
-        char *t = norm_path(dir, path);
+        char *t = ov_path_absolute(dir, path);
         ov_free(dir);
         if (!t)
             return -1;

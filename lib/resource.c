@@ -7,6 +7,7 @@
  * and a '/'. file: and other URLs are never read; with no root the built-in resolver reads nothing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,9 +66,9 @@ static char *clean_target(const char *t, int *nul) {
     return s;
 }
 
-/* Collapses "//", "/./" and "/x/.." in an absolute path, in place. Returns 0 when ".." climbs
- * above "/". */
-static int normalise(char *p) {
+/* Collapses "//", "/./" and "/x/.." in an absolute path, in place. A ".." that climbs above "/"
+ * stays at "/" when clamp is set; otherwise the call returns 0. */
+static int normalise(char *p, int clamp) {
     char *w = p;         /* write position; p[0] is '/' */
     const char *r = p;
     while (*r) {
@@ -79,7 +80,7 @@ static int normalise(char *p) {
         if (n == 1 && r[0] == '.') {
             /* skip */
         } else if (n == 2 && r[0] == '.' && r[1] == '.') {
-            if (w == p) return 0;
+            if (w == p && !clamp) return 0;
             while (w > p && *--w != '/') {}
         } else {
             *w++ = '/';
@@ -91,6 +92,29 @@ static int normalise(char *p) {
     if (w == p) *w++ = '/';
     *w = 0;
     return 1;
+}
+
+char *ov_path_absolute(const char *base, const char *path) {
+    ov_buf b;
+    ov_buf_init(&b);
+    if (path[0] != '/') {
+        if (base) ov_buf_puts(&b, base);
+        else {
+            char cwd[PATH_MAX];
+            if (getcwd(cwd, sizeof cwd)) ov_buf_puts(&b, cwd);
+        }
+        ov_buf_putc(&b, '/');
+    }
+    ov_buf_puts(&b, path);
+    if (b.failed) { ov_buf_free(&b); return NULL; }
+    if (b.data[0] != '/') { /* no base and no working folder: anchor at "/" */
+        ov_buf_putc(&b, 0);
+        if (b.failed) { ov_buf_free(&b); return NULL; }
+        memmove(b.data + 1, b.data, b.len);
+        b.data[0] = '/';
+    }
+    normalise(b.data, 1);
+    return b.data;
 }
 
 static int inside(const char *root, const char *path) {
@@ -167,7 +191,7 @@ char *ov_resolve_relpath(const octavo_doc *doc, const char *target, octavo_error
     ov_free(t);
     char *cand = ov_buf_detach(&b, NULL);
     if (!cand) { ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_RESOURCE, name, 0, 0, NULL); return NULL; }
-    if (!normalise(cand) || !inside(root, cand)) {
+    if (!normalise(cand, 0) || !inside(root, cand)) {
         ov_free(cand);
         ov_error(err, OCTAVO_E_ACCESS, OCTAVO_STAGE_RESOURCE, name, 0, 0, "%s is outside the resource root", target);
         return NULL;
