@@ -1,6 +1,7 @@
 /* Books: documents collected in an order, with the book's own metadata; rendered as EPUB or PDF. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -159,4 +160,72 @@ int octavo_book_render(octavo_book *b, octavo_format fmt, octavo_write_fn write,
         return ov_error(err, OCTAVO_E_FORMAT, OCTAVO_STAGE_NONE, NULL, 0, 0, "a book renders as EPUB or PDF, not HTML");
     }
     return ov_sink_result(&s, rc, NULL, err);
+}
+
+/* ---- links between the documents of a book (EPUB chapters, PDF destinations) */
+
+/* Drops a page extension (".md", ".html", ...) and trailing slashes. */
+static void strip_page_ext(char *s) {
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '/') s[--n] = 0;
+    static const char *const ext[] = {".md", ".markdown", ".mdown", ".mkd", ".html", ".htm", ".xhtml"};
+    char *slash = strrchr(s, '/');
+    char *dot = strrchr(s, '.');
+    if (!dot || (slash && dot < slash)) return;
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (!strcasecmp(dot, ext[i])) { *dot = 0; return; }
+}
+
+static int ends_with_path(const char *key, const char *tail) {
+    size_t k = strlen(key), t = strlen(tail);
+    if (t == 0 || t > k || strcmp(key + k - t, tail)) return 0;
+    return t == k || key[k - t - 1] == '/' || tail[0] == '/';
+}
+
+char *ov_book_key(const char *path, const char *base) {
+    char *k = ov_path_absolute(base, path);
+    if (k) strip_page_ext(k);
+    return k;
+}
+
+long ov_book_find(char *const *keys, size_t n, long from, const char *path) {
+    if (!path || !*path) return -1;
+    long best = -1;
+    if (path[0] == '/') {
+        /* site-relative: the document whose path ends with it ("/blog/x" -> ".../pages/blog/x.md"),
+         * or its folder's index; the shortest such path wins */
+        char *t = ov_book_key(path, "");
+        if (!t) return -1;
+        const char *tail = t[0] == '/' ? t + 1 : t;
+        ov_buf idx;
+        ov_buf_init(&idx);
+        ov_buf_printf(&idx, "%s%sindex", tail, *tail ? "/" : "");
+        for (size_t i = 0; i < n; i++) {
+            const char *key = keys[i];
+            if (key && ((*tail && ends_with_path(key, tail)) || (idx.data && ends_with_path(key, idx.data))) &&
+                (best < 0 || strlen(key) < strlen(keys[best])))
+                best = (long)i;
+        }
+        ov_buf_free(&idx);
+        ov_free(t);
+        return best;
+    }
+    const char *fk = from >= 0 && (size_t)from < n ? keys[from] : NULL;
+    /* relative: to the document's folder, else to the document as a folder (pretty URLs) */
+    for (int pass = 0; pass < 2 && fk && best < 0; pass++) {
+        char *dir = ov_strdup(fk);
+        if (!dir) return -1;
+        char *slash = pass == 0 ? strrchr(dir, '/') : NULL;
+        if (slash) *slash = 0;
+        char *t = ov_book_key(path, dir);
+        ov_free(dir);
+        if (!t) return -1;
+        size_t tl = strlen(t);
+        for (size_t i = 0; i < n && best < 0; i++) {
+            const char *key = keys[i];
+            if (key && (!strcmp(key, t) || (!strncmp(key, t, tl) && !strcmp(key + tl, "/index")))) best = (long)i;
+        }
+        ov_free(t);
+    }
+    return best;
 }

@@ -79,69 +79,9 @@ static int nomem(ov_epub *e) { return ov_error(e->err, OCTAVO_E_NOMEM, OCTAVO_ST
 
 static void put_x(ov_buf *b, const char *s) { if (s) ov_epub_put_text(b, s, strlen(s), 1); }
 
-/* Drops a page extension (".md", ".html", ...) and trailing slashes. */
-static void strip_page_ext(char *s) {
-    size_t n = strlen(s);
-    while (n > 1 && s[n - 1] == '/') s[--n] = 0;
-    static const char *const ext[] = {".md", ".markdown", ".mdown", ".mkd", ".html", ".htm", ".xhtml"};
-    char *slash = strrchr(s, '/');
-    char *dot = strrchr(s, '.');
-    if (!dot || (slash && dot < slash)) return;
-    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
-        if (!strcasecmp(dot, ext[i])) { *dot = 0; return; }
-}
-
-static int ends_with_path(const char *key, const char *tail) {
-    size_t k = strlen(key), t = strlen(tail);
-    if (t == 0 || t > k) return 0;
-    if (strcmp(key + k - t, tail)) return 0;
-    return t == k || key[k - t - 1] == '/' || tail[0] == '/';
-}
-
 ov_epub_chapter *ov_epub_find_chapter(ov_epub *e, ov_epub_chapter *from, const char *path) {
-    if (!path || !*path) return NULL;
-    ov_epub_chapter *best = NULL;
-    if (path[0] == '/') {
-        /* site-relative: the document whose path ends with it ("/blog/x" -> ".../pages/blog/x.md") */
-        char *t = ov_path_absolute("", path);
-        if (!t) return NULL;
-        strip_page_ext(t);
-        const char *tail = t[0] == '/' ? t + 1 : t;
-        ov_buf idx;
-        ov_buf_init(&idx);
-        ov_buf_printf(&idx, "%s%sindex", tail, *tail ? "/" : "");
-        for (size_t i = 0; i < e->nch; i++) {
-            const char *key = e->ch[i].key;
-            if (!key) continue;
-            if ((*tail && ends_with_path(key, tail)) || (idx.data && ends_with_path(key, idx.data)))
-                if (!best || strlen(key) < strlen(best->key)) best = &e->ch[i];
-        }
-        ov_buf_free(&idx);
-        ov_free(t);
-        return best;
-    }
-    if (!from->key) return NULL;
-    /* relative: to the document's folder, else to the document as a folder (pretty URLs) */
-    for (int pass = 0; pass < 2 && !best; pass++) {
-        char *dir = ov_strdup(from->key);
-        if (!dir) return NULL;
-        if (pass == 0) {
-            char *slash = strrchr(dir, '/');
-            if (slash) *slash = 0;
-        }
-        char *t = ov_path_absolute(dir, path);
-        ov_free(dir);
-        if (!t) return NULL;
-        strip_page_ext(t);
-        size_t tl = strlen(t);
-        for (size_t i = 0; i < e->nch && !best; i++) {
-            const char *key = e->ch[i].key;
-            if (!key) continue;
-            if (!strcmp(key, t) || (!strncmp(key, t, tl) && !strcmp(key + tl, "/index"))) best = &e->ch[i];
-        }
-        ov_free(t);
-    }
-    return best;
+    long i = ov_book_find(e->keys, e->nch, from ? (long)(from - e->ch) : -1, path);
+    return i < 0 ? NULL : &e->ch[i];
 }
 
 /* ---- images */
@@ -874,6 +814,7 @@ static void free_epub(ov_epub *e) {
         ov_free(c->secs);
     }
     ov_free(e->ch);
+    ov_free(e->keys);
     for (size_t i = 0; i < e->nimg; i++) {
         ov_free(e->img[i].target);
         ov_free(e->img[i].relpath);
@@ -908,7 +849,12 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
     memset(&m, 0, sizeof m);
 
     e.ch = ov_calloc(book->ndocs ? book->ndocs : 1, sizeof *e.ch);
-    if (!e.ch) return nomem(&e);
+    e.keys = ov_calloc(book->ndocs ? book->ndocs : 1, sizeof *e.keys);
+    if (!e.ch || !e.keys) {
+        ov_free(e.ch);
+        ov_free(e.keys);
+        return nomem(&e);
+    }
     e.nch = book->ndocs;
     for (size_t i = 0; i < e.nch && !rc; i++) {
         ov_epub_chapter *c = &e.ch[i];
@@ -920,9 +866,9 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
         rc = ov_model_build(c->doc, err);
         if (rc) break;
         if (c->doc->name && *c->doc->name) {
-            c->key = ov_path_absolute(NULL, c->doc->name);
+            c->key = ov_book_key(c->doc->name, NULL);
             if (!c->key) { rc = nomem(&e); break; }
-            strip_page_ext(c->key);
+            e.keys[i] = c->key;
         }
     }
     /* first walk: ids, sections, images */

@@ -69,6 +69,7 @@ typedef struct ov_epub {
     octavo *ov;
     ov_epub_chapter *ch;
     size_t nch;
+    char **keys;               /* ch[i].key, borrowed, for ov_book_find */
     ov_epub_image *img;
     size_t nimg, capimg;
     int cover;                 /* the cover image, or -1 */

@@ -197,6 +197,13 @@ struct octavo_book {
 };
 /** A temporary book around one document (for octavo_render_epub). */
 int ov_book_single(octavo_doc *doc, octavo_book *tmp);
+/** The key a document is found by among its book's: path made absolute (against base, or the
+ *  working folder) without its page extension (".md", ".html", ...). ov_free it. */
+char *ov_book_key(const char *path, const char *base);
+/** The index among keys[0..n) of the document a local link path names from document `from`:
+ *  site-absolute ("/blog/x": the document whose path ends so, or that folder's index), else
+ *  relative to from's folder (or to from as a folder, for pretty URLs). -1 when none. */
+long ov_book_find(char *const *keys, size_t n, long from, const char *path);
 /** Sorts the book's documents as its order asks (stable). */
 void ov_book_sort(octavo_book *book);
 

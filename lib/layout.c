@@ -201,29 +201,6 @@ static void pct_decode(char *s) {
     *o = 0;
 }
 
-/* Drops a page extension (".md", ".html", ...) and trailing slashes. */
-static void strip_page_ext(char *s) {
-    size_t n = strlen(s);
-    while (n > 1 && s[n - 1] == '/')
-        s[--n] = 0;
-    static const char *const ext[] = { ".md", ".markdown", ".mdown", ".mkd", ".html", ".htm", ".xhtml" };
-    char *slash = strrchr(s, '/'), *dot = strrchr(s, '.');
-    if (!dot || (slash && dot < slash))
-        return;
-    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
-        if (!strcasecmp(dot, ext[i])) {
-            *dot = 0;
-            return;
-        }
-}
-
-static int ends_with_path(const char *key, const char *tail) {
-    size_t k = strlen(key), t = strlen(tail);
-    if (t == 0 || t > k || strcmp(key + k - t, tail))
-        return 0;
-    return t == k || key[k - t - 1] == '/' || tail[0] == '/';
-}
-
 /* The document of the book a local path names: site-absolute ("/blog/x": the document whose path
  * ends so, or its folder's index), else relative to the current document's folder (or to the
  * document as a folder, for pretty URLs). -1 when none. */
@@ -234,52 +211,10 @@ static long find_doc(lay *L, const char *path) {
             L->nomem = 1;
             return -1;
         }
-        for (size_t i = 0; i < L->ndocs; i++) {
-            L->keys[i] = ov_path_absolute(NULL, L->docs[i]->name);
-            if (L->keys[i])
-                strip_page_ext(L->keys[i]);
-        }
+        for (size_t i = 0; i < L->ndocs; i++)
+            L->keys[i] = ov_book_key(L->docs[i]->name, NULL);
     }
-    long best = -1;
-    if (path[0] == '/') {
-        char *t = ov_path_absolute("", path);
-        if (!t)
-            return -1;
-        strip_page_ext(t);
-        const char *tail = t[0] == '/' ? t + 1 : t;
-        char idx[1100];
-        snprintf(idx, sizeof idx, "%s%sindex", tail, *tail ? "/" : "");
-        for (size_t i = 0; i < L->ndocs; i++) {
-            const char *key = L->keys[i];
-            if (key && ((*tail && ends_with_path(key, tail)) || ends_with_path(key, idx)) &&
-                (best < 0 || strlen(key) < strlen(L->keys[best])))
-                best = (long)i;
-        }
-        ov_free(t);
-        return best;
-    }
-    const char *from = L->docidx < L->ndocs ? L->keys[L->docidx] : NULL;
-    for (int pass = 0; pass < 2 && from && best < 0; pass++) {
-        char *dir = ov_strdup(from);
-        if (!dir)
-            return -1;
-        char *slash = pass == 0 ? strrchr(dir, '/') : NULL;
-        if (slash)
-            *slash = 0;
-        char *t = ov_path_absolute(dir, path);
-        ov_free(dir);
-        if (!t)
-            return -1;
-        strip_page_ext(t);
-        size_t tl = strlen(t);
-        for (size_t i = 0; i < L->ndocs && best < 0; i++) {
-            const char *key = L->keys[i];
-            if (key && (!strcmp(key, t) || (!strncmp(key, t, tl) && !strcmp(key + tl, "/index"))))
-                best = (long)i;
-        }
-        ov_free(t);
-    }
-    return best;
+    return ov_book_find(L->keys, L->ndocs, L->docidx < L->ndocs ? (long)L->docidx : -1, path);
 }
 
 static uint32_t doc_link(lay *L, size_t doc, const char *frag) {
