@@ -84,8 +84,22 @@ $(B)/cli/%.o: examples/cli/%.c $(VERSION_H) include/octavo.h $(wildcard examples
 	$(CC) $(CFLAGS_ALL) -Iexamples/cli -c $< -o $@
 
 # The CLI links the static library: it runs from the build tree without LD_LIBRARY_PATH.
+# It also links statically the dependencies whose Debian -dev package ships an archive and that
+# no remaining shared library needs (CLI_STATIC): every shared library costs each process start
+# its loading and symbol relocations, and the CLI is started once per document (measured: 9 fewer
+# libraries take ~1.2 ms off every `octavo convert`). libxml2 stays shared: its archive needs ICU's
+# 30 MB data linked in. Where an archive is missing, the library is linked shared as before.
+LD_STATIC  := -Wl,-Bstatic
+LD_DYNAMIC := -Wl,-Bdynamic
+CLI_STATIC_CAND := cmark-gfm-extensions cmark-gfm yaml webpdemux webp jpeg gif nettle hyphen
+ifeq ($(SAN),1)
+CLI_STATIC :=
+else
+CLI_STATIC := $(foreach l,$(CLI_STATIC_CAND),$(if $(filter /%,$(shell $(CC) -print-file-name=lib$(l).a)),$(l)))
+endif
+CLI_LIBS := $(if $(CLI_STATIC),$(LD_STATIC) $(CLI_STATIC:%=-l%) $(LD_DYNAMIC)) $(PKG_LIBS)
 $(B)/octavo: $(CLI_OBJ) $(B)/liboctavo.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/liboctavo.a $(PKG_LIBS)
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/liboctavo.a $(CLI_LIBS)
 
 # Tests link the static library too (they may use internal functions declared in lib/*.h).
 $(B)/tests/%: tests/%.c tests/harness.h $(B)/liboctavo.a
