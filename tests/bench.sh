@@ -93,6 +93,16 @@ best() {
     done
     echo "$b"
 }
+# best_cold FILE CACHE_DIR: the best of two runs of timed, each with CACHE_DIR emptied first
+best_cold() {
+    b=""
+    for try in 1 2; do
+        rm -rf "$2"
+        t=$(timed "$1")
+        b=$(printf '%s\n%s\n' "$t" "$b" | awk 'NF' | sort -n | head -1)
+    done
+    echo "$b"
+}
 # cmp_row NAME "WALL CPU MB" (octavo) "WALL CPU MB" (anchor) ANCHOR GOAL [EXTRA]
 cmp_row() {
     echo "$2 $3" | awk -v n="$1" -v a="$4" -v g="$5" -v x="$6" '{
@@ -163,12 +173,7 @@ bench_epub_vs_pandoc() {
     # shellcheck disable=SC2046
     echo "$B/octavo book $(for f in "$blog"/*.md; do printf "'%s' " "$f"; done) -o '$work/o.epub' --root '$root' -q --cache-dir '$work/cache'" > "$work/epub.cmds"
     echo "pandoc $(for f in "$work"/pp/*.md; do printf "'%s' " "$f"; done) -o '$work/p.epub'" > "$work/pepub.cmds"
-    cold=""
-    for try in 1 2; do # the best of two cold builds, each with an empty cache
-        rm -rf "$work/cache"
-        t=$(timed "$work/epub.cmds")
-        cold=$(printf '%s\n%s\n' "$t" "$cold" | awk 'NF' | sort -n | head -1)
-    done
+    cold=$(best_cold "$work/epub.cmds" "$work/cache")
     warm=$(best "$work/epub.cmds" 5)
     p=$(timed "$work/pepub.cmds")
     echo "$p" > "$work/pepub.time"
@@ -224,12 +229,7 @@ bench_blog_pdf_vs_weasyprint() {
     echo "$B/octavo book $(for f in "$blog"/*.md; do printf "'%s' " "$f"; done) -o '$work/blog.pdf' --root '$root' -q --cache-dir '$work/bcache'" > "$work/bpdf.cmds"
     echo "pandoc -s --metadata title=Blog $(for f in "$work"/pp/*.md; do printf "'%s' " "$f"; done) -o '$work/blog.html'" > "$work/pbpdf.cmds"
     echo "weasyprint '$work/blog.html' '$work/w-blog.pdf'" >> "$work/pbpdf.cmds"
-    cold=""
-    for try in 1 2; do # the best of two cold builds, each with an empty cache
-        rm -rf "$work/bcache"
-        t=$(timed "$work/bpdf.cmds")
-        cold=$(printf '%s\n%s\n' "$t" "$cold" | awk 'NF' | sort -n | head -1)
-    done
+    cold=$(best_cold "$work/bpdf.cmds" "$work/bcache")
     warm=$(best "$work/bpdf.cmds" 5)
     p=$(timed "$work/pbpdf.cmds")
     extra=""
