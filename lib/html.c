@@ -3,9 +3,10 @@
  *
  * The page: <!DOCTYPE html>, lang, charset, viewport, <title>, meta description (description,
  * seo.description, summary, else the document's summary), author, generator, Open Graph
- * (og:title, og:description, og:type article, og:url and <link rel=canonical> when a base URL is
- * set, og:image from seo.image/image made absolute, article:published_time), the built-in
- * stylesheet, and a header with the title, byline and date above the body.
+ * (og:title, og:description, og:type article, og:url and <link rel=canonical>: the frontmatter's
+ * seo.url or url, else the page's place under the base URL when one is set; og:image from
+ * seo.image/image made absolute, article:published_time), the built-in stylesheet, and a header
+ * with the title, byline and date above the body.
  *
  * Templates (octavo_options.html_template) replace the built-in page. Placeholders:
  *   {{title}}        the title, escaped for text and attributes
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/tree.h>
 
@@ -420,6 +422,18 @@ static char *absolute_url(const octavo *ov, const char *t) {
     return s;
 }
 
+/* The page's address as its frontmatter declares it (seo.url, else url): an http(s) URL as it is,
+ * a site-relative one on the base URL. The author's word wins over the address computed from the
+ * file's place (a page mirrored from another site keeps pointing search engines at the original). */
+static char *declared_url(const octavo_doc *doc) {
+    const char *u = octavo_doc_get(doc, "seo.url");
+    if (!u || !*u) u = octavo_doc_get(doc, "url");
+    if (!u || !*u) return NULL;
+    if (!strncasecmp(u, "https://", 8) || !strncasecmp(u, "http://", 7)) return ov_strdup(u);
+    if (u[0] == '/' && u[1] != '/') return absolute_url(doc->ov, u);
+    return NULL; /* another scheme, protocol-relative or page-relative: not an address to declare */
+}
+
 static void put_meta(ov_buf *b, const char *attr, const char *name, const char *content) {
     if (!content || !*content) return;
     ov_buf_printf(b, "<meta %s=\"%s\" content=\"", attr, name);
@@ -435,7 +449,8 @@ static void build_meta(const octavo_doc *doc, ov_buf *b) {
     put_meta(b, "name", "description", desc);
     put_meta(b, "name", "author", author);
     ov_buf_printf(b, "<meta name=\"generator\" content=\"octavo %s\">\n", octavo_version());
-    char *url = page_url(doc);
+    char *url = declared_url(doc);
+    if (!url) url = page_url(doc);
     if (url) {
         ov_buf_puts(b, "<link rel=\"canonical\" href=\"");
         put_attr(b, url);

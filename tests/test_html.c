@@ -441,6 +441,41 @@ TEST(page_metadata) {
     free(h);
 }
 
+/* the canonical address: the frontmatter's seo.url (or url) when it is one, else the computed one */
+TEST(canonical_url) {
+    ropts ro = {0};
+    ro.base_url = "https://example.org/";
+    static const struct { const char *fm, *want; } cases[] = {
+        {"seo:\n  url: 'https://elsewhere.example/page/'\n", "https://elsewhere.example/page/"},
+        {"url: /community/\n", "https://example.org/community/"},
+        {"seo:\n  url: 'HTTP://Old.Example/x'\n", "HTTP://Old.Example/x"},
+        {"seo:\n  url: 'javascript:alert(1)'\n", NULL},
+        {"seo:\n  url: '//cdn.example/x'\n", NULL},
+        {"seo:\n  url: ''\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char md[256];
+        snprintf(md, sizeof md, "---\ntitle: T\n%s---\nText.\n", cases[i].fm);
+        for (int with_base = 0; with_base < 2; with_base++) {
+            ro.base_url = with_base ? "https://example.org/" : NULL;
+            char *h = render_with(md, &ro);
+            xmlDocPtr d = parse(h);
+            const char *want = cases[i].want;
+            /* test.md is outside any resource root: no computed address to fall back to */
+            if (want && !with_base && !strncmp(want, "https://example.org/", 20)) want = NULL;
+            if (want) {
+                CHECK_STR(str(d, "//link[@rel='canonical']/@href"), want);
+                CHECK_STR(str(d, "//meta[@property='og:url']/@content"), want);
+            } else {
+                CHECKF(count(d, "//link[@rel='canonical']") == 0, "case %zu base %d", i, with_base);
+                CHECK_INT(count(d, "//meta[@property='og:url']"), 0);
+            }
+            xmlFreeDoc(d);
+            free(h);
+        }
+    }
+}
+
 static int test_link(void *ud, const char *doc, const char *target, char *out, size_t size) {
     (void)ud;
     (void)doc;
@@ -603,6 +638,7 @@ int main(void) {
     RUN(trusted_mode);
     RUN(templates_and_fragments);
     RUN(page_metadata);
+    RUN(canonical_url);
     RUN(links_and_warnings);
     RUN(limits_and_positions);
     RUN(nu_checker);
