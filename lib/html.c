@@ -207,6 +207,26 @@ static void warn_at(hctx *h, xmlNodePtr n, int code, const char *fmt, const char
 
 static void ser_children(hctx *h, xmlNodePtr n);
 
+/* A local image the page keeps as written: when the handle has a resource root and no callback of
+ * the caller's decides where targets are, say so if it is not under the root (the page will show
+ * its alt text wherever it is served from with the site). Remote and data: images are not
+ * checked. */
+static void check_local_image(hctx *h, xmlNodePtr n, const char *src) {
+    const octavo *ov = h->ov;
+    if (!*src || src[0] == '#' || ov_is_remote(src) || !ov->resource_root || ov->opt.link || ov->opt.resolve) return;
+    octavo_error e;
+    memset(&e, 0, sizeof e);
+    char *rel = ov_resolve_relpath(h->doc, src, &e);
+    if (rel) {
+        ov_free(rel);
+        return;
+    }
+    if (e.code == OCTAVO_E_NOT_FOUND)
+        warn_at(h, n, OCTAVO_E_NOT_FOUND, "image %s is not found under the resource root: readers will see its alt text", src);
+    else if (e.code == OCTAVO_E_ACCESS)
+        warn_at(h, n, OCTAVO_E_ACCESS, "image %s is outside the resource root: readers will likely see its alt text", src);
+}
+
 /* A srcset with every candidate's URL mapped like a src; candidates that exist nowhere are left
  * out. NULL when none is left (ov_free the result). */
 static char *map_srcset(hctx *h, const char *v) {
@@ -317,6 +337,7 @@ static void ser_node(hctx *h, xmlNodePtr n) {
     const char *value = orig;
     if (orig) {
         int r = map_target(h, orig, &mapped);
+        if (r == LINK_KEEP && is_el(n, "img")) check_local_image(h, n, orig);
         if (r == LINK_NEW) value = mapped;
         else if (r == LINK_DEAD) {
             if (is_el(n, "a")) {
