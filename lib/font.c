@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <hb-ot.h>
@@ -92,6 +93,7 @@ typedef struct ov_face {
     unsigned upem;
     double scale;              /* 1000 / upem */
     double ascent, descent, capheight;
+    unsigned char id[32];      /* the file and the subsetter, for caches (ov_font_identity) */
     unsigned char *cover;      /* BMP coverage bitmap (8 KiB) */
     atomic_ushort *adv_cache;  /* nominal advances of U+0000..U+2FFF in font units + 1 (0: not known
                                   yet), filled as characters are asked about (any thread) */
@@ -117,14 +119,32 @@ static hb_blob_t *tables_but_gsub(hb_face_t *face, hb_tag_t tag, void *user_data
     return hb_face_reference_table((hb_face_t *)user_data, tag);
 }
 
+/* What a cached subset depends on besides its characters: which file (path, device, inode, size,
+ * modification time: a replaced or edited font gets a new identity without its bytes being read),
+ * and how it is subset (HarfBuzz's version and SUBSET_RECIPE, to be changed with the subsetting
+ * code below). The length HarfBuzz read goes in too, should the file change under the stat. */
+#define SUBSET_RECIPE "subset-1: glyf loca head hhea hmtx maxp cmap OS/2 post name; no hinting"
+
+static void face_identity(ov_face *fc, const struct stat *st, unsigned blob_len) {
+    char s[1024];
+    int n = snprintf(s, sizeof s, "%s|%llu|%llu|%lld|%lld.%09ld|%u|%s|%s", fc->path, (unsigned long long)st->st_dev,
+                     (unsigned long long)st->st_ino, (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+                     (long)st->st_mtim.tv_nsec, blob_len, hb_version_string(), SUBSET_RECIPE);
+    ov_sha256(s, n > 0 && (size_t)n < sizeof s ? (size_t)n : sizeof s - 1, fc->id);
+}
+
 /* Loads a face's HarfBuzz objects, coverage and advance cache. Returns 1 on success. */
 static int load_face(ov_face *fc) {
+    struct stat st;
+    if (stat(fc->path, &st) != 0)
+        return 0;
     hb_blob_t *blob = hb_blob_create_from_file(fc->path);
     if (!blob || hb_blob_get_length(blob) == 0) {
         hb_blob_destroy(blob);
         return 0;
     }
     fc->blob = blob;
+    face_identity(fc, &st, hb_blob_get_length(blob));
     fc->face = hb_face_create(blob, 0);
     fc->upem = hb_face_get_upem(fc->face);
     if (!fc->upem)
@@ -256,6 +276,14 @@ static ov_face *face_of(const ov_fonts *f, int face) {
 const char *ov_font_path(const ov_fonts *f, int face) {
     const ov_face *fc = face_of(f, face);
     return fc ? fc->path : NULL;
+}
+
+int ov_font_identity(const ov_fonts *f, int face, unsigned char id[32]) {
+    const ov_face *fc = face_of(f, face);
+    if (!fc)
+        return -1;
+    memcpy(id, fc->id, 32);
+    return 0;
 }
 
 int ov_font_has(const ov_fonts *f, int face, uint32_t cp) {

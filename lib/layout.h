@@ -45,6 +45,10 @@ typedef struct ov_fonts ov_fonts;
 int ov_fonts_get(const ov_fonts **out, octavo_error *err);
 /** The font file of a face, or NULL when it is not installed. */
 const char *ov_font_path(const ov_fonts *f, int face);
+/** What a subset of the face depends on besides its characters, for caches: a SHA-256 of the
+ *  font file's identity (path, inode, size, modification time) and of the subsetter (HarfBuzz's
+ *  version, font.c's settings). Returns 0, or -1 when the face cannot be loaded. */
+int ov_font_identity(const ov_fonts *f, int face, unsigned char id[32]);
 /** Whether the face has a glyph for the code point. */
 int ov_font_has(const ov_fonts *f, int face, uint32_t cp);
 /** The face that draws cp: face itself, else the first of its fallback chain that has it; -1 when
