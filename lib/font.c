@@ -290,6 +290,36 @@ static int kern_add_sub(ov_kern *k, size_t off) {
     return 0;
 }
 
+/* Whether a chained-context positioning subtable (format 3) at off starts only on glyphs GDEF
+ * calls marks: its first input coverage holds nothing else. */
+static int kern_marks_only(const ov_kern *k, size_t off) {
+    const unsigned char *t = k->g;
+    size_t len = k->glen;
+    if (!k->cd || off + 4 > len || k16(t + off) != 3)
+        return 0;
+    size_t p = off + 4 + 2 * (size_t)k16(t + off + 2); /* past the backtrack coverages */
+    if (p + 4 > len || k16(t + p) == 0)
+        return 0;
+    size_t cov = off + k16(t + p + 2);
+    if (!kern_cov_valid(t, len, cov))
+        return 0;
+    unsigned fmt = k16(t + cov), n = k16(t + cov + 2);
+    for (unsigned i = 0; i < n; i++) {
+        if (fmt == 1) {
+            if (kern_class(k->cd, k16(t + cov + 4 + 2 * i)) != 3)
+                return 0;
+        } else {
+            unsigned a = k16(t + cov + 4 + 6 * i), b = k16(t + cov + 6 + 6 * i);
+            if (b < a || b - a > 4096)
+                return 0;
+            for (unsigned g = a; g <= b; g++)
+                if (kern_class(k->cd, g) != 3)
+                    return 0;
+        }
+    }
+    return 1;
+}
+
 /* The lookups of the 'kern' feature for a script, as HarfBuzz chooses them: the script (tag, else
  * DFLT, dflt, latn), the language system of the default language's tags (else the default one),
  * the first 'kern' feature it lists. Fills set; set->ok stays 0 when something is beyond us. */
@@ -404,18 +434,27 @@ static void kern_script(ov_kern *k, hb_script_t script, kern_set *set) {
         if ((flag & ~0x0009u) || lk + 6 + 2 * (size_t)nsub > len)
             return; /* only RightToLeft (meaningless here) and IgnoreMarks */
         set->first[set->nlookups] = (uint16_t)k->nsub;
+        unsigned pairs = 0;
         for (unsigned s = 0; s < nsub; s++) {
             size_t st = lk + k16(t + lk + 6 + 2 * s);
+            unsigned ty = type;
             if (type == 9) {
-                if (st + 8 > len || k16(t + st) != 1 || k16(t + st + 2) != 2)
+                if (st + 8 > len || k16(t + st) != 1)
                     return;
+                ty = k16(t + st + 2);
                 st += ((size_t)k16(t + st + 4) << 16) | k16(t + st + 6);
-            } else if (type != 2)
-                return;
-            if (kern_add_sub(k, st) < 0)
+            }
+            if (ty == 2 && kern_add_sub(k, st) == 0)
+                pairs++;
+            else if (ty != 8 || !kern_marks_only(k, st))
                 return;
         }
-        set->nlookups++;
+        /* a lookup of contexts that start on marks only (Noto Sans: a wider mark before a
+         * closing bracket) never applies to the words kerned here, which have no marks */
+        if (pairs && pairs != nsub)
+            return;
+        if (pairs)
+            set->nlookups++;
     }
     set->first[set->nlookups] = (uint16_t)k->nsub;
     set->ok = 1;
