@@ -519,17 +519,20 @@ static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut
     }
 }
 
-static void prepare_breaks(lay *L, para *P, float width, int hyphenate) {
-    size_t cap = P->n * 2 + 16, n = 0;
-    pitem *out = ov_malloc(cap * sizeof *out);
-    if (!out) {
-        L->nomem = 1;
-        return;
-    }
+/* Splits the boxes of P at their break points (hyphenation when asked, hyphens and dashes, CJK,
+ * URLs, boxes wider than the line). The split items go to a new array, made at the first box
+ * that splits: when none does, P->it stays as it is (no copy: most paragraphs set without
+ * hyphenation have nothing to split). Returns the array P->it had when it was replaced (the
+ * caller frees or keeps it), NULL when P->it was kept. */
+static pitem *prepare_breaks(lay *L, para *P, float width, int hyphenate) {
+    size_t cap = 0, n = 0;
+    pitem *out = NULL;
     unsigned char cut[WORD_MAX + 8];
     for (size_t i = 0; i < P->n && !L->nomem; i++) {
         pitem *b = &P->it[i];
         if (b->type != OV_LB_BOX || b->nc < 2 || b->nc > WORD_MAX) {
+            if (!out)
+                continue;
             if (n + 1 > cap) {
                 pitem *p = ov_realloc(out, (cap = cap * 2) * sizeof *p);
                 if (!p) {
@@ -607,6 +610,8 @@ static void prepare_breaks(lay *L, para *P, float width, int hyphenate) {
                     cut[k] = 4;
         }
         if (!any) {
+            if (!out)
+                continue;
             if (n + 1 > cap) {
                 pitem *p = ov_realloc(out, (cap = cap * 2) * sizeof *p);
                 if (!p) {
@@ -618,13 +623,31 @@ static void prepare_breaks(lay *L, para *P, float width, int hyphenate) {
             out[n++] = *b;
             continue;
         }
+        if (!out) {
+            /* the first box that splits: the items before it, as they are */
+            cap = P->n * 2 + 16;
+            out = ov_malloc(cap * sizeof *out);
+            if (!out) {
+                L->nomem = 1;
+                break;
+            }
+            memcpy(out, P->it, i * sizeof *out);
+            n = i;
+        }
         pitem copy = *b;
         emit_split(L, P, &copy, cut, &out, &n, &cap);
     }
-    ov_free(P->it);
+    if (!out)
+        return NULL;
+    if (L->nomem) {
+        ov_free(out);
+        return NULL;
+    }
+    pitem *old = P->it;
     P->it = out;
     P->n = n;
     P->cap = cap;
+    return old;
 }
 
 /* ---- setting lines */
@@ -705,34 +728,23 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
     if (hyphenate && !ragged) {
         /* TeX's first pass: without hyphenation, within a pretolerance; only paragraphs that
          * cannot be set so well are hyphenated (and the patterns loaded only then) */
-        pitem *saved = ov_malloc((P->n ? P->n : 1) * sizeof *saved);
-        if (!saved) {
-            L->nomem = 1;
-            return;
-        }
-        size_t nsaved = P->n;
-        memcpy(saved, P->it, P->n * sizeof *saved);
-        prepare_breaks(L, P, width, 0);
+        size_t nsaved = P->n, capsaved = P->cap;
+        pitem *saved = prepare_breaks(L, P, width, 0); /* the items as they were, when split */
         nlines = L->nomem ? -1 : break_lines(L, P, width, 0, 1, &br);
         if (nlines == 0) {
-            if (P->cap < nsaved) {
-                pitem *q = ov_realloc(P->it, nsaved * sizeof *q);
-                if (!q)
-                    nlines = -1;
-                else {
-                    P->it = q;
-                    P->cap = nsaved;
-                }
+            /* back to the items as they were: the unsplit array (break_lines only appended to it) */
+            if (saved) {
+                ov_free(P->it);
+                P->it = saved;
+                P->cap = capsaved;
+                saved = NULL;
             }
-            if (nlines == 0) {
-                memcpy(P->it, saved, nsaved * sizeof *saved);
-                P->n = nsaved;
-            }
+            P->n = nsaved;
         }
         ov_free(saved);
     }
     if (nlines == 0) {
-        prepare_breaks(L, P, width, hyphenate);
+        ov_free(prepare_breaks(L, P, width, hyphenate));
         nlines = L->nomem ? -1 : break_lines(L, P, width, ragged, 0, &br);
     }
     if (nlines < 0) {
