@@ -1,8 +1,9 @@
 /*
  * Font metrics for the layout engine: the faces of fonts/fonts.conf, each loaded with HarfBuzz
- * the first time a document needs it (coverage, advances, vertical metrics), kept for the
- * process, and shaped with HarfBuzz for kerning. Ligatures and contextual alternates are off: the
- * PDF backend draws one glyph per character, so what we measure is what is drawn.
+ * the first time a document needs it (coverage and advances learnt per character, vertical
+ * metrics), kept for the process, and kerned: from the GPOS pair tables here (kern_word) where
+ * that gives what HarfBuzz gives, else shaped with HarfBuzz. Ligatures and contextual alternates
+ * are off: the PDF backend draws one glyph per character, so what we measure is what is drawn.
  * The backend embeds subsets made here with HarfBuzz's subsetter (ov_font_make_subset): only the
  * glyphs of the characters a document uses (composite glyphs' components included), no hinting,
  * no layout tables.
@@ -98,7 +99,8 @@ typedef struct ov_face {
     double scale;              /* 1000 / upem */
     double ascent, descent, capheight;
     unsigned char id[32];      /* the file and the subsetter, for caches (ov_font_identity) */
-    unsigned char *cover;      /* BMP coverage bitmap (8 KiB) */
+    atomic_uchar *cover;       /* BMP coverage bitmap (8 KiB), valid where known has the bit */
+    atomic_uchar *known;       /* code points asked about already (face_has) */
     atomic_ushort *adv_cache;  /* nominal advances of U+0000..U+2FFF in font units + 1 (0: not known
                                   yet), filled as characters are asked about (any thread) */
 } ov_face;
@@ -121,6 +123,26 @@ static hb_blob_t *tables_but_gsub(hb_face_t *face, hb_tag_t tag, void *user_data
     if (tag == HB_TAG('G', 'S', 'U', 'B'))
         return NULL;
     return hb_face_reference_table((hb_face_t *)user_data, tag);
+}
+
+/* Whether the face maps cp (BMP) to a glyph, learnt on first ask: a cmap lookup per distinct
+ * character where listing every code point of each face at load (hb_face_collect_unicodes, and
+ * 28,596 of them for the CJK fallback) cost ~250,000 instructions a face. The same answer:
+ * a code point is in the face's code point set exactly when it has a nominal glyph (checked on
+ * every installed face by tests/test_kern.c). Any thread may learn a bit: the coverage bit is set
+ * before the known bit is released. */
+static int face_has(const ov_face *fc, uint32_t cp) {
+    if (cp >= 0x10000)
+        return 0;
+    unsigned char bit = (unsigned char)(1u << (cp & 7));
+    if (atomic_load_explicit(&fc->known[cp >> 3], memory_order_acquire) & bit)
+        return (atomic_load_explicit(&fc->cover[cp >> 3], memory_order_relaxed) & bit) != 0;
+    hb_codepoint_t g = 0;
+    int has = hb_font_get_nominal_glyph(fc->font, cp, &g) ? 1 : 0;
+    if (has)
+        atomic_fetch_or_explicit(&fc->cover[cp >> 3], bit, memory_order_relaxed);
+    atomic_fetch_or_explicit(&fc->known[cp >> 3], bit, memory_order_release);
+    return has;
 }
 
 /* ---- kerning read from GPOS. Shaping a word with HarfBuzz costs ~10,000 instructions, and its
@@ -539,7 +561,7 @@ static int kern_word(const ov_face *fc, const uint32_t *cp, size_t n, int32_t *x
             hb_codepoint_t g = 0;
             hb_position_t a = 0;
             v = KG_KNOWN;
-            if (((fc->cover[cp[i] >> 3] >> (cp[i] & 7)) & 1) && hb_font_get_nominal_glyph(fc->font, cp[i], &g) &&
+            if (face_has(fc, cp[i]) && hb_font_get_nominal_glyph(fc->font, cp[i], &g) &&
                 g <= 0xFFFF && !(k->cd && kern_class(k->cd, g) == 3) &&
                 (a = hb_font_get_glyph_h_advance(fc->font, g)) >= 0 && a < 0x3FFF)
                 v |= KG_OK | (unsigned)a << 16 | g;
@@ -646,13 +668,14 @@ static int load_face(ov_face *fc) {
     /* the face's tables in one mapping populated at once: calloc cleared all 8 KB + 24 KB + 5 KB
      * page by page (~8 first touches a face at ~12 us each here) where 10 populated pages cost
      * ~25 us; kept for the process like the rest of the face */
-    size_t mem_size = 8192 + ADV_CACHE_N * sizeof *fc->adv_cache + sizeof(ov_kern);
+    size_t mem_size = 16384 + ADV_CACHE_N * sizeof *fc->adv_cache + sizeof(ov_kern);
     unsigned char *mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (mem == MAP_FAILED && !(mem = calloc(1, mem_size)))
         return 0;
-    fc->cover = mem;
-    fc->adv_cache = (atomic_ushort *)(mem + 8192);
-    fc->kern = kern_init(fc->face, (ov_kern *)(mem + 8192 + ADV_CACHE_N * sizeof *fc->adv_cache));
+    fc->cover = (atomic_uchar *)mem;
+    fc->known = (atomic_uchar *)(mem + 8192);
+    fc->adv_cache = (atomic_ushort *)(mem + 16384);
+    fc->kern = kern_init(fc->face, (ov_kern *)(mem + 16384 + ADV_CACHE_N * sizeof *fc->adv_cache));
     hb_position_t v = 0;
     if (hb_ot_metrics_get_position(fc->font, HB_OT_METRICS_TAG_HORIZONTAL_ASCENDER, &v))
         fc->ascent = v * fc->scale;
@@ -666,20 +689,6 @@ static int load_face(ov_face *fc) {
         fc->capheight = v * fc->scale;
     else
         fc->capheight = 0.7 * fc->ascent;
-    hb_set_t *set = hb_set_create();
-    hb_face_collect_unicodes(fc->face, set);
-    /* in batches: hb_set_next_range walks its ranges one code point at a time (1.1 M
-     * instructions for six faces) */
-    hb_codepoint_t batch[512], from = HB_SET_VALUE_INVALID;
-    unsigned got;
-    while ((got = hb_set_next_many(set, from, batch, 512)) > 0) {
-        for (unsigned i = 0; i < got && batch[i] < 0x10000; i++)
-            fc->cover[batch[i] >> 3] |= (unsigned char)(1u << (batch[i] & 7));
-        from = batch[got - 1];
-        if (from >= 0xFFFF)
-            break;
-    }
-    hb_set_destroy(set);
     return 1;
 }
 
@@ -785,7 +794,7 @@ int ov_font_has(const ov_fonts *f, int face, uint32_t cp) {
     const ov_face *fc = face_of(f, face);
     if (!fc || cp >= 0x10000)
         return 0;
-    return (fc->cover[cp >> 3] >> (cp & 7)) & 1;
+    return face_has(fc, cp);
 }
 
 int ov_font_pick(const ov_fonts *f, int face, uint32_t cp) {
@@ -797,7 +806,7 @@ int ov_font_pick(const ov_fonts *f, int face, uint32_t cp) {
     for (int k = 0; f->chain[face][k] >= 0; k++) {
         int c = f->chain[face][k];
         const ov_face *fc = ready(&m->faces[c]);
-        if (fc && (fc->cover[cp >> 3] >> (cp & 7)) & 1)
+        if (fc && face_has(fc, cp))
             return c;
     }
     return -1;
@@ -814,7 +823,7 @@ double ov_font_advance(const ov_fonts *f, int face, uint32_t cp) {
     }
     hb_codepoint_t g = 0;
     hb_position_t a = 0;
-    if (cp < 0x10000 && ((fc->cover[cp >> 3] >> (cp & 7)) & 1) && hb_font_get_nominal_glyph(fc->font, cp, &g))
+    if (cp < 0x10000 && face_has(fc, cp) && hb_font_get_nominal_glyph(fc->font, cp, &g))
         a = hb_font_get_glyph_h_advance(fc->font, g);
     if (a < 0)
         a = 0;

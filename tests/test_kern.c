@@ -2,12 +2,15 @@
  * must give exactly what HarfBuzz gives (ov_shape_harfbuzz), bit for bit, on every face: all
  * pairs of a set of Latin letters, digits and punctuation, random words of them, words that must
  * go to HarfBuzz (marks, other scripts, format characters), and the corpus's words when it is
- * there. The face that kerns natively must include the body font. */
+ * there. The face that kerns natively must include the body font. Coverage, learnt per character,
+ * is checked against HarfBuzz's list of each face's code points. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <hb.h>
 
 #include "harness.h"
 #include "layout.h"
@@ -74,6 +77,29 @@ TEST(test_pairs) {
     CHECKF(mismatched == 0, "%ld of %ld pairs differ from HarfBuzz", mismatched, compared);
     ov_shaper_free(s);
     ov_shaper_free(ref);
+}
+
+/* ov_font_has learns coverage per character from the cmap (face_has): the same set as the
+ * face's code points listed by HarfBuzz, on every font file and the whole BMP. */
+TEST(test_coverage) {
+    for (int fi = 0; fi < nfaces; fi++) {
+        hb_blob_t *b = hb_blob_create_from_file(ov_font_path(F, faces[fi]));
+        hb_face_t *f = hb_face_create(b, 0);
+        hb_set_t *set = hb_set_create();
+        hb_face_collect_unicodes(f, set);
+        long diff = 0, n = 0;
+        for (uint32_t cp = 0; cp < 0x10000; cp++) {
+            int want = hb_set_has(set, cp) ? 1 : 0;
+            n += want;
+            diff += ov_font_has(F, faces[fi], cp) != want;
+        }
+        CHECKF(diff == 0 && n > 100, "%s: %ld of the BMP's code points differ (%ld covered)",
+               ov_font_path(F, faces[fi]), diff, n);
+        hb_set_destroy(set);
+        hb_face_destroy(f);
+        hb_blob_destroy(b);
+    }
+    CHECK(!ov_font_has(F, 0, 0x1F600)); /* outside the BMP: never */
 }
 
 static unsigned long rng = 12345;
@@ -190,6 +216,7 @@ int main(void) {
             faces[nfaces++] = i;
     }
     RUN(test_native_used);
+    RUN(test_coverage);
     RUN(test_pairs);
     RUN(test_words);
     RUN(test_corpus_words);
