@@ -1,9 +1,9 @@
 /*
  * Font metrics for the layout engine: the faces of fonts/fonts.conf, each loaded with HarfBuzz
  * the first time a document needs it (coverage and advances learnt per character, vertical
- * metrics), kept for the process, and kerned: from the GPOS pair tables here (kern_word) where
- * that gives what HarfBuzz gives, else shaped with HarfBuzz. Ligatures and contextual alternates
- * are off: the PDF backend draws one glyph per character, so what we measure is what is drawn.
+ * metrics), kept for the process, and shaped with HarfBuzz for kerning. Ligatures and contextual
+ * alternates are off: the PDF backend draws one glyph per character, so what we measure is what
+ * is drawn.
  * The backend embeds subsets made here with HarfBuzz's subsetter (ov_font_make_subset): only the
  * glyphs of the characters a document uses (composite glyphs' components included), no hinting,
  * no layout tables.
@@ -83,8 +83,6 @@ static const char *const face_paths[OV_NFACES] = {
     OV_FONT_FALLBACK_CJK,
 };
 
-typedef struct ov_kern ov_kern;
-
 typedef struct ov_face {
     const char *path;          /* NULL: not installed */
     atomic_int state;          /* 0: not loaded yet, 1: loaded, 2: failed to load */
@@ -94,7 +92,6 @@ typedef struct ov_face {
     hb_face_t *kern_face;      /* the same tables but GSUB, for shaping: only kerning is wanted, and
                                   HarfBuzz then neither sanitizes nor plans the substitutions */
     hb_font_t *kern_font;
-    ov_kern *kern;             /* kerning read from GPOS (kern_word), NULL: HarfBuzz shapes */
     unsigned upem;
     double scale;              /* 1000 / upem */
     double ascent, descent, capheight;
@@ -129,7 +126,7 @@ static hb_blob_t *tables_but_gsub(hb_face_t *face, hb_tag_t tag, void *user_data
  * character where listing every code point of each face at load (hb_face_collect_unicodes, and
  * 28,596 of them for the CJK fallback) cost ~250,000 instructions a face. The same answer:
  * a code point is in the face's code point set exactly when it has a nominal glyph (checked on
- * every installed face by tests/test_kern.c). Any thread may learn a bit: the coverage bit is set
+ * every installed face by tests/test_font.c). Any thread may learn a bit: the coverage bit is set
  * before the known bit is released. */
 static int face_has(const ov_face *fc, uint32_t cp) {
     if (cp >= 0x10000)
@@ -143,487 +140,6 @@ static int face_has(const ov_face *fc, uint32_t cp) {
         atomic_fetch_or_explicit(&fc->cover[cp >> 3], bit, memory_order_relaxed);
     atomic_fetch_or_explicit(&fc->known[cp >> 3], bit, memory_order_release);
     return has;
-}
-
-/* ---- kerning read from GPOS. Shaping a word with HarfBuzz costs ~10,000 instructions, and its
- * first use per face builds the GPOS accelerators (~600,000): a third of a one-document run's
- * layout. With substitutions and every positioning feature but kerning off, what HarfBuzz does to
- * a word of letters of one script is: nominal advances, then each lookup of the language system's
- * 'kern' feature in lookup order, each glyph in turn trying the lookup's subtables until one
- * applies (OpenType pair positioning, formats 1 and 2; a pair with a second value record moves
- * on past its second glyph). That much is done here, straight from the table's bytes (validated
- * once). Everything else goes to HarfBuzz: faces whose kerning is contextual (Noto Sans), uses
- * feature variations, lookup flags other than IgnoreMarks, a required feature, legacy 'kern' or
- * AAT tables; words with characters outside Latin and common punctuation, marks, format or space
- * characters, characters the face lacks, or glyphs GDEF calls marks (HarfBuzz zeroes their
- * advances). tests/test_kern.c compares the two on every face over thousands of words. */
-#define KERN_MAX_SUBS 64
-#define KG_KNOWN 0x80000000u
-#define KG_OK 0x40000000u
-#define KG_SLOTS (0x250 + 0x60)
-#define WORD_CACHE_MAX 48
-
-typedef struct kern_sub {
-    uint32_t cov, cd1, cd2;    /* offsets in GPOS of the coverage and class definitions */
-    uint32_t data;             /* format 1: the PairSet offsets' array; format 2: the records */
-    uint16_t fmt, vf1, vf2, c1n, c2n, len1, len2; /* len: value record sizes in 16-bit words */
-    uint16_t xa1, xa2;         /* the XAdvance's word in each record, 0xFFFF: none */
-} kern_sub;
-
-typedef struct kern_set {      /* the lookups of one script's 'kern' feature */
-    int ok;                    /* 1: words of this script can be kerned here */
-    uint16_t nlookups;
-    uint16_t first[KERN_MAX_SUBS + 1]; /* lookup k's subtables: sub[first[k]] .. sub[first[k + 1] - 1] */
-} kern_set;
-
-struct ov_kern {
-    hb_blob_t *gpos_blob, *gdef_blob;
-    const unsigned char *g;    /* GPOS */
-    size_t glen;
-    const unsigned char *cd;   /* GDEF's glyph class definition, or NULL */
-    size_t cdlen;
-    kern_sub sub[KERN_MAX_SUBS];
-    unsigned nsub;
-    kern_set latn, dflt;       /* words with a Latin letter; words of common characters only */
-    atomic_uint glyph[KG_SLOTS]; /* per character kern_word takes (kern_slot): 0 not known yet, else
-                                    KG_KNOWN | KG_OK when usable | advance << 16 | glyph */
-};
-
-static unsigned k16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
-
-/* A coverage or class definition table at off: 1 when it lies inside the table. */
-static int kern_cov_valid(const unsigned char *t, size_t len, size_t off) {
-    if (off + 4 > len)
-        return 0;
-    unsigned fmt = k16(t + off), n = k16(t + off + 2);
-    if (fmt == 1)
-        return off + 4 + 2 * (size_t)n <= len;
-    if (fmt == 2)
-        return off + 4 + 6 * (size_t)n <= len;
-    return 0;
-}
-static int kern_cd_valid(const unsigned char *t, size_t len, size_t off) {
-    if (off + 6 > len)
-        return 0;
-    unsigned fmt = k16(t + off);
-    if (fmt == 1)
-        return off + 6 + 2 * (size_t)k16(t + off + 4) <= len;
-    if (fmt == 2)
-        return off + 4 + 6 * (size_t)k16(t + off + 2) <= len;
-    return 0;
-}
-
-/* The coverage index of glyph gid, -1 when not covered. */
-static long kern_cov(const unsigned char *c, unsigned gid) {
-    unsigned fmt = k16(c), n = k16(c + 2);
-    long lo = 0, hi = (long)n - 1;
-    if (fmt == 1) {
-        while (lo <= hi) {
-            long mid = (lo + hi) >> 1;
-            unsigned v = k16(c + 4 + 2 * mid);
-            if (gid < v)
-                hi = mid - 1;
-            else if (gid > v)
-                lo = mid + 1;
-            else
-                return mid;
-        }
-        return -1;
-    }
-    while (lo <= hi) {
-        long mid = (lo + hi) >> 1;
-        const unsigned char *r = c + 4 + 6 * mid;
-        if (gid < k16(r))
-            hi = mid - 1;
-        else if (gid > k16(r + 2))
-            lo = mid + 1;
-        else
-            return (long)k16(r + 4) + (long)(gid - k16(r));
-    }
-    return -1;
-}
-
-/* The class of glyph gid (0 when it has none). */
-static unsigned kern_class(const unsigned char *c, unsigned gid) {
-    unsigned fmt = k16(c);
-    if (fmt == 1) {
-        unsigned start = k16(c + 2), n = k16(c + 4);
-        return gid >= start && gid - start < n ? k16(c + 6 + 2 * (gid - start)) : 0;
-    }
-    long lo = 0, hi = (long)k16(c + 2) - 1;
-    while (lo <= hi) {
-        long mid = (lo + hi) >> 1;
-        const unsigned char *r = c + 4 + 6 * mid;
-        if (gid < k16(r))
-            hi = mid - 1;
-        else if (gid > k16(r + 2))
-            lo = mid + 1;
-        else
-            return k16(r + 4);
-    }
-    return 0;
-}
-
-static uint16_t value_len(unsigned vf) { return (uint16_t)__builtin_popcount(vf & 0xFF); }
-
-/* Reads a pair-positioning subtable at off into k->sub; 0, or -1 when it is not one we can read. */
-static int kern_add_sub(ov_kern *k, size_t off) {
-    const unsigned char *t = k->g;
-    size_t len = k->glen;
-    if (k->nsub >= KERN_MAX_SUBS || off + 10 > len)
-        return -1;
-    kern_sub s = { 0 };
-    s.fmt = (uint16_t)k16(t + off);
-    s.cov = (uint32_t)(off + k16(t + off + 2));
-    s.vf1 = (uint16_t)k16(t + off + 4);
-    s.vf2 = (uint16_t)k16(t + off + 6);
-    if ((s.vf1 | s.vf2) & 0xFF00 || !kern_cov_valid(t, len, s.cov))
-        return -1;
-    s.len1 = value_len(s.vf1);
-    s.len2 = value_len(s.vf2);
-    s.xa1 = s.vf1 & 4 ? value_len(s.vf1 & 3) : 0xFFFF;
-    s.xa2 = s.vf2 & 4 ? value_len(s.vf2 & 3) : 0xFFFF;
-    size_t rec = 2 * ((size_t)s.len1 + s.len2);
-    if (s.fmt == 1) {
-        unsigned nsets = k16(t + off + 8);
-        if (off + 10 + 2 * (size_t)nsets > len)
-            return -1;
-        s.data = (uint32_t)(off + 10);
-        for (unsigned i = 0; i < nsets; i++) {
-            size_t ps = off + k16(t + off + 10 + 2 * i);
-            if (ps + 2 > len || ps + 2 + (size_t)k16(t + ps) * (2 + rec) > len)
-                return -1;
-        }
-        /* coverage indices past the sets are checked at use */
-        s.c1n = (uint16_t)nsets;
-    } else if (s.fmt == 2) {
-        if (off + 16 > len)
-            return -1;
-        s.cd1 = (uint32_t)(off + k16(t + off + 8));
-        s.cd2 = (uint32_t)(off + k16(t + off + 10));
-        s.c1n = (uint16_t)k16(t + off + 12);
-        s.c2n = (uint16_t)k16(t + off + 14);
-        s.data = (uint32_t)(off + 16);
-        if (!kern_cd_valid(t, len, s.cd1) || !kern_cd_valid(t, len, s.cd2) ||
-            off + 16 + (size_t)s.c1n * s.c2n * rec > len)
-            return -1;
-    } else
-        return -1;
-    k->sub[k->nsub++] = s;
-    return 0;
-}
-
-/* Whether a chained-context positioning subtable (format 3) at off starts only on glyphs GDEF
- * calls marks: its first input coverage holds nothing else. */
-static int kern_marks_only(const ov_kern *k, size_t off) {
-    const unsigned char *t = k->g;
-    size_t len = k->glen;
-    if (!k->cd || off + 4 > len || k16(t + off) != 3)
-        return 0;
-    size_t p = off + 4 + 2 * (size_t)k16(t + off + 2); /* past the backtrack coverages */
-    if (p + 4 > len || k16(t + p) == 0)
-        return 0;
-    size_t cov = off + k16(t + p + 2);
-    if (!kern_cov_valid(t, len, cov))
-        return 0;
-    unsigned fmt = k16(t + cov), n = k16(t + cov + 2);
-    for (unsigned i = 0; i < n; i++) {
-        if (fmt == 1) {
-            if (kern_class(k->cd, k16(t + cov + 4 + 2 * i)) != 3)
-                return 0;
-        } else {
-            unsigned a = k16(t + cov + 4 + 6 * i), b = k16(t + cov + 6 + 6 * i);
-            if (b < a || b - a > 4096)
-                return 0;
-            for (unsigned g = a; g <= b; g++)
-                if (kern_class(k->cd, g) != 3)
-                    return 0;
-        }
-    }
-    return 1;
-}
-
-/* The lookups of the 'kern' feature for a script, as HarfBuzz chooses them: the script (tag, else
- * DFLT, dflt, latn), the language system of the default language's tags (else the default one),
- * the first 'kern' feature it lists. Fills set; set->ok stays 0 when something is beyond us. */
-static void kern_script(ov_kern *k, hb_script_t script, kern_set *set) {
-    const unsigned char *t = k->g;
-    size_t len = k->glen;
-    set->ok = 0;
-    set->nlookups = 0;
-    unsigned sl = k16(t + 4), fl = k16(t + 6), ll = k16(t + 8);
-    if (sl + 2 > len || fl + 2 > len || ll + 2 > len)
-        return;
-    hb_tag_t stags[HB_OT_MAX_TAGS_PER_SCRIPT], ltags[HB_OT_MAX_TAGS_PER_LANGUAGE];
-    unsigned ns = HB_OT_MAX_TAGS_PER_SCRIPT, nl = HB_OT_MAX_TAGS_PER_LANGUAGE;
-    hb_ot_tags_from_script_and_language(script, hb_language_get_default(), &ns, stags, &nl, ltags);
-    hb_tag_t want[HB_OT_MAX_TAGS_PER_SCRIPT + 3];
-    unsigned nw = 0;
-    for (unsigned i = 0; i < ns; i++)
-        want[nw++] = stags[i];
-    want[nw++] = HB_TAG('D', 'F', 'L', 'T');
-    want[nw++] = HB_TAG('d', 'f', 'l', 't');
-    want[nw++] = HB_TAG('l', 'a', 't', 'n');
-    unsigned nscripts = k16(t + sl);
-    if (sl + 2 + 6 * (size_t)nscripts > len)
-        return;
-    size_t script_off = 0;
-    for (unsigned w = 0; w < nw && !script_off; w++)
-        for (unsigned i = 0; i < nscripts; i++) {
-            const unsigned char *r = t + sl + 2 + 6 * i;
-            if (((hb_tag_t)k16(r) << 16 | k16(r + 2)) == want[w]) {
-                script_off = sl + k16(r + 4);
-                break;
-            }
-        }
-    if (!script_off) {
-        set->ok = 1; /* no script: no features */
-        return;
-    }
-    if (script_off + 4 > len)
-        return;
-    size_t ls = k16(t + script_off) ? script_off + k16(t + script_off) : 0;
-    unsigned nlang = k16(t + script_off + 2);
-    if (script_off + 4 + 6 * (size_t)nlang > len)
-        return;
-    int found = 0;
-    for (unsigned w = 0; w < nl && !found; w++)
-        for (unsigned i = 0; i < nlang; i++) {
-            const unsigned char *r = t + script_off + 4 + 6 * i;
-            if (((hb_tag_t)k16(r) << 16 | k16(r + 2)) == ltags[w]) {
-                ls = script_off + k16(r + 4);
-                found = 1;
-                break;
-            }
-        }
-    for (unsigned i = 0; i < nlang && !found; i++) {
-        const unsigned char *r = t + script_off + 4 + 6 * i;
-        if (((hb_tag_t)k16(r) << 16 | k16(r + 2)) == HB_TAG('d', 'f', 'l', 't')) {
-            ls = script_off + k16(r + 4);
-            found = 1;
-        }
-    }
-    if (!ls) {
-        set->ok = 1;
-        return;
-    }
-    if (ls + 6 > len || k16(t + ls + 2) != 0xFFFF) /* a required feature: not ours */
-        return;
-    unsigned nf = k16(t + ls + 4), nfeat = k16(t + fl);
-    if (ls + 6 + 2 * (size_t)nf > len || fl + 2 + 6 * (size_t)nfeat > len)
-        return;
-    size_t feat = 0;
-    for (unsigned i = 0; i < nf; i++) {
-        unsigned fi = k16(t + ls + 6 + 2 * i);
-        if (fi >= nfeat)
-            return;
-        const unsigned char *r = t + fl + 2 + 6 * fi;
-        hb_tag_t tag = (hb_tag_t)k16(r) << 16 | k16(r + 2);
-        if (tag == HB_TAG('r', 'a', 'n', 'd') || tag == HB_TAG('t', 'r', 'a', 'k'))
-            return; /* features HarfBuzz turns on that we do not apply */
-        if (tag == HB_TAG('k', 'e', 'r', 'n') && !feat)
-            feat = fl + k16(r + 4);
-    }
-    if (!feat) {
-        /* HarfBuzz would then apply a legacy 'kern' table: kern_init refuses faces that have one */
-        set->ok = 1;
-        return;
-    }
-    if (feat + 4 > len)
-        return;
-    unsigned nidx = k16(t + feat + 2), nlook = k16(t + ll);
-    if (feat + 4 + 2 * (size_t)nidx > len || ll + 2 + 2 * (size_t)nlook > len || nidx > KERN_MAX_SUBS)
-        return;
-    /* the lookups in index order, each once */
-    uint16_t idx[KERN_MAX_SUBS];
-    unsigned n = 0;
-    for (unsigned i = 0; i < nidx; i++) {
-        unsigned v = k16(t + feat + 4 + 2 * i), j = n;
-        if (v >= nlook)
-            return;
-        while (j > 0 && idx[j - 1] > v)
-            j--;
-        if (j > 0 && idx[j - 1] == v)
-            continue;
-        memmove(idx + j + 1, idx + j, (n - j) * sizeof *idx);
-        idx[j] = (uint16_t)v;
-        n++;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        size_t lk = ll + k16(t + ll + 2 + 2 * idx[i]);
-        if (lk + 6 > len)
-            return;
-        unsigned type = k16(t + lk), flag = k16(t + lk + 2), nsub = k16(t + lk + 4);
-        if ((flag & ~0x0009u) || lk + 6 + 2 * (size_t)nsub > len)
-            return; /* only RightToLeft (meaningless here) and IgnoreMarks */
-        set->first[set->nlookups] = (uint16_t)k->nsub;
-        unsigned pairs = 0;
-        for (unsigned s = 0; s < nsub; s++) {
-            size_t st = lk + k16(t + lk + 6 + 2 * s);
-            unsigned ty = type;
-            if (type == 9) {
-                if (st + 8 > len || k16(t + st) != 1)
-                    return;
-                ty = k16(t + st + 2);
-                st += ((size_t)k16(t + st + 4) << 16) | k16(t + st + 6);
-            }
-            if (ty == 2 && kern_add_sub(k, st) == 0)
-                pairs++;
-            else if (ty != 8 || !kern_marks_only(k, st))
-                return;
-        }
-        /* a lookup of contexts that start on marks only (Noto Sans: a wider mark before a
-         * closing bracket) never applies to the words kerned here, which have no marks */
-        if (pairs && pairs != nsub)
-            return;
-        if (pairs)
-            set->nlookups++;
-    }
-    set->first[set->nlookups] = (uint16_t)k->nsub;
-    set->ok = 1;
-}
-
-static int has_table(hb_face_t *face, hb_tag_t tag) {
-    hb_blob_t *b = hb_face_reference_table(face, tag);
-    int r = hb_blob_get_length(b) > 0;
-    hb_blob_destroy(b);
-    return r;
-}
-
-/* A face's kerning reader in k (zeroed memory), or NULL when HarfBuzz must shape all its words. */
-static ov_kern *kern_init(hb_face_t *face, ov_kern *k) {
-    static const hb_tag_t aat[] = { HB_TAG('m', 'o', 'r', 'x'), HB_TAG('m', 'o', 'r', 't'), HB_TAG('k', 'e', 'r', 'x'),
-                                    HB_TAG('t', 'r', 'a', 'k'), HB_TAG('k', 'e', 'r', 'n') };
-    for (size_t i = 0; i < sizeof aat / sizeof aat[0]; i++)
-        if (has_table(face, aat[i]))
-            return NULL;
-    k->gpos_blob = hb_face_reference_table(face, HB_TAG('G', 'P', 'O', 'S'));
-    unsigned len = 0;
-    k->g = (const unsigned char *)hb_blob_get_data(k->gpos_blob, &len);
-    k->glen = len;
-    k->gdef_blob = hb_face_reference_table(face, HB_TAG('G', 'D', 'E', 'F'));
-    unsigned dlen = 0;
-    const unsigned char *d = (const unsigned char *)hb_blob_get_data(k->gdef_blob, &dlen);
-    if (d && dlen >= 6 && k16(d) == 1 && k16(d + 4) && kern_cd_valid(d, dlen, k16(d + 4))) {
-        k->cd = d + k16(d + 4);
-        k->cdlen = dlen - k16(d + 4);
-    }
-    if (!k->g || k->glen < 10) {
-        /* no GPOS: nominal advances */
-        k->latn.ok = k->dflt.ok = 1;
-        return k;
-    }
-    unsigned major = k16(k->g), minor = k16(k->g + 2);
-    int varied = minor >= 1 && (k->glen < 14 || k16(k->g + 10) || k16(k->g + 12));
-    if (major == 1 && !varied) {
-        kern_script(k, HB_SCRIPT_LATIN, &k->latn);
-        kern_script(k, HB_SCRIPT_INVALID, &k->dflt);
-    }
-    if (!k->latn.ok && !k->dflt.ok) {
-        hb_blob_destroy(k->gpos_blob);
-        hb_blob_destroy(k->gdef_blob);
-        return NULL;
-    }
-    return k;
-}
-
-
-/* The characters kerned here have a slot in ov_kern.glyph: U+0000..U+024F and U+2000..U+205F. */
-static int kern_slot(uint32_t cp) { return cp < 0x250 ? (int)cp : cp >= 0x2000 && cp < 0x2060 ? (int)(cp - 0x2000 + 0x250) : -1; }
-
-/* The characters kerned here: Latin letters and common punctuation, symbols and digits, no marks,
- * spaces, format or control characters (HarfBuzz hides, zeroes or substitutes those). *latin is
- * set when cp is a Latin letter. */
-static int kern_char(uint32_t cp, int *latin) {
-    if (cp < 0x21 || (cp > 0x24F && !(cp >= 0x2010 && cp <= 0x2027) && !(cp >= 0x2030 && cp <= 0x205E)) ||
-        cp == 0x7F || (cp >= 0x80 && cp <= 0xA0) || cp == 0xAD || cp == 0x2044)
-        return 0;
-    if ((cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z') || cp == 0xAA || cp == 0xBA ||
-        (cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7))
-        *latin = 1;
-    return 1;
-}
-
-/* Kerns a word: x[i] receives glyph i's advance in font units. 0, or -1 when HarfBuzz must. */
-static int kern_word(const ov_face *fc, const uint32_t *cp, size_t n, int32_t *x) {
-    const ov_kern *k = fc->kern;
-    if (!k || n > WORD_CACHE_MAX)
-        return -1;
-    uint16_t gl[WORD_CACHE_MAX];
-    int latin = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!kern_char(cp[i], &latin))
-            return -1;
-        atomic_uint *slot = (atomic_uint *)&k->glyph[kern_slot(cp[i])];
-        unsigned v = atomic_load_explicit(slot, memory_order_relaxed);
-        if (!v) {
-            /* the face's glyph, not a mark for GDEF, and its advance */
-            hb_codepoint_t g = 0;
-            hb_position_t a = 0;
-            v = KG_KNOWN;
-            if (face_has(fc, cp[i]) && hb_font_get_nominal_glyph(fc->font, cp[i], &g) &&
-                g <= 0xFFFF && !(k->cd && kern_class(k->cd, g) == 3) &&
-                (a = hb_font_get_glyph_h_advance(fc->font, g)) >= 0 && a < 0x3FFF)
-                v |= KG_OK | (unsigned)a << 16 | g;
-            atomic_store_explicit(slot, v, memory_order_relaxed);
-        }
-        if (!(v & KG_OK))
-            return -1;
-        gl[i] = (uint16_t)v;
-        x[i] = (int32_t)(v >> 16 & 0x3FFF);
-    }
-    const kern_set *set = latin ? &k->latn : &k->dflt;
-    if (!set->ok)
-        return -1;
-    const unsigned char *t = k->g;
-    for (unsigned l = 0; l < set->nlookups; l++) {
-        size_t i = 0;
-        while (i < n) {
-            size_t next = i + 1;
-            if (i + 1 < n)
-                for (unsigned si = set->first[l]; si < set->first[l + 1]; si++) {
-                    const kern_sub *s = &k->sub[si];
-                    long ci = kern_cov(t + s->cov, gl[i]);
-                    if (ci < 0)
-                        continue;
-                    const unsigned char *rec = NULL;
-                    if (s->fmt == 1) {
-                        if (ci >= s->c1n)
-                            continue;
-                        const unsigned char *ps = t + s->data - 10 + k16(t + s->data + 2 * ci);
-                        unsigned cnt = k16(ps), stride = 2 + 2 * ((unsigned)s->len1 + s->len2);
-                        long lo = 0, hi = (long)cnt - 1;
-                        while (lo <= hi) {
-                            long mid = (lo + hi) >> 1;
-                            unsigned v = k16(ps + 2 + stride * mid);
-                            if (gl[i + 1] < v)
-                                hi = mid - 1;
-                            else if (gl[i + 1] > v)
-                                lo = mid + 1;
-                            else {
-                                rec = ps + 2 + stride * mid + 2;
-                                break;
-                            }
-                        }
-                        if (!rec)
-                            continue;
-                    } else {
-                        unsigned k1 = kern_class(t + s->cd1, gl[i]), k2 = kern_class(t + s->cd2, gl[i + 1]);
-                        if (k1 >= s->c1n || k2 >= s->c2n)
-                            continue;
-                        rec = t + s->data + 2 * ((size_t)s->len1 + s->len2) * ((size_t)k1 * s->c2n + k2);
-                    }
-                    if (s->xa1 != 0xFFFF)
-                        x[i] += (int16_t)k16(rec + 2 * s->xa1);
-                    if (s->xa2 != 0xFFFF)
-                        x[i + 1] += (int16_t)k16(rec + 2 * (s->len1 + s->xa2));
-                    next = s->len2 ? i + 2 : i + 1;
-                    break;
-                }
-            i = next;
-        }
-    }
-    return 0;
 }
 
 /* What a cached subset depends on besides its characters: which file (path, device, inode, size,
@@ -665,17 +181,16 @@ static int load_face(ov_face *fc) {
     hb_font_set_scale(fc->kern_font, (int)fc->upem, (int)fc->upem);
     hb_font_make_immutable(fc->kern_font);
     fc->scale = 1000.0 / fc->upem;
-    /* the face's tables in one mapping populated at once: calloc cleared all 8 KB + 24 KB + 5 KB
-     * page by page (~8 first touches a face at ~12 us each here) where 10 populated pages cost
-     * ~25 us; kept for the process like the rest of the face */
-    size_t mem_size = 16384 + ADV_CACHE_N * sizeof *fc->adv_cache + sizeof(ov_kern);
+    /* the face's tables in one mapping populated at once: calloc cleared the 8 KB + 24 KB page by
+     * page (~8 first touches a face at ~12 us each here) where 10 populated pages cost ~25 us;
+     * kept for the process like the rest of the face */
+    size_t mem_size = 16384 + ADV_CACHE_N * sizeof *fc->adv_cache;
     unsigned char *mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (mem == MAP_FAILED && !(mem = calloc(1, mem_size)))
         return 0;
     fc->cover = (atomic_uchar *)mem;
     fc->known = (atomic_uchar *)(mem + 8192);
     fc->adv_cache = (atomic_ushort *)(mem + 16384);
-    fc->kern = kern_init(fc->face, (ov_kern *)(mem + 16384 + ADV_CACHE_N * sizeof *fc->adv_cache));
     hb_position_t v = 0;
     if (hb_ot_metrics_get_position(fc->font, HB_OT_METRICS_TAG_HORIZONTAL_ASCENDER, &v))
         fc->ascent = v * fc->scale;
@@ -1005,6 +520,7 @@ static const char *const g_off_features[] = { "-abvm", "-blwm", "-ccmp", "-locl"
                                               "-ltra", "-ltrm", "-rvrn", "+kern" };
 #define NFEAT (sizeof g_off_features / sizeof g_off_features[0])
 #define NPLANS 16
+#define WORD_CACHE_MAX 48
 
 typedef struct shape_plan {
     int face;
@@ -1138,8 +654,29 @@ static hb_shape_plan_t *plan_for(ov_shaper *s, int face, const ov_face *fc) {
     return plan;
 }
 
-/* HarfBuzz's shaping of n characters: out[i] (when out) their advances; returns the total. */
-static double shape_hb(ov_shaper *s, int face, const ov_face *fc, const uint32_t *cp, size_t n, float *out) {
+double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv) {
+    const ov_face *fc = face_of(s->fonts, face);
+    if (!fc || n == 0)
+        return 0;
+    if (n == 1) {
+        double a = ov_font_advance(s->fonts, face, cp[0]);
+        if (adv)
+            adv[0] = (float)a;
+        return a;
+    }
+    float local[WORD_CACHE_MAX];
+    float *out = adv ? adv : n <= WORD_CACHE_MAX ? local : NULL;
+    uint32_t h = 0;
+    if (out && n <= WORD_CACHE_MAX) {
+        h = word_hash(face, cp, n);
+        const word_entry *e = word_find(s, h, face, cp, n);
+        if (e) {
+            double total = 0;
+            for (size_t i = 0; i < n; i++)
+                total += out[i] = s->advs[e->off + i];
+            return total;
+        }
+    }
     hb_buffer_clear_contents(s->buf);
     hb_buffer_add_utf32(s->buf, cp, (int)n, 0, (int)n);
     hb_buffer_guess_segment_properties(s->buf);
@@ -1165,55 +702,6 @@ static double shape_hb(ov_shaper *s, int face, const ov_face *fc, const uint32_t
         if (out && gi[i].cluster < n)
             out[gi[i].cluster] += (float)a;
     }
-    return total;
-}
-
-int ov_font_kern_native(const ov_fonts *f, int face) {
-    const ov_face *fc = face_of(f, face);
-    return fc && fc->kern ? (fc->kern->latn.ok ? 1 : 0) | (fc->kern->dflt.ok ? 2 : 0) : 0;
-}
-
-double ov_shape_harfbuzz(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv) {
-    const ov_face *fc = face_of(s->fonts, face);
-    if (!fc || n == 0)
-        return 0;
-    return shape_hb(s, face, fc, cp, n, adv);
-}
-
-double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv) {
-    const ov_face *fc = face_of(s->fonts, face);
-    if (!fc || n == 0)
-        return 0;
-    if (n == 1) {
-        double a = ov_font_advance(s->fonts, face, cp[0]);
-        if (adv)
-            adv[0] = (float)a;
-        return a;
-    }
-    float local[WORD_CACHE_MAX];
-    float *out = adv ? adv : n <= WORD_CACHE_MAX ? local : NULL;
-    uint32_t h = 0;
-    if (out && n <= WORD_CACHE_MAX) {
-        h = word_hash(face, cp, n);
-        const word_entry *e = word_find(s, h, face, cp, n);
-        if (e) {
-            double total = 0;
-            for (size_t i = 0; i < n; i++)
-                total += out[i] = s->advs[e->off + i];
-            return total;
-        }
-    }
-    double total = 0;
-    int32_t x[WORD_CACHE_MAX];
-    if (out && kern_word(fc, cp, n, x) == 0) {
-        /* as shape_hb sums HarfBuzz's advances */
-        for (size_t i = 0; i < n; i++) {
-            double a = x[i] * fc->scale;
-            total += a;
-            out[i] = (float)a;
-        }
-    } else
-        total = shape_hb(s, face, fc, cp, n, out);
     if (h)
         word_put(s, h, face, cp, n, out);
     return total;

@@ -85,12 +85,6 @@ void ov_shaper_free(ov_shaper *s);
 /** Shapes n characters that face has (no ligatures, kerning on); adv[i] receives the advance of
  *  character i in 1/1000 em, kerning with the next one included. Returns the total. */
 double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv);
-/** The same through HarfBuzz's shaper always (no memo, no GPOS reader): what ov_shape must give,
- *  for tests. */
-double ov_shape_harfbuzz(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv);
-/** Whether ov_shape kerns the face's words itself (1: words with Latin letters, 2: words of common
- *  characters only, 3: both) rather than through HarfBuzz, for tests. */
-int ov_font_kern_native(const ov_fonts *f, int face);
 
 /* ---- hyphenation (hyphenate.c) ---------------------------------------------------------------- */
 typedef struct ov_hyphenator ov_hyphenator;
