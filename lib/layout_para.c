@@ -186,6 +186,8 @@ static void push_word(lay *L, para *P, const uint32_t *w, size_t n, const istyle
         }
         float size = style_size(st);
         float *adv = P->adv + P->ncp;
+        if (L->doc)
+            ov_shaper_cache(L->shaper, L->ov, L->doc, L->doc->text, L->doc->len);
         double total = ov_shape(L->shaper, f, dst, j - i, adv);
         for (size_t k = 0; k < j - i; k++)
             adv[k] = adv[k] * size / 1000.0f;

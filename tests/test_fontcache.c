@@ -1,8 +1,8 @@
-/* The font-subset cache of the PDF backend (pdf.c embed_font): a warm run reuses the subsets and
- * streams a cold run stored and gives the same bytes; entries that are torn, altered or do not
- * parse are ignored and replaced; another character set is another entry; a failed allocation on
- * the warm path is an OCTAVO_E_NOMEM or costs nothing (LeakSanitizer checks the rest in make
- * SAN=1 check). */
+/* The font-subset cache of the PDF backend (pdf.c embed_font) and the shaped-word cache of the
+ * layout (font.c ov_shaper_cache): a warm run reuses what a cold run stored and gives the same
+ * bytes; entries that are torn, altered or do not parse are ignored and replaced; another
+ * character set is another entry; a failed allocation on the warm path is an OCTAVO_E_NOMEM or
+ * costs nothing (LeakSanitizer checks the rest in make SAN=1 check). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdio.h>
@@ -58,15 +58,15 @@ static char *render(const char *md, const char *cache, unsigned flags, size_t *l
     return out;
 }
 
-/* The font entries of a cache folder (up to 16 paths, sorted); returns the count. */
-static int font_entries(const char *cache, char paths[16][512]) {
+/* The entries of a cache folder named prefix... (up to 16 paths, sorted); returns the count. */
+static int entries(const char *cache, const char *prefix, char paths[16][512]) {
     DIR *d = opendir(cache);
     int n = 0;
     if (!d)
         return 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (!strncmp(e->d_name, "font-", 5) && n < 16)
+        if (!strncmp(e->d_name, prefix, strlen(prefix)) && n < 16)
             snprintf(paths[n++], 512, "%s/%s", cache, e->d_name);
     closedir(d);
     qsort(paths, (size_t)n, 512, (int (*)(const void *, const void *))strcmp);
@@ -119,17 +119,17 @@ TEST(test_cold_warm_identical) {
     size_t n1 = 0, n2 = 0;
     char *cold = render(DOC, cache, 0, &n1, -1, NULL);
     char paths[16][512];
-    int ne = font_entries(cache, paths);
+    int ne = entries(cache, "font-", paths);
     CHECKF(ne >= 3, "%d font entries after a cold run (serif, italic, bold, mono, sans are used)", ne);
     char *warm = render(DOC, cache, 0, &n2, -1, NULL);
     CHECKF(same(cold, n1, warm, n2), "cold and warm PDFs differ (%zu vs %zu bytes)", n1, n2);
     CHECKF(same(cold, n1, REF, NREF), "a cached run differs from an uncached one");
-    CHECK_INT(font_entries(cache, paths), ne);
+    CHECK_INT(entries(cache, "font-", paths), ne);
     /* another character set: other entries, the first ones kept */
     size_t n3 = 0;
     char *other = render(DOC2, cache, 0, &n3, -1, NULL);
     CHECK(other != NULL);
-    CHECKF(font_entries(cache, paths) > ne, "a different text made no new entry");
+    CHECKF(entries(cache, "font-", paths) > ne, "a different text made no new entry");
     octavo_buffer_free(cold);
     octavo_buffer_free(warm);
     octavo_buffer_free(other);
@@ -142,7 +142,7 @@ TEST(test_warm_reuses_entry) {
     size_t n = 0;
     octavo_buffer_free(render(DOC, cache, 0, &n, -1, NULL));
     char paths[16][512];
-    int ne = font_entries(cache, paths);
+    int ne = entries(cache, "font-", paths);
     CHECK(ne > 0);
     for (int i = 0; i < ne; i++) {
         size_t fl = 0;
@@ -177,7 +177,7 @@ TEST(test_bad_entries_ignored) {
     size_t n = 0;
     octavo_buffer_free(render(DOC, cache, 0, &n, -1, NULL));
     char paths[16][512];
-    int ne = font_entries(cache, paths);
+    int ne = entries(cache, "font-", paths);
     CHECK(ne > 0);
     size_t gl = 0;
     unsigned char *good = ne ? slurp(paths[0], &gl) : NULL;
@@ -245,6 +245,127 @@ TEST(test_warm_allocfail) {
     printf("warm allocation failures: %d runs\n", k_runs);
 }
 
+/* The shaped words of a document (font.c ov_shaper_cache): stored by a cold run, read back by a
+ * warm one (an entry whose advances were changed changes the warm PDF), ignored when damaged,
+ * foreign (another fonts' identity) or not an entry, and then rewritten. */
+TEST(test_shape_cache) {
+    char cache[600];
+    snprintf(cache, sizeof cache, "%s/c5", dir);
+    size_t n = 0;
+    octavo_buffer_free(render(DOC, cache, 0, &n, -1, NULL));
+    char paths[16][512];
+    CHECK_INT(entries(cache, "shape-", paths), 1);
+    size_t gl = 0;
+    unsigned char *good = slurp(paths[0], &gl);
+    CHECK(good && gl > 16 + 40 && !memcmp(good + 16, "OVW1", 4));
+    if (!good || gl <= 16 + 40)
+        return;
+    /* warm: the same bytes */
+    char *warm = render(DOC, cache, 0, &n, -1, NULL);
+    CHECKF(same(warm, n, REF, NREF), "a warm run with shaped words read back differs");
+    octavo_buffer_free(warm);
+    /* the words are used: every advance doubled, the lines change */
+    {
+        unsigned char *f = malloc(gl);
+        memcpy(f, good, gl);
+        size_t o = 16 + 40;
+        uint32_t count = (uint32_t)f[16 + 36] | (uint32_t)f[16 + 37] << 8 | (uint32_t)f[16 + 38] << 16 |
+                         (uint32_t)f[16 + 39] << 24;
+        for (uint32_t w = 0; w < count && o + 2 <= gl; w++) {
+            unsigned wn = f[o + 1];
+            for (unsigned i = 0; i < wn; i++) {
+                unsigned char *a = f + o + 2 + 4 * wn + 4 * i;
+                uint32_t bits = (uint32_t)a[0] | (uint32_t)a[1] << 8 | (uint32_t)a[2] << 16 | (uint32_t)a[3] << 24;
+                float v;
+                memcpy(&v, &bits, 4);
+                v *= 2;
+                memcpy(&bits, &v, 4);
+                for (int k = 0; k < 4; k++)
+                    a[k] = (unsigned char)(bits >> (8 * k));
+            }
+            o += 2 + 8 * wn + 8;
+        }
+        CHECK(o == gl);
+        reseal(f, gl);
+        spit(paths[0], f, gl);
+        free(f);
+        char *w2 = render(DOC, cache, 0, &n, -1, NULL);
+        CHECKF(w2 && !same(w2, n, REF, NREF), "the stored words were not used");
+        octavo_buffer_free(w2);
+    }
+    /* damaged or foreign entries: the uncached PDF, and the entry written anew */
+    for (int kind = 0; kind < 6; kind++) {
+        unsigned char *f = malloc(gl + 16);
+        memcpy(f, good, gl);
+        size_t fl = gl;
+        int sealed = 1;
+        switch (kind) {
+        case 0: f[gl - 3] ^= 0x10; sealed = 0; break;  /* bad CRC */
+        case 1: f[16 + 10] ^= 1; break;                /* another fonts' identity */
+        case 2: f[16] = 'X'; break;                    /* not an entry */
+        case 3: fl = gl - 6; break;                    /* a word cut short */
+        case 4: f[16 + 36] ^= 4; break;                /* another word count */
+        case 5: f[16 + 40] = 99; break;                /* a face that does not exist */
+        }
+        if (sealed)
+            reseal(f, fl);
+        spit(paths[0], f, fl);
+        size_t wl = 0;
+        char *w3 = render(DOC, cache, 0, &wl, -1, NULL);
+        CHECKF(same(w3, wl, REF, NREF), "shape entry damage %d: the PDF differs from the uncached one", kind);
+        size_t al = 0;
+        unsigned char *again = slurp(paths[0], &al);
+        CHECKF(again && al == gl && !memcmp(again, good, gl), "shape entry damage %d: not replaced", kind);
+        free(again);
+        octavo_buffer_free(w3);
+        free(f);
+    }
+    free(good);
+}
+
+/* A book of two documents (one shaper for both): cold, warm and uncached give the same bytes. */
+static char *render_book(const char *cache, size_t *len) {
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.resource_root = dir;
+    o.cache_dir = cache;
+    o.flags = cache ? 0 : OCTAVO_NO_CACHE;
+    octavo_error err;
+    octavo *ov = octavo_new(&o, &err);
+    if (!ov)
+        return NULL;
+    octavo_book *book = octavo_book_new(ov);
+    octavo_doc *a = NULL, *b = NULL;
+    char *out = NULL;
+    int ok = book && octavo_doc_load(ov, "a.md", DOC, strlen(DOC), &a, &err) == OCTAVO_OK &&
+             octavo_doc_load(ov, "b.md", DOC2, strlen(DOC2), &b, &err) == OCTAVO_OK;
+    if (ok) {
+        /* the book owns them from here, also on failure */
+        ok = octavo_book_add(book, a, &err) == OCTAVO_OK;
+        ok = octavo_book_add(book, b, &err) == OCTAVO_OK && ok;
+        a = b = NULL;
+    }
+    if (ok && octavo_book_render_buffer(book, OCTAVO_FORMAT_PDF, &out, len, &err) != OCTAVO_OK)
+        fprintf(stderr, "book: %s\n", err.message);
+    octavo_doc_free(a);
+    octavo_doc_free(b);
+    octavo_book_free(book);
+    octavo_free(ov);
+    return out;
+}
+
+TEST(test_book) {
+    char cache[600];
+    snprintf(cache, sizeof cache, "%s/c6", dir);
+    size_t n0 = 0, n1 = 0, n2 = 0;
+    char *ref = render_book(NULL, &n0), *cold = render_book(cache, &n1), *warm = render_book(cache, &n2);
+    CHECK(ref && n0 > 1000);
+    CHECKF(same(ref, n0, cold, n1) && same(ref, n0, warm, n2), "book PDFs differ (%zu, %zu, %zu bytes)", n0, n1, n2);
+    octavo_buffer_free(ref);
+    octavo_buffer_free(cold);
+    octavo_buffer_free(warm);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -255,6 +376,8 @@ int main(void) {
     RUN(test_cold_warm_identical);
     RUN(test_warm_reuses_entry);
     RUN(test_bad_entries_ignored);
+    RUN(test_shape_cache);
+    RUN(test_book);
     RUN(test_warm_allocfail);
     octavo_buffer_free(REF);
     char cmd[600];
