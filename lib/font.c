@@ -128,12 +128,20 @@ static hb_blob_t *tables_but_gsub(hb_face_t *face, hb_tag_t tag, void *user_data
  * a code point is in the face's code point set exactly when it has a nominal glyph (checked on
  * every installed face by tests/test_font.c). Any thread may learn a bit: the coverage bit is set
  * before the known bit is released. */
-static int face_has(const ov_face *fc, uint32_t cp) {
+static int face_learn(const ov_face *fc, uint32_t cp);
+
+static inline int face_has(const ov_face *fc, uint32_t cp) {
     if (cp >= 0x10000)
         return 0;
     unsigned char bit = (unsigned char)(1u << (cp & 7));
     if (atomic_load_explicit(&fc->known[cp >> 3], memory_order_acquire) & bit)
         return (atomic_load_explicit(&fc->cover[cp >> 3], memory_order_relaxed) & bit) != 0;
+    return face_learn(fc, cp);
+}
+
+/* face_has the first time cp is asked about (out of line: the rare path). */
+static int face_learn(const ov_face *fc, uint32_t cp) {
+    unsigned char bit = (unsigned char)(1u << (cp & 7));
     hb_codepoint_t g = 0;
     int has = hb_font_get_nominal_glyph(fc->font, cp, &g) ? 1 : 0;
     if (has)
@@ -209,7 +217,15 @@ static int load_face(ov_face *fc) {
 
 /* The face, loaded on first use (faces are process-wide and read-only once loaded). NULL when the
  * face is not installed or cannot be read. */
-static ov_face *ready(ov_face *fc) {
+static ov_face *ready_slow(ov_face *fc);
+
+static inline ov_face *ready(ov_face *fc) {
+    if (atomic_load_explicit(&fc->state, memory_order_acquire) == 1)
+        return fc; /* loaded: every call after the first (inline, ~10,000 times a document) */
+    return ready_slow(fc);
+}
+
+static ov_face *ready_slow(ov_face *fc) {
     int st = atomic_load_explicit(&fc->state, memory_order_acquire);
     if (st == 1)
         return fc;
