@@ -1,8 +1,9 @@
 /*
  * Font metrics for the layout engine: the faces of fonts/fonts.conf, each loaded with HarfBuzz
- * the first time a document needs it (coverage, advances, vertical metrics), kept for the
- * process, and shaped with HarfBuzz for kerning. Ligatures and contextual alternates are off: the
- * PDF backend draws one glyph per character, so what we measure is what is drawn.
+ * the first time a document needs it (coverage and advances learnt per character, vertical
+ * metrics), kept for the process, and shaped with HarfBuzz for kerning. Ligatures and contextual
+ * alternates are off: the PDF backend draws one glyph per character, so what we measure is what
+ * is drawn.
  * The backend embeds subsets made here with HarfBuzz's subsetter (ov_font_make_subset): only the
  * glyphs of the characters a document uses (composite glyphs' components included), no hinting,
  * no layout tables.
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <hb-ot.h>
@@ -92,7 +95,9 @@ typedef struct ov_face {
     unsigned upem;
     double scale;              /* 1000 / upem */
     double ascent, descent, capheight;
-    unsigned char *cover;      /* BMP coverage bitmap (8 KiB) */
+    unsigned char id[32];      /* the file and the subsetter, for caches (ov_font_identity) */
+    atomic_uchar *cover;       /* BMP coverage bitmap (8 KiB), valid where known has the bit */
+    atomic_uchar *known;       /* code points asked about already (face_has) */
     atomic_ushort *adv_cache;  /* nominal advances of U+0000..U+2FFF in font units + 1 (0: not known
                                   yet), filled as characters are asked about (any thread) */
 } ov_face;
@@ -117,14 +122,60 @@ static hb_blob_t *tables_but_gsub(hb_face_t *face, hb_tag_t tag, void *user_data
     return hb_face_reference_table((hb_face_t *)user_data, tag);
 }
 
+/* Whether the face maps cp (BMP) to a glyph, learnt on first ask: a cmap lookup per distinct
+ * character where listing every code point of each face at load (hb_face_collect_unicodes, and
+ * 28,596 of them for the CJK fallback) cost ~250,000 instructions a face. The same answer:
+ * a code point is in the face's code point set exactly when it has a nominal glyph (checked on
+ * every installed face by tests/test_font.c). Any thread may learn a bit: the coverage bit is set
+ * before the known bit is released. */
+static int face_learn(const ov_face *fc, uint32_t cp);
+
+static inline int face_has(const ov_face *fc, uint32_t cp) {
+    if (cp >= 0x10000)
+        return 0;
+    unsigned char bit = (unsigned char)(1u << (cp & 7));
+    if (atomic_load_explicit(&fc->known[cp >> 3], memory_order_acquire) & bit)
+        return (atomic_load_explicit(&fc->cover[cp >> 3], memory_order_relaxed) & bit) != 0;
+    return face_learn(fc, cp);
+}
+
+/* face_has the first time cp is asked about (out of line: the rare path). */
+static int face_learn(const ov_face *fc, uint32_t cp) {
+    unsigned char bit = (unsigned char)(1u << (cp & 7));
+    hb_codepoint_t g = 0;
+    int has = hb_font_get_nominal_glyph(fc->font, cp, &g) ? 1 : 0;
+    if (has)
+        atomic_fetch_or_explicit(&fc->cover[cp >> 3], bit, memory_order_relaxed);
+    atomic_fetch_or_explicit(&fc->known[cp >> 3], bit, memory_order_release);
+    return has;
+}
+
+/* What a cached subset depends on besides its characters: which file (path, device, inode, size,
+ * modification time: a replaced or edited font gets a new identity without its bytes being read),
+ * and how it is subset (HarfBuzz's version and SUBSET_RECIPE, to be changed with the subsetting
+ * code below). The length HarfBuzz read goes in too, should the file change under the stat. */
+#define SUBSET_RECIPE "subset-1: glyf loca head hhea hmtx maxp cmap OS/2 post name; no hinting"
+
+static void face_identity(ov_face *fc, const struct stat *st, unsigned blob_len) {
+    char s[1024];
+    int n = snprintf(s, sizeof s, "%s|%llu|%llu|%lld|%lld.%09ld|%u|%s|%s", fc->path, (unsigned long long)st->st_dev,
+                     (unsigned long long)st->st_ino, (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+                     (long)st->st_mtim.tv_nsec, blob_len, hb_version_string(), SUBSET_RECIPE);
+    ov_sha256(s, n > 0 && (size_t)n < sizeof s ? (size_t)n : sizeof s - 1, fc->id);
+}
+
 /* Loads a face's HarfBuzz objects, coverage and advance cache. Returns 1 on success. */
 static int load_face(ov_face *fc) {
+    struct stat st;
+    if (stat(fc->path, &st) != 0)
+        return 0;
     hb_blob_t *blob = hb_blob_create_from_file(fc->path);
     if (!blob || hb_blob_get_length(blob) == 0) {
         hb_blob_destroy(blob);
         return 0;
     }
     fc->blob = blob;
+    face_identity(fc, &st, hb_blob_get_length(blob));
     fc->face = hb_face_create(blob, 0);
     fc->upem = hb_face_get_upem(fc->face);
     if (!fc->upem)
@@ -138,6 +189,16 @@ static int load_face(ov_face *fc) {
     hb_font_set_scale(fc->kern_font, (int)fc->upem, (int)fc->upem);
     hb_font_make_immutable(fc->kern_font);
     fc->scale = 1000.0 / fc->upem;
+    /* the face's tables in one mapping populated at once: calloc cleared the 8 KB + 24 KB page by
+     * page (~8 first touches a face at ~12 us each here) where 10 populated pages cost ~25 us;
+     * kept for the process like the rest of the face */
+    size_t mem_size = 16384 + ADV_CACHE_N * sizeof *fc->adv_cache;
+    unsigned char *mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (mem == MAP_FAILED && !(mem = calloc(1, mem_size)))
+        return 0;
+    fc->cover = (atomic_uchar *)mem;
+    fc->known = (atomic_uchar *)(mem + 8192);
+    fc->adv_cache = (atomic_ushort *)(mem + 16384);
     hb_position_t v = 0;
     if (hb_ot_metrics_get_position(fc->font, HB_OT_METRICS_TAG_HORIZONTAL_ASCENDER, &v))
         fc->ascent = v * fc->scale;
@@ -151,26 +212,20 @@ static int load_face(ov_face *fc) {
         fc->capheight = v * fc->scale;
     else
         fc->capheight = 0.7 * fc->ascent;
-    fc->cover = calloc(8192, 1);
-    fc->adv_cache = calloc(ADV_CACHE_N, sizeof *fc->adv_cache);
-    if (!fc->cover || !fc->adv_cache)
-        return 0;
-    hb_set_t *set = hb_set_create();
-    hb_face_collect_unicodes(fc->face, set);
-    hb_codepoint_t first = HB_SET_VALUE_INVALID, last = HB_SET_VALUE_INVALID;
-    while (hb_set_next_range(set, &first, &last) && first < 0x10000) {
-        if (last > 0xFFFF)
-            last = 0xFFFF;
-        for (hb_codepoint_t cp = first; cp <= last; cp++)
-            fc->cover[cp >> 3] |= (unsigned char)(1u << (cp & 7));
-    }
-    hb_set_destroy(set);
     return 1;
 }
 
 /* The face, loaded on first use (faces are process-wide and read-only once loaded). NULL when the
  * face is not installed or cannot be read. */
-static ov_face *ready(ov_face *fc) {
+static ov_face *ready_slow(ov_face *fc);
+
+static inline ov_face *ready(ov_face *fc) {
+    if (atomic_load_explicit(&fc->state, memory_order_acquire) == 1)
+        return fc; /* loaded: every call after the first (inline, ~10,000 times a document) */
+    return ready_slow(fc);
+}
+
+static ov_face *ready_slow(ov_face *fc) {
     int st = atomic_load_explicit(&fc->state, memory_order_acquire);
     if (st == 1)
         return fc;
@@ -258,11 +313,19 @@ const char *ov_font_path(const ov_fonts *f, int face) {
     return fc ? fc->path : NULL;
 }
 
+int ov_font_identity(const ov_fonts *f, int face, unsigned char id[32]) {
+    const ov_face *fc = face_of(f, face);
+    if (!fc)
+        return -1;
+    memcpy(id, fc->id, 32);
+    return 0;
+}
+
 int ov_font_has(const ov_fonts *f, int face, uint32_t cp) {
     const ov_face *fc = face_of(f, face);
     if (!fc || cp >= 0x10000)
         return 0;
-    return (fc->cover[cp >> 3] >> (cp & 7)) & 1;
+    return face_has(fc, cp);
 }
 
 int ov_font_pick(const ov_fonts *f, int face, uint32_t cp) {
@@ -274,7 +337,7 @@ int ov_font_pick(const ov_fonts *f, int face, uint32_t cp) {
     for (int k = 0; f->chain[face][k] >= 0; k++) {
         int c = f->chain[face][k];
         const ov_face *fc = ready(&m->faces[c]);
-        if (fc && (fc->cover[cp >> 3] >> (cp & 7)) & 1)
+        if (fc && face_has(fc, cp))
             return c;
     }
     return -1;
@@ -291,7 +354,7 @@ double ov_font_advance(const ov_fonts *f, int face, uint32_t cp) {
     }
     hb_codepoint_t g = 0;
     hb_position_t a = 0;
-    if (cp < 0x10000 && ((fc->cover[cp >> 3] >> (cp & 7)) & 1) && hb_font_get_nominal_glyph(fc->font, cp, &g))
+    if (cp < 0x10000 && face_has(fc, cp) && hb_font_get_nominal_glyph(fc->font, cp, &g))
         a = hb_font_get_glyph_h_advance(fc->font, g);
     if (a < 0)
         a = 0;
@@ -486,6 +549,9 @@ typedef struct word_entry {
     uint32_t hash;
     uint16_t face, n;
     uint32_t off;              /* in cps / advs */
+    int fresh;                 /* loaded from the cache and not asked for yet */
+    double total;              /* the total HarfBuzz gave (the first time a word is shaped, its
+                                  total; later times the sum of its float advances, as ever) */
 } word_entry;
 
 struct ov_shaper {
@@ -499,7 +565,15 @@ struct ov_shaper {
     uint32_t *cps;
     float *advs;
     size_t npool, cappool;
+    /* the words a document shaped, kept across runs (ov_shaper_cache) */
+    const octavo *cache_ov;
+    const void *cache_doc;     /* the document, or &g_cache_over once a second one came */
+    char cache_key[72];
+    int dirty;                 /* words shaped by HarfBuzz since the entry was read */
 };
+
+static const char g_cache_over = 0;
+static void shaper_save(ov_shaper *s);
 
 ov_shaper *ov_shaper_new(const ov_fonts *f) {
     ov_shaper *s = ov_calloc(1, sizeof *s);
@@ -520,6 +594,7 @@ ov_shaper *ov_shaper_new(const ov_fonts *f) {
 void ov_shaper_free(ov_shaper *s) {
     if (!s)
         return;
+    shaper_save(s);
     for (int i = 0; i < s->nplans; i++)
         hb_shape_plan_destroy(s->plans[i].plan);
     hb_buffer_destroy(s->buf);
@@ -536,11 +611,11 @@ static uint32_t word_hash(int face, const uint32_t *cp, size_t n) {
     return h ? h : 1;
 }
 
-static const word_entry *word_find(const ov_shaper *s, uint32_t h, int face, const uint32_t *cp, size_t n) {
+static word_entry *word_find(ov_shaper *s, uint32_t h, int face, const uint32_t *cp, size_t n) {
     if (!s->capwords)
         return NULL;
     for (size_t i = h & (s->capwords - 1); s->words[i].hash; i = (i + 1) & (s->capwords - 1)) {
-        const word_entry *e = &s->words[i];
+        word_entry *e = &s->words[i];
         if (e->hash == h && e->face == face && e->n == n && !memcmp(s->cps + e->off, cp, n * sizeof *cp))
             return e;
     }
@@ -548,7 +623,8 @@ static const word_entry *word_find(const ov_shaper *s, uint32_t h, int face, con
 }
 
 /* Keeps a word's advances; a failed allocation only means it is not kept. */
-static void word_put(ov_shaper *s, uint32_t h, int face, const uint32_t *cp, size_t n, const float *adv) {
+static void word_put(ov_shaper *s, uint32_t h, int face, const uint32_t *cp, size_t n, const float *adv, double total,
+                     int fresh) {
     if (s->npool + n > s->cappool) {
         size_t nc = s->cappool ? s->cappool * 2 : 4096;
         while (nc < s->npool + n)
@@ -586,6 +662,8 @@ static void word_put(ov_shaper *s, uint32_t h, int face, const uint32_t *cp, siz
     s->words[i].face = (uint16_t)face;
     s->words[i].n = (uint16_t)n;
     s->words[i].off = (uint32_t)s->npool;
+    s->words[i].fresh = fresh;
+    s->words[i].total = total;
     memcpy(s->cps + s->npool, cp, n * sizeof *cp);
     memcpy(s->advs + s->npool, adv, n * sizeof *adv);
     s->npool += n;
@@ -622,11 +700,16 @@ double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv
     uint32_t h = 0;
     if (out && n <= WORD_CACHE_MAX) {
         h = word_hash(face, cp, n);
-        const word_entry *e = word_find(s, h, face, cp, n);
+        word_entry *e = word_find(s, h, face, cp, n);
         if (e) {
             double total = 0;
             for (size_t i = 0; i < n; i++)
                 total += out[i] = s->advs[e->off + i];
+            if (e->fresh) {
+                /* the first time in this run: what HarfBuzz's shaping returned */
+                e->fresh = 0;
+                total = e->total;
+            }
             return total;
         }
     }
@@ -655,7 +738,206 @@ double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv
         if (out && gi[i].cluster < n)
             out[gi[i].cluster] += (float)a;
     }
-    if (h)
-        word_put(s, h, face, cp, n, out);
+    if (h) {
+        word_put(s, h, face, cp, n, out, total, 0);
+        s->dirty = 1;
+    }
     return total;
+}
+
+/* ---- shaped words kept across runs. A one-document conversion shaped some 700 words with
+ * HarfBuzz, and made a shape plan per face (its first use builds HarfBuzz's GPOS accelerators):
+ * ~12 M instructions, a fifth of a run. HarfBuzz's results for a document's words are stored in
+ * the cache folder when the shaper is done, under a key of the document's bytes and of everything
+ * shaping depends on (each font file's identity, HarfBuzz's version, the features), and read back
+ * the next time the same document is set: its words then need no shaping at all. An entry is
+ *     "OVW1" | the fonts' identity (32 bytes) | count | per word: face, n (bytes), n code points,
+ *     n advances (float bits), the total (double bits), numbers little-endian
+ * An entry is used only when it carries the same fonts' identity, and its words are compared
+ * whole, so even another document's entry (a key collision) would give HarfBuzz's results; one
+ * that does not parse is ignored and replaced. A word read back returns the total HarfBuzz gave
+ * it the first time it is asked for, as when it was shaped: cold and warm runs set the same
+ * lines. */
+#define SHAPE_ENTRY_MAX (8u << 20)
+
+static unsigned char g_fonts_id[32];
+static pthread_once_t g_fonts_id_once = PTHREAD_ONCE_INIT;
+
+/* The identity of every face's font file, HarfBuzz and the shaping features. */
+static void fonts_id_init(void) {
+    ov_buf b;
+    ov_buf_init(&b);
+    ov_buf_printf(&b, "octavo-shape-1|%s|hb %s|", OCTAVO_VERSION_STRING, hb_version_string());
+    for (size_t i = 0; i < NFEAT; i++)
+        ov_buf_puts(&b, g_off_features[i]);
+    for (int i = 0; i < OV_NFACES; i++) {
+        const char *p = g_fonts.faces[g_fonts.alias[i]].path;
+        struct stat st;
+        uint64_t v[6] = { (uint64_t)i, 0, 0, 0, 0, 0 };
+        if (p && stat(p, &st) == 0) {
+            v[1] = (uint64_t)st.st_dev, v[2] = (uint64_t)st.st_ino, v[3] = (uint64_t)st.st_size;
+            v[4] = (uint64_t)st.st_mtim.tv_sec, v[5] = (uint64_t)st.st_mtim.tv_nsec;
+            ov_buf_puts(&b, p);
+        }
+        ov_buf_put(&b, v, sizeof v);
+    }
+    if (b.failed)
+        memset(g_fonts_id, 0, sizeof g_fonts_id); /* all zero: no cache */
+    else
+        ov_sha256(b.data, b.len, g_fonts_id);
+    ov_buf_free(&b);
+}
+
+/* A 128-bit hash of the document's bytes for the entry's key (~1 instruction a byte where SHA-256
+ * took 45: 0.6 M for a post). It only picks which entry to read: what is read must carry the
+ * fonts' identity, and its words are compared whole. */
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= UINT64_C(0xBF58476D1CE4E5B9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
+
+static void doc_hash(const void *data, size_t n, unsigned char out[16]) {
+    const unsigned char *p = data;
+    uint64_t a = UINT64_C(0x9E3779B97F4A7C15) ^ n, b = UINT64_C(0xC2B2AE3D27D4EB4F);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        a = mix64(a ^ w);
+        b = (b ^ w) * UINT64_C(0x100000001B3) + a;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, n - i);
+    a = mix64(a ^ w ^ ((uint64_t)(n - i) << 56));
+    b = mix64(b ^ a);
+    memcpy(out, &a, 8);
+    memcpy(out + 8, &b, 8);
+}
+
+static void put32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Reads an entry into the memo (empty before); 0, or -1 (nothing read) when it does not parse. */
+static int shaper_load(ov_shaper *s, const unsigned char *e, size_t len) {
+    if (len < 40 || memcmp(e, "OVW1", 4) != 0 || memcmp(e + 4, g_fonts_id, 32) != 0)
+        return -1;
+    uint32_t count = get32(e + 36);
+    /* check all of it before keeping any */
+    size_t o = 40;
+    for (uint32_t w = 0; w < count; w++) {
+        if (len - o < 2)
+            return -1;
+        unsigned face = e[o], n = e[o + 1];
+        if (face >= OV_NFACES || n < 2 || n > WORD_CACHE_MAX || (len - o - 2) < 8u * n + 8)
+            return -1;
+        o += 2 + 8u * n + 8;
+    }
+    if (o != len)
+        return -1;
+    o = 40;
+    for (uint32_t w = 0; w < count; w++) {
+        unsigned face = e[o], n = e[o + 1];
+        uint32_t cp[WORD_CACHE_MAX];
+        float adv[WORD_CACHE_MAX];
+        const unsigned char *p = e + o + 2;
+        for (unsigned i = 0; i < n; i++) {
+            cp[i] = get32(p + 4 * i);
+            uint32_t bits = get32(p + 4 * n + 4 * i);
+            memcpy(&adv[i], &bits, 4);
+        }
+        uint64_t tb = (uint64_t)get32(p + 8 * n) | (uint64_t)get32(p + 8 * n + 4) << 32;
+        double total;
+        memcpy(&total, &tb, 8);
+        word_put(s, word_hash((int)face, cp, n), (int)face, cp, n, adv, total, 1);
+        o += 2 + 8u * n + 8;
+    }
+    return 0;
+}
+
+/* Stores the memo's words (when HarfBuzz shaped any since the entry was read), best effort. */
+static void shaper_save(ov_shaper *s) {
+    if (!s->cache_ov || !s->dirty || !s->nwords)
+        return;
+    s->dirty = 0;
+    size_t len = 40 + s->nwords * (2 + 8) + s->npool * 8;
+    if (len > SHAPE_ENTRY_MAX)
+        return;
+    unsigned char *e = ov_malloc(len);
+    if (!e)
+        return;
+    memcpy(e, "OVW1", 4);
+    memcpy(e + 4, g_fonts_id, 32);
+    put32(e + 36, (uint32_t)s->nwords);
+    size_t o = 40;
+    for (size_t i = 0; i < s->capwords; i++) {
+        const word_entry *w = &s->words[i];
+        if (!w->hash)
+            continue;
+        e[o] = (unsigned char)w->face;
+        e[o + 1] = (unsigned char)w->n;
+        unsigned char *p = e + o + 2;
+        for (unsigned k = 0; k < w->n; k++) {
+            uint32_t bits;
+            memcpy(&bits, &s->advs[w->off + k], 4);
+            put32(p + 4 * k, s->cps[w->off + k]);
+            put32(p + 4 * w->n + 4 * k, bits);
+        }
+        uint64_t tb;
+        memcpy(&tb, &w->total, 8);
+        put32(p + 8 * w->n, (uint32_t)tb);
+        put32(p + 8 * w->n + 4, (uint32_t)(tb >> 32));
+        o += 2 + 8u * w->n + 8;
+    }
+    ov_cache_put(s->cache_ov, s->cache_key, e, o);
+    ov_free(e);
+}
+
+void ov_shaper_cache(ov_shaper *s, const octavo *ov, const void *doc, const void *text, size_t len) {
+    if (!s || s->cache_doc == doc || s->cache_doc == &g_cache_over)
+        return;
+    if (s->cache_doc) {
+        /* a second document (a book): what the first one shaped is stored, and no more */
+        shaper_save(s);
+        s->cache_ov = NULL;
+        s->cache_doc = &g_cache_over;
+        return;
+    }
+    s->cache_doc = doc;
+    if (!ov || !ov->cache_dir || !*ov->cache_dir || (ov->opt.flags & OCTAVO_NO_CACHE) || s->nwords)
+        return;
+    pthread_once(&g_fonts_id_once, fonts_id_init);
+    static const unsigned char zero[32];
+    if (!memcmp(g_fonts_id, zero, 32))
+        return;
+    unsigned char h[32];
+    {
+        /* the document's bytes, then the fonts' identity */
+        unsigned char d[48];
+        doc_hash(text, len, d);
+        memcpy(d + 16, g_fonts_id, 32);
+        ov_sha256(d, sizeof d, h);
+    }
+    static const char hx[] = "0123456789abcdef";
+    memcpy(s->cache_key, "shape-", 6);
+    for (int i = 0; i < 32; i++) {
+        s->cache_key[6 + 2 * i] = hx[h[i] >> 4];
+        s->cache_key[7 + 2 * i] = hx[h[i] & 15];
+    }
+    s->cache_key[70] = 0;
+    s->cache_ov = ov;
+    unsigned char *e = NULL;
+    size_t elen = 0;
+    if (ov_cache_get(ov, s->cache_key, &e, &elen)) {
+        if (shaper_load(s, e, elen) != 0)
+            s->dirty = 1; /* replaced when the shaper is done */
+        ov_free(e);
+    }
 }

@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <hyphen.h>
@@ -31,7 +34,7 @@ struct ov_hyphenator {
     char lang[16];
     int loaded;                /* a dictionary was found and read */
     /* Liang's patterns, read from the file's text */
-    char *text;
+    const char *text;          /* the dictionary file, mapped */
     size_t len;
     uint32_t *slot;            /* open addressing: the hash's top byte << 24 | (offset of the pattern
                                   + 1); 0: empty (a 64 KB table for English: memory touched costs) */
@@ -50,6 +53,32 @@ static int is_digit(int c) { return c >= '0' && c <= '9'; }
 
 static uint32_t fnv_step(uint32_t h, unsigned char c) { return (h ^ c) * 16777619u; }
 
+/* What a byte is inside a pattern: a letter (hashed), a digit (a value) or its end (a blank, a
+ * line end, '/' before a replacement, '%' before a comment). One table lookup a byte where a chain
+ * of comparisons took a third of the load's 2.1 M instructions. */
+enum { C_LETTER = 0, C_DIGIT = 1, C_END = 2 };
+static const unsigned char g_class[256] = {
+    ['0'] = C_DIGIT, ['1'] = C_DIGIT, ['2'] = C_DIGIT, ['3'] = C_DIGIT, ['4'] = C_DIGIT,
+    ['5'] = C_DIGIT, ['6'] = C_DIGIT, ['7'] = C_DIGIT, ['8'] = C_DIGIT, ['9'] = C_DIGIT,
+    ['\n'] = C_END, ['\r'] = C_END, [' '] = C_END, ['\t'] = C_END, ['/'] = C_END, ['%'] = C_END,
+};
+
+/* The number of line feeds in n bytes, eight at a time (a memchr call per line cost more). */
+static size_t count_lines(const char *p, size_t n) {
+    size_t count = 0, i = 0;
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t x = w ^ (ones * '\n'); /* a zero byte where a line feed was */
+        uint64_t z = ~(((x & ~highs) + ~highs) | x) & highs; /* exactly the zero bytes' high bits */
+        count += (size_t)(((z >> 7) * ones) >> 56); /* the sum of the 0/1 bytes (no popcnt in -march=x86-64) */
+    }
+    for (; i < n; i++)
+        count += p[i] == '\n';
+    return count;
+}
+
 /* The end of the pattern starting at p (a blank, a '/', a comment, a line end or the end). */
 static const char *pattern_end(const char *p, const char *end) {
     while (p < end && *p != '\n' && *p != '\r' && *p != ' ' && *p != '\t' && *p != '/' && *p != '%')
@@ -65,65 +94,89 @@ static int slot_insert(struct ov_hyphenator *h, uint32_t hash, size_t off) {
     return 0;
 }
 
+/* The dictionary file, mapped read-only with its pages populated at once (this kind of machine
+ * charges ~12 us per page touched one at a time, 2-3 us populated: reading the 104 KB English
+ * file into a buffer cost ~680 us, mapping it ~200 us). NULL when it cannot be mapped. */
+static const char *map_file(const char *path, size_t *len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size < (16l << 20))
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return NULL;
+    *len = (size_t)st.st_size;
+    return p;
+}
+
+/* Zeroed memory for the pattern table, populated at once likewise (never freed, like the
+ * dictionaries). */
+static void *table_alloc(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* The number after a keyword on the line [p, end), as atoi would read it, bounded. */
+static int keyword_value(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    int v = 0;
+    while (p < end && is_digit((unsigned char)*p) && v < 1000)
+        v = v * 10 + (*p++ - '0');
+    return v;
+}
+
+static int starts_with(const char *p, const char *end, const char *kw) {
+    size_t n = strlen(kw);
+    return (size_t)(end - p) >= n && memcmp(p, kw, n) == 0;
+}
+
 /* Reads a one-level dictionary into h; returns 1, or 0 when the file cannot be read or holds a
  * compound level (the caller then uses libhyphen). */
 static int load_patterns(struct ov_hyphenator *h, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    size_t n = 0;
+    const char *text = map_file(path, &n); /* offsets take 24 bits: map_file stops at 16 MB */
+    if (!text)
         return 0;
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return 0;
-    }
-    long n = ftell(f);
-    if (n <= 0 || n >= (16l << 20) || fseek(f, 0, SEEK_SET) != 0) { /* offsets take 24 bits */
-        fclose(f);
-        return 0;
-    }
-    char *text = malloc((size_t)n + 1);
-    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
-        free(text);
-        fclose(f);
-        return 0;
-    }
-    fclose(f);
-    text[n] = 0;
     const char *end = text + n;
     /* the table: at least half as many slots again as lines */
-    size_t lines = 1;
-    for (const char *p = text; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-        lines++;
+    size_t lines = 1 + count_lines(text, n);
     uint32_t cap = 1024;
     while (cap < lines + lines / 2 && cap < (1u << 30))
         cap <<= 1;
-    h->slot = calloc(cap, sizeof *h->slot);
+    h->slot = table_alloc(cap * sizeof *h->slot);
     if (!h->slot) {
-        free(text);
+        munmap((void *)text, n);
         return 0;
     }
     h->mask = cap - 1;
     h->text = text;
-    h->len = (size_t)n;
+    h->len = n;
     /* the first line names the character set */
-    const char *p = memchr(text, '\n', (size_t)n);
+    const char *p = memchr(text, '\n', n);
     p = p ? p + 1 : end;
     while (p < end) {
         unsigned char c = (unsigned char)*p;
         if (c == '%' || (c >= 'A' && c <= 'Z')) {
             /* a comment, or a keyword line (LEFTHYPHENMIN 2, NOHYPHEN ..., NEXTLEVEL) */
-            if (!strncmp(p, "NEXTLEVEL", 9)) {
-                free(h->slot);
-                free(text);
+            const char *eol = memchr(p, '\n', (size_t)(end - p));
+            if (!eol)
+                eol = end;
+            if (starts_with(p, eol, "NEXTLEVEL")) {
+                munmap(h->slot, cap * sizeof *h->slot);
+                munmap((void *)text, n);
                 h->slot = NULL;
                 h->text = NULL;
                 return 0;
             }
-            if (!strncmp(p, "LEFTHYPHENMIN", 13))
-                h->lhmin = atoi(p + 13);
-            else if (!strncmp(p, "RIGHTHYPHENMIN", 14))
-                h->rhmin = atoi(p + 14);
-            const char *eol = memchr(p, '\n', (size_t)(end - p));
-            p = eol ? eol + 1 : end;
+            if (starts_with(p, eol, "LEFTHYPHENMIN"))
+                h->lhmin = keyword_value(p + 13, eol);
+            else if (starts_with(p, eol, "RIGHTHYPHENMIN"))
+                h->rhmin = keyword_value(p + 14, eol);
+            p = eol < end ? eol + 1 : end;
             continue;
         }
         if (c == '\n' || c == '\r' || c == ' ' || c == '\t') {
@@ -136,12 +189,12 @@ static int load_patterns(struct ov_hyphenator *h, const char *path) {
         int keylen = 0;
         for (; q < end; q++) {
             c = (unsigned char)*q;
-            if (c >= '0' && c <= '9')
-                continue;
-            if (c == '\n' || c == '\r' || c == ' ' || c == '\t' || c == '/' || c == '%')
+            unsigned char k = g_class[c];
+            if (k == C_LETTER) {
+                hash = fnv_step(hash, c);
+                keylen++;
+            } else if (k == C_END)
                 break;
-            hash = fnv_step(hash, c);
-            keylen++;
         }
         if (q < end && *q == '/')
             h->nonstandard = 1;

@@ -45,6 +45,10 @@ typedef struct ov_fonts ov_fonts;
 int ov_fonts_get(const ov_fonts **out, octavo_error *err);
 /** The font file of a face, or NULL when it is not installed. */
 const char *ov_font_path(const ov_fonts *f, int face);
+/** What a subset of the face depends on besides its characters, for caches: a SHA-256 of the
+ *  font file's identity (path, inode, size, modification time) and of the subsetter (HarfBuzz's
+ *  version, font.c's settings). Returns 0, or -1 when the face cannot be loaded. */
+int ov_font_identity(const ov_fonts *f, int face, unsigned char id[32]);
 /** Whether the face has a glyph for the code point. */
 int ov_font_has(const ov_fonts *f, int face, uint32_t cp);
 /** The face that draws cp: face itself, else the first of its fallback chain that has it; -1 when
@@ -81,6 +85,12 @@ void ov_shaper_free(ov_shaper *s);
 /** Shapes n characters that face has (no ligatures, kerning on); adv[i] receives the advance of
  *  character i in 1/1000 em, kerning with the next one included. Returns the total. */
 double ov_shape(ov_shaper *s, int face, const uint32_t *cp, size_t n, float *adv);
+/** Keeps the words the shaper shapes for the document doc (its bytes: text, len) in ov's cache:
+ *  they are read back when a shaper starts on the same bytes (the fonts and HarfBuzz unchanged),
+ *  so that they need no shaping, and stored when the shaper is freed. Call it before shaping the
+ *  document's words; calls for the same doc do nothing, and a second document ends the caching
+ *  (books: what the first one shaped is stored). Results are the same with or without it. */
+void ov_shaper_cache(ov_shaper *s, const octavo *ov, const void *doc, const void *text, size_t len);
 
 /* ---- hyphenation (hyphenate.c) ---------------------------------------------------------------- */
 typedef struct ov_hyphenator ov_hyphenator;

@@ -186,6 +186,8 @@ static void push_word(lay *L, para *P, const uint32_t *w, size_t n, const istyle
         }
         float size = style_size(st);
         float *adv = P->adv + P->ncp;
+        if (L->doc)
+            ov_shaper_cache(L->shaper, L->ov, L->doc, L->doc->text, L->doc->len);
         double total = ov_shape(L->shaper, f, dst, j - i, adv);
         for (size_t k = 0; k < j - i; k++)
             adv[k] = adv[k] * size / 1000.0f;
@@ -559,27 +561,44 @@ static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut
     }
 }
 
-static void prepare_breaks(lay *L, para *P, float width, int hyphenate) {
-    size_t cap = P->n * 2 + 16, n = 0;
-    pitem *out = ov_malloc(cap * sizeof *out);
-    if (!out) {
+/* Splits the boxes of P at their break points (hyphenation when asked, hyphens and dashes, CJK,
+ * URLs, boxes wider than the line). The split items go to a new array, made at the first box
+ * that splits: when none does, P->it stays as it is (no copy: most paragraphs set without
+ * hyphenation have nothing to split). Returns the array P->it had when it was replaced (the
+ * caller frees or keeps it), NULL when P->it was kept. */
+/* The first change to a paragraph's items (a box that splits, a glue between two boxes): the items
+ * before item i, as they are, start the new list. */
+static int materialise(lay *L, const para *P, size_t i, pitem **out, size_t *n, size_t *cap) {
+    if (*out) return 0;
+    *cap = P->n * 2 + 16;
+    *out = ov_malloc(*cap * sizeof **out);
+    if (!*out) {
         L->nomem = 1;
-        return;
+        return -1;
     }
+    memcpy(*out, P->it, i * sizeof **out);
+    *n = i;
+    return 0;
+}
+
+static pitem *prepare_breaks(lay *L, para *P, float width, int hyphenate) {
+    size_t cap = 0, n = 0;
+    pitem *out = NULL;
     unsigned char cut[WORD_MAX + 8];
     for (size_t i = 0; i < P->n && !L->nomem; i++) {
         pitem *b = &P->it[i];
         /* boxes in two fonts side by side (an ideograph from the CJK font, a Latin word from the
          * text font): the same break as inside a box */
-        if (b->type == OV_LB_BOX && b->nc && n && out[n - 1].type == OV_LB_BOX && out[n - 1].nc &&
-            cjk_break_between(P->cp[out[n - 1].c0 + out[n - 1].nc - 1], P->cp[b->c0])) {
+        const pitem *prev = out ? (n ? &out[n - 1] : NULL) : (i ? &P->it[i - 1] : NULL);
+        if (b->type == OV_LB_BOX && b->nc && prev && prev->type == OV_LB_BOX && prev->nc &&
+            cjk_break_between(P->cp[prev->c0 + prev->nc - 1], P->cp[b->c0])) {
             pitem g;
             cjk_glue(&g, b);
-            if (out[n - 1].link != b->link) g.link = 0, g.internal = 0;
-            if (out_push(L, &out, &n, &cap, &g)) break;
+            if (prev->link != b->link) g.link = 0, g.internal = 0;
+            if (materialise(L, P, i, &out, &n, &cap) || out_push(L, &out, &n, &cap, &g)) break;
         }
         if (b->type != OV_LB_BOX || b->nc < 2 || b->nc > WORD_MAX) {
-            if (out_push(L, &out, &n, &cap, b)) break;
+            if (out && out_push(L, &out, &n, &cap, b)) break;
             continue;
         }
         const uint32_t *w = P->cp + b->c0;
@@ -649,16 +668,24 @@ static void prepare_breaks(lay *L, para *P, float width, int hyphenate) {
                     cut[k] = 4;
         }
         if (!any) {
-            if (out_push(L, &out, &n, &cap, b)) break;
+            if (out && out_push(L, &out, &n, &cap, b)) break;
             continue;
         }
+        if (materialise(L, P, i, &out, &n, &cap)) break;
         pitem copy = *b;
         emit_split(L, P, &copy, cut, &out, &n, &cap);
     }
-    ov_free(P->it);
+    if (!out)
+        return NULL;
+    if (L->nomem) {
+        ov_free(out);
+        return NULL;
+    }
+    pitem *old = P->it;
     P->it = out;
     P->n = n;
     P->cap = cap;
+    return old;
 }
 
 /* ---- setting lines */
@@ -739,34 +766,23 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
     if (hyphenate && !ragged) {
         /* TeX's first pass: without hyphenation, within a pretolerance; only paragraphs that
          * cannot be set so well are hyphenated (and the patterns loaded only then) */
-        pitem *saved = ov_malloc((P->n ? P->n : 1) * sizeof *saved);
-        if (!saved) {
-            L->nomem = 1;
-            return;
-        }
-        size_t nsaved = P->n;
-        memcpy(saved, P->it, P->n * sizeof *saved);
-        prepare_breaks(L, P, width, 0);
+        size_t nsaved = P->n, capsaved = P->cap;
+        pitem *saved = prepare_breaks(L, P, width, 0); /* the items as they were, when split */
         nlines = L->nomem ? -1 : break_lines(L, P, width, 0, 1, &br);
         if (nlines == 0) {
-            if (P->cap < nsaved) {
-                pitem *q = ov_realloc(P->it, nsaved * sizeof *q);
-                if (!q)
-                    nlines = -1;
-                else {
-                    P->it = q;
-                    P->cap = nsaved;
-                }
+            /* back to the items as they were: the unsplit array (break_lines only appended to it) */
+            if (saved) {
+                ov_free(P->it);
+                P->it = saved;
+                P->cap = capsaved;
+                saved = NULL;
             }
-            if (nlines == 0) {
-                memcpy(P->it, saved, nsaved * sizeof *saved);
-                P->n = nsaved;
-            }
+            P->n = nsaved;
         }
         ov_free(saved);
     }
     if (nlines == 0) {
-        prepare_breaks(L, P, width, hyphenate);
+        ov_free(prepare_breaks(L, P, width, hyphenate));
         nlines = L->nomem ? -1 : break_lines(L, P, width, ragged, 0, &br);
     }
     if (nlines < 0) {

@@ -290,24 +290,6 @@ static unsigned char *pdf_deflate(pdfw *w, const void *p, size_t n, int level, s
     return z;
 }
 
-/* A stream of data, deflated here (level 6, as libharu would) and read from our buffer. */
-static HPDF_Dict new_stream(pdfw *w, const void *data, size_t len) {
-    size_t zlen = 0;
-    unsigned char *z = pdf_deflate(w, data, len, 6, &zlen);
-    if (!z)
-        return NULL;
-    HPDF_Dict d = HPDF_DictStream_New(w->pdf->mmgr, w->pdf->xref);
-    if (!d) {
-        ov_free(z);
-        return NULL;
-    }
-    if (stream_take(w, d, z, zlen, z) < 0)
-        return NULL;
-    d->filter = HPDF_STREAM_FILTER_NONE;
-    d->write_fn = name_flate_filter;
-    return d;
-}
-
 static int add_num(HPDF_Dict d, const char *key, double v) {
     if (v == floor(v) && fabs(v) < 1e9)
         return HPDF_Dict_AddNumber(d, key, (HPDF_INT32)v);
@@ -329,7 +311,227 @@ static void hex4(char *o, unsigned v) {
     o[3] = hx[v & 15];
 }
 
-/* Subsets a font to what its pages draw and makes its PDF objects. */
+/* ---- a font's embedded data, cached. Subsetting a font (HarfBuzz) and deflating its program were
+ * most of a one-document conversion's font work (12% of a run), and the same characters of the
+ * same font file always give the same bytes: they are kept in the cache folder, under a key of
+ * everything they depend on (the font file's and the subsetter's identity, the characters, the
+ * face, the library's and zlib's versions, the compression level). An entry holds what the font's
+ * objects are made of, in one block, numbers little-endian:
+ *     "OVF1" | n | Length1 | Flags | 9 doubles: ItalicAngle, Ascent, Descent, CapHeight, StemV,
+ *     FontBBox | PostScript name (64 bytes, NUL-padded) | the 3 streams' lengths | n widths
+ *     (doubles) | font program | CIDToGIDMap | ToUnicode (the streams deflated)
+ * A cold run makes the entry, stores it, then builds the objects from it exactly as a warm run
+ * builds them from the cached copy: the two cannot give different bytes. An entry that does not
+ * parse is a miss (the cache already refuses torn and altered files by their CRC). */
+#define FONT_LEVEL 6 /* as libharu would; the cost is paid once per font and character set */
+#define FONT_HEAD (4 + 4 * 4 + 9 * 8 + 64 + 3 * 4)
+
+typedef struct font_entry {
+    size_t n;
+    uint32_t len1;
+    int flags;
+    double m[9];               /* ItalicAngle, Ascent, Descent, CapHeight, StemV, FontBBox */
+    char psname[64];
+    const unsigned char *width; /* n doubles */
+    const unsigned char *prog, *map, *uni;
+    size_t prog_len, map_len, uni_len;
+} font_entry;
+
+static void fe_put32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t fe_get32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void fe_putd(unsigned char *p, double d) {
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+static double fe_getd(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+static int psname_char(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+}
+
+/* The cache key of a font's entry: "font-" and 64 hex digits. -1 when the face cannot be had. */
+static int font_key(pdfw *w, const pfont *pf, const unsigned char cps_hash[32], size_t n, char key[72]) {
+    unsigned char id[32], h[32];
+    if (ov_font_identity(w->ly->fonts, pf->face, id) != 0)
+        return -1;
+    char s[256];
+    int k = snprintf(s, sizeof s, "octavo-pdf-font-1|%s|zlib %s|level %d|face %d|n %zu|", OCTAVO_VERSION_STRING,
+                     zlibVersion(), FONT_LEVEL, pf->face, n);
+    if (k < 0 || (size_t)k + 64 > sizeof s)
+        return -1;
+    memcpy(s + k, id, 32);
+    memcpy(s + k + 32, cps_hash, 32);
+    ov_sha256(s, (size_t)k + 64, h);
+    static const char hx[] = "0123456789abcdef";
+    memcpy(key, "font-", 5);
+    for (int i = 0; i < 32; i++) {
+        key[5 + 2 * i] = hx[h[i] >> 4];
+        key[6 + 2 * i] = hx[h[i] & 15];
+    }
+    key[69] = 0;
+    return 0;
+}
+
+/* Reads an entry made for n characters; 0, or -1 when it is not one. */
+static int font_entry_parse(const unsigned char *e, size_t len, size_t n, font_entry *fe) {
+    if (len < FONT_HEAD || memcmp(e, "OVF1", 4) != 0 || fe_get32(e + 4) != n)
+        return -1;
+    fe->n = n;
+    fe->len1 = fe_get32(e + 8);
+    fe->flags = (int)fe_get32(e + 12);
+    const unsigned char *p = e + 20;
+    for (int k = 0; k < 9; k++, p += 8) {
+        fe->m[k] = fe_getd(p);
+        if (!isfinite(fe->m[k]) || fabs(fe->m[k]) > 1e6)
+            return -1;
+    }
+    memcpy(fe->psname, p, 64);
+    p += 64;
+    if (fe->psname[63] || !fe->psname[0])
+        return -1;
+    for (const char *s = fe->psname; *s; s++)
+        if (!psname_char(*s))
+            return -1;
+    fe->prog_len = fe_get32(p);
+    fe->map_len = fe_get32(p + 4);
+    fe->uni_len = fe_get32(p + 8);
+    p += 12;
+    if (!fe->len1 || fe->flags < 0 || fe->flags > 0x7FFFF || (len - FONT_HEAD) / 8 < n ||
+        len - FONT_HEAD - 8 * n != fe->prog_len + fe->map_len + fe->uni_len || !fe->prog_len || !fe->map_len ||
+        !fe->uni_len)
+        return -1;
+    fe->width = p;
+    for (size_t i = 0; i < n; i++) {
+        double d = fe_getd(p + 8 * i);
+        if (!isfinite(d) || fabs(d) > 1e6)
+            return -1;
+    }
+    fe->prog = p + 8 * n;
+    fe->map = fe->prog + fe->prog_len;
+    fe->uni = fe->map + fe->map_len;
+    return 0;
+}
+
+/* Subsets the font to the n characters cps and makes its entry (ov_malloc'd). NULL with *rc an
+ * octavo_code, or OCTAVO_E_PDF when deflating failed. */
+static unsigned char *font_entry_make(pdfw *w, const pfont *pf, const uint32_t *cps, size_t n, size_t *len, int *rc) {
+    ov_font_subset sub;
+    *rc = ov_font_make_subset(w->ly->fonts, pf->face, cps, n, &sub);
+    if (*rc)
+        return NULL;
+    unsigned char *e = NULL, *zp = NULL, *zm = NULL, *zu = NULL;
+    size_t lp = 0, lm = 0, lu = 0;
+    *rc = OCTAVO_E_NOMEM;
+    /* codes -> glyphs */
+    unsigned char *map = ov_calloc(n + 1, 2);
+    ov_buf m;
+    ov_buf_init(&m);
+    if (!map || sub.len > UINT32_MAX)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        map[2 * (i + 1)] = (unsigned char)(sub.gid[i] >> 8);
+        map[2 * (i + 1) + 1] = (unsigned char)sub.gid[i];
+    }
+    /* ToUnicode: a bfchar CMap (a bfrange one broke Ghostscript 10.0) */
+    ov_buf_puts(&m, "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+                    "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+                    "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+                    "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
+    for (size_t i = 0; i < n; i += 100) {
+        size_t nb = n - i < 100 ? n - i : 100;
+        ov_buf_printf(&m, "%zu beginbfchar\n", nb);
+        for (size_t k = i; k < i + nb; k++) {
+            char line[16] = "<0000> <0000>\n";
+            hex4(line + 1, (unsigned)(k + 1));
+            hex4(line + 8, cps[k]);
+            ov_buf_put(&m, line, 14);
+        }
+        ov_buf_puts(&m, "endbfchar\n");
+    }
+    ov_buf_puts(&m, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+    if (m.failed)
+        goto out;
+    zp = pdf_deflate(w, sub.data, sub.len, FONT_LEVEL, &lp);
+    zm = zp ? pdf_deflate(w, map, (n + 1) * 2, FONT_LEVEL, &lm) : NULL;
+    zu = zm ? pdf_deflate(w, m.data, m.len, FONT_LEVEL, &lu) : NULL;
+    if (!zu) {
+        if (!w->nomem)
+            *rc = OCTAVO_E_PDF;
+        goto out;
+    }
+    if (lp > UINT32_MAX || lm > UINT32_MAX || lu > UINT32_MAX)
+        goto out;
+    *len = FONT_HEAD + 8 * n + lp + lm + lu;
+    e = ov_malloc(*len);
+    if (!e)
+        goto out;
+    memcpy(e, "OVF1", 4);
+    fe_put32(e + 4, (uint32_t)n);
+    fe_put32(e + 8, (uint32_t)sub.len);
+    fe_put32(e + 12, (uint32_t)sub.flags);
+    fe_put32(e + 16, 0);
+    double mv[9] = { sub.italic_angle, sub.ascent, sub.descent, sub.capheight, sub.stemv,
+                     sub.bbox[0], sub.bbox[1], sub.bbox[2], sub.bbox[3] };
+    unsigned char *p = e + 20;
+    for (int k = 0; k < 9; k++, p += 8)
+        fe_putd(p, mv[k]);
+    memset(p, 0, 64);
+    memcpy(p, sub.psname, strnlen(sub.psname, 63));
+    p += 64;
+    fe_put32(p, (uint32_t)lp);
+    fe_put32(p + 4, (uint32_t)lm);
+    fe_put32(p + 8, (uint32_t)lu);
+    p += 12;
+    for (size_t i = 0; i < n; i++, p += 8)
+        fe_putd(p, sub.width[i]);
+    memcpy(p, zp, lp);
+    memcpy(p + lp, zm, lm);
+    memcpy(p + lp + lm, zu, lu);
+    *rc = OCTAVO_OK;
+out:
+    if (*rc == OCTAVO_E_NOMEM)
+        w->nomem = 1;
+    ov_free(map);
+    ov_buf_free(&m);
+    ov_free(zp);
+    ov_free(zm);
+    ov_free(zu);
+    ov_font_subset_free(&sub);
+    return e;
+}
+
+/* A stream of data deflated already, read from our buffer (owned: freed with the document, or at
+ * once on failure). */
+static HPDF_Dict deflated_stream(pdfw *w, const unsigned char *z, size_t zlen, void *owned) {
+    HPDF_Dict d = HPDF_DictStream_New(w->pdf->mmgr, w->pdf->xref);
+    if (!d) {
+        ov_free(owned);
+        return NULL;
+    }
+    if (stream_take(w, d, z, zlen, owned) < 0)
+        return NULL;
+    d->filter = HPDF_STREAM_FILTER_NONE;
+    d->write_fn = name_flate_filter;
+    return d;
+}
+
+/* Subsets a font to what its pages draw and makes its PDF objects (the subset and its streams
+ * from the cache when they are there). */
 static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
     if (!pf->count)
         return 0;
@@ -340,27 +542,49 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
     for (uint32_t k = 0; k < 1024; k++)
         for (uint64_t bits = pf->used[k]; bits; bits &= bits - 1)
             cps[n++] = k * 64 + (uint32_t)__builtin_ctzll(bits);
-    ov_font_subset sub;
-    int rc = ov_font_make_subset(w->ly->fonts, pf->face, cps, n, &sub);
-    if (rc) {
-        ov_free(cps);
-        return ov_error(err, rc, OCTAVO_STAGE_PDF, w->docname, 0, 0, "cannot subset the font %s", pf->path);
+    unsigned char h[32];
+    ov_sha256(cps, n * sizeof *cps, h);
+    char key[72];
+    int cached = font_key(w, pf, h, n, key) == 0;
+    unsigned char *e = NULL;
+    size_t elen = 0;
+    font_entry fe;
+    if (cached && ov_cache_get(w->ov, key, &e, &elen) && font_entry_parse(e, elen, n, &fe) != 0) {
+        ov_free(e);
+        e = NULL;
     }
+    if (!e) {
+        int rc = OCTAVO_OK;
+        e = font_entry_make(w, pf, cps, n, &elen, &rc);
+        if (!e) {
+            ov_free(cps);
+            if (rc == OCTAVO_E_PDF)
+                return fail(w, err, "to embed a font");
+            return ov_error(err, rc, OCTAVO_STAGE_PDF, w->docname, 0, 0,
+                            rc == OCTAVO_E_NOMEM ? NULL : "cannot subset the font %s", pf->path);
+        }
+        if (font_entry_parse(e, elen, n, &fe) != 0) {
+            ov_free(e);
+            ov_free(cps);
+            return ov_error(err, OCTAVO_E_FONT, OCTAVO_STAGE_PDF, w->docname, 0, 0, "cannot subset the font %s",
+                            pf->path);
+        }
+        if (cached)
+            ov_cache_put(w->ov, key, e, elen);
+    }
+    ov_free(cps);
     /* a subset tag from the characters: the same text gives the same name */
     char base[96];
-    {
-        unsigned char h[32];
-        ov_sha256(cps, n * sizeof *cps, h);
-        for (int k = 0; k < 6; k++)
-            base[k] = (char)('A' + h[k] % 26);
-        base[6] = '+';
-        snprintf(base + 7, sizeof base - 7, "%s", sub.psname);
-    }
+    for (int k = 0; k < 6; k++)
+        base[k] = (char)('A' + h[k] % 26);
+    base[6] = '+';
+    snprintf(base + 7, sizeof base - 7, "%s", fe.psname);
     HPDF_MMgr mm = w->pdf->mmgr;
     int ok = 1;
-    /* the font program */
-    HPDF_Dict file = new_stream(w, sub.data, sub.len);
-    ok = ok && file && HPDF_Dict_AddNumber(file, "Length1", (HPDF_INT32)sub.len) == HPDF_OK;
+    /* the font program; its stream owns the entry, which the others read (all live as long as the
+     * document) */
+    HPDF_Dict file = deflated_stream(w, fe.prog, fe.prog_len, e);
+    ok = ok && file && HPDF_Dict_AddNumber(file, "Length1", (HPDF_INT32)fe.len1) == HPDF_OK;
     /* the descriptor */
     HPDF_Dict desc = ok ? new_dict(w) : NULL;
     ok = ok && desc;
@@ -368,27 +592,17 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
         HPDF_Array bbox = HPDF_Array_New(mm);
         ok = bbox && HPDF_Dict_AddName(desc, "Type", "FontDescriptor") == HPDF_OK &&
              HPDF_Dict_AddName(desc, "FontName", base) == HPDF_OK &&
-             HPDF_Dict_AddNumber(desc, "Flags", sub.flags) == HPDF_OK && HPDF_Dict_Add(desc, "FontBBox", bbox) == HPDF_OK &&
-             add_num(desc, "ItalicAngle", floor(sub.italic_angle * 100 + 0.5) / 100) == HPDF_OK &&
-             add_num(desc, "Ascent", floor(sub.ascent + 0.5)) == HPDF_OK &&
-             add_num(desc, "Descent", floor(sub.descent + 0.5)) == HPDF_OK &&
-             add_num(desc, "CapHeight", floor(sub.capheight + 0.5)) == HPDF_OK &&
-             add_num(desc, "StemV", floor(sub.stemv + 0.5)) == HPDF_OK && HPDF_Dict_Add(desc, "FontFile2", file) == HPDF_OK;
+             HPDF_Dict_AddNumber(desc, "Flags", fe.flags) == HPDF_OK && HPDF_Dict_Add(desc, "FontBBox", bbox) == HPDF_OK &&
+             add_num(desc, "ItalicAngle", floor(fe.m[0] * 100 + 0.5) / 100) == HPDF_OK &&
+             add_num(desc, "Ascent", floor(fe.m[1] + 0.5)) == HPDF_OK &&
+             add_num(desc, "Descent", floor(fe.m[2] + 0.5)) == HPDF_OK &&
+             add_num(desc, "CapHeight", floor(fe.m[3] + 0.5)) == HPDF_OK &&
+             add_num(desc, "StemV", floor(fe.m[4] + 0.5)) == HPDF_OK && HPDF_Dict_Add(desc, "FontFile2", file) == HPDF_OK;
         for (int k = 0; k < 4 && ok; k++)
-            ok = HPDF_Array_AddNumber(bbox, (HPDF_INT32)floor(sub.bbox[k] + 0.5)) == HPDF_OK;
+            ok = HPDF_Array_AddNumber(bbox, (HPDF_INT32)floor(fe.m[5 + k] + 0.5)) == HPDF_OK;
     }
     /* codes -> glyphs */
-    unsigned char *map = ok ? ov_calloc(n + 1, 2) : NULL;
-    int nomem = ok && !map; /* our allocations failing are OCTAVO_E_NOMEM, not a libharu failure */
-    HPDF_Dict cidmap = NULL;
-    if (map) {
-        for (size_t i = 0; i < n; i++) {
-            map[2 * (i + 1)] = (unsigned char)(sub.gid[i] >> 8);
-            map[2 * (i + 1) + 1] = (unsigned char)sub.gid[i];
-        }
-        cidmap = new_stream(w, map, (n + 1) * 2);
-        ov_free(map);
-    }
+    HPDF_Dict cidmap = ok ? deflated_stream(w, fe.map, fe.map_len, NULL) : NULL;
     ok = ok && cidmap;
     /* the descendant font */
     HPDF_Dict cid = ok ? new_dict(w) : NULL;
@@ -407,34 +621,11 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
              HPDF_Array_Add(W, run) == HPDF_OK && HPDF_Dict_Add(cid, "CIDToGIDMap", cidmap) == HPDF_OK;
         /* the advances the layout measured with (exact: no rounding to whole units) */
         for (size_t i = 0; i < n && ok; i++)
-            ok = array_num(run, sub.width[i]) == HPDF_OK;
+            ok = array_num(run, fe_getd(fe.width + 8 * i)) == HPDF_OK;
     }
-    /* ToUnicode: a bfchar CMap (a bfrange one broke Ghostscript 10.0) */
-    HPDF_Dict tounicode = NULL;
-    if (ok) {
-        ov_buf m;
-        ov_buf_init(&m);
-        ov_buf_puts(&m, "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
-                        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
-                        "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-                        "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n");
-        for (size_t i = 0; i < n; i += 100) {
-            size_t nb = n - i < 100 ? n - i : 100;
-            ov_buf_printf(&m, "%zu beginbfchar\n", nb);
-            for (size_t k = i; k < i + nb; k++) {
-                char line[16] = "<0000> <0000>\n";
-                hex4(line + 1, (unsigned)(k + 1));
-                hex4(line + 8, cps[k]);
-                ov_buf_put(&m, line, 14);
-            }
-            ov_buf_puts(&m, "endbfchar\n");
-        }
-        ov_buf_puts(&m, "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
-        tounicode = m.failed ? NULL : new_stream(w, m.data, m.len);
-        nomem |= m.failed;
-        ov_buf_free(&m);
-        ok = tounicode != NULL;
-    }
+    /* ToUnicode: the characters of the codes */
+    HPDF_Dict tounicode = ok ? deflated_stream(w, fe.uni, fe.uni_len, NULL) : NULL;
+    ok = ok && tounicode;
     /* the font */
     HPDF_Dict font = ok ? new_dict(w) : NULL;
     ok = ok && font;
@@ -447,10 +638,6 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
              HPDF_Dict_Add(font, "DescendantFonts", desc_fonts) == HPDF_OK && HPDF_Array_Add(desc_fonts, cid) == HPDF_OK &&
              HPDF_Dict_Add(font, "ToUnicode", tounicode) == HPDF_OK;
     }
-    ov_free(cps);
-    ov_font_subset_free(&sub);
-    if (nomem && !w->error)
-        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, w->docname, 0, 0, NULL);
     if (!ok || w->error)
         return fail(w, err, "to embed a font");
     pf->font = font;
