@@ -212,4 +212,9 @@ int ov_layout_doc(octavo_doc *doc, ov_layout *out, octavo_error *err);
 int ov_layout_book(octavo_book *book, ov_layout *out, octavo_error *err);
 void ov_layout_free(ov_layout *ly);
 
+/** Test hook (pdf.c): the number of threads that prepare a PDF's images ahead of the writer, for
+ *  renders started from the calling thread afterwards; -1 (the default): one per online CPU but
+ *  the writer's, 0: none (each image prepared when the writer reaches it). */
+void ov_test_pdf_prep_threads(int n);
+
 #endif

@@ -22,8 +22,10 @@
  *  - an error handler that records and returns (no longjmp); every status is checked.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hpdf.h>
 #include <hpdf_conf.h>
@@ -35,6 +37,13 @@
 
 #include "image_int.h"
 #include "layout.h"
+
+/* A deflater kept across streams (zlib keeps ~270 KB of state: made once, not once per stream, it
+ * is also the pages of memory touched once): the document's, and one per image-preparing thread. */
+typedef struct zctx {
+    z_stream zs;
+    int ready, level;
+} zctx;
 
 typedef struct pfont {
     const char *path;
@@ -52,13 +61,13 @@ typedef struct pdfw {
     const char *docname;
     HPDF_STATUS error, detail;
     int nomem;                 /* one of our own allocations failed (an OCTAVO_E_NOMEM, not libharu's) */
-    z_stream zs;               /* the compressor of every stream (pdf_deflate) */
-    int zready, zlevel;
+    zctx z;                    /* the compressor of every stream written here (pdf_deflate) */
     pfont fonts[OV_NFACES];
     int nfonts;
     int face_font[OV_NFACES];  /* face -> index in fonts, -1 */
     HPDF_Image *images;
     HPDF_Page *pages;
+    struct prepool *prepp;     /* the images prepared ahead (prep_start) */
     unsigned char hash[32];
     /* tagged PDF: the marked-content sequences written, in order (page, MCID, element) */
     struct mcref {
@@ -256,38 +265,48 @@ static HPDF_STATUS name_dct_filter(HPDF_Dict d, HPDF_Stream s) {
     return HPDF_Stream_WriteStr(s, "/Filter /DCTDecode\012");
 }
 
-/* Deflates n bytes with the document's one compressor (zlib keeps ~270 KB of state: made once,
- * not once per stream, it is also the pages of memory touched once). NULL when out of memory. */
-static unsigned char *pdf_deflate(pdfw *w, const void *p, size_t n, int level, size_t *zlen) {
-    if (!w->zready) {
-        memset(&w->zs, 0, sizeof w->zs);
-        if (deflateInit(&w->zs, level) != Z_OK) {
-            w->nomem = 1;
+/* Deflates with z's compressor, at level. NULL when out of memory (*nomem set) or when zlib fails. */
+static unsigned char *zctx_deflate(zctx *z, const void *p, size_t n, int level, size_t *zlen, int *nomem) {
+    if (!z->ready) {
+        memset(&z->zs, 0, sizeof z->zs);
+        if (deflateInit(&z->zs, level) != Z_OK) {
+            *nomem = 1;
             return NULL;
         }
-        w->zready = 1;
-        w->zlevel = level;
+        z->ready = 1;
+        z->level = level;
     } else {
-        deflateReset(&w->zs);
-        if (level != w->zlevel && deflateParams(&w->zs, level, Z_DEFAULT_STRATEGY) == Z_OK)
-            w->zlevel = level;
+        deflateReset(&z->zs);
+        if (level != z->level && deflateParams(&z->zs, level, Z_DEFAULT_STRATEGY) == Z_OK)
+            z->level = level;
     }
-    uLong cap = deflateBound(&w->zs, (uLong)n);
-    unsigned char *z = ov_malloc(cap ? cap : 1);
-    if (!z) {
-        w->nomem = 1;
+    uLong cap = deflateBound(&z->zs, (uLong)n);
+    unsigned char *out = ov_malloc(cap ? cap : 1);
+    if (!out) {
+        *nomem = 1;
         return NULL;
     }
-    w->zs.next_in = (Bytef *)p;
-    w->zs.avail_in = (uInt)n;
-    w->zs.next_out = z;
-    w->zs.avail_out = (uInt)cap;
-    if (deflate(&w->zs, Z_FINISH) != Z_STREAM_END) {
-        ov_free(z);
+    z->zs.next_in = (Bytef *)p;
+    z->zs.avail_in = (uInt)n;
+    z->zs.next_out = out;
+    z->zs.avail_out = (uInt)cap;
+    if (deflate(&z->zs, Z_FINISH) != Z_STREAM_END) {
+        ov_free(out);
         return NULL;
     }
-    *zlen = cap - w->zs.avail_out;
-    return z;
+    *zlen = cap - z->zs.avail_out;
+    return out;
+}
+
+static void zctx_end(zctx *z) {
+    if (z->ready)
+        deflateEnd(&z->zs);
+    z->ready = 0;
+}
+
+/* Deflates n bytes with the document's one compressor. NULL when out of memory. */
+static unsigned char *pdf_deflate(pdfw *w, const void *p, size_t n, int level, size_t *zlen) {
+    return zctx_deflate(&w->z, p, n, level, zlen, &w->nomem);
 }
 
 /* A stream of data, deflated here (level 6, as libharu would) and read from our buffer. */
@@ -589,49 +608,56 @@ static uint32_t get_le32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* A cached drawing: "OVF1", width, height, colour planes (1 or 3), colour data length, then the
- * deflated colour plane and the deflated alpha plane (empty: none). */
-static HPDF_Image image_from_cache(pdfw *w, unsigned char *c, size_t n) {
-    if (n < 20 || memcmp(c, "OVF1", 4) != 0) {
-        ov_free(c);
-        return NULL;
+/* ---- images prepared ahead of the writer. What an image becomes at its placed size (photos a
+ * JPEG, drawings an "OVF1" entry: width, height, colour planes (1 or 3), colour data length, the
+ * deflated colour plane, the deflated alpha plane (empty: none)) is exactly what the
+ * converted-image cache keeps, so that a warm rebuild decodes and compresses nothing. Making it
+ * (decode, downscale, encode: nearly all of a cold build's time) touches neither libharu nor the
+ * diagnostics, so it runs on worker threads while the writer embeds fonts and writes pages; the
+ * writer only wraps ready bytes in image objects, in page order, so the file is the same whichever
+ * thread prepared what. */
+
+enum { PREP_TODO, PREP_RUNNING, PREP_DONE };
+
+typedef struct prep {
+    ov_layout_image *im;
+    unsigned max_w, max_h;
+    int photo;                 /* becomes a JPEG (else an OVF1 entry) */
+    int pass;                  /* a JPEG the writer tries to place as it is first (not prepared ahead) */
+    int used;                  /* drawn on some page */
+    int dup;                   /* an earlier image with the same bytes and size whose result is shared, or -1 */
+    int state;
+    size_t cost;               /* bytes of pixels it holds while prepared */
+    unsigned char *data;       /* the result (ov_free, after the document is saved); NULL: none */
+    size_t len;
+    int nomem;                 /* an allocation of ours failed (the render fails) */
+    int warn;                  /* a warning the writer gives when it places the image (a code), or 0 */
+    char msg[OCTAVO_ERROR_SIZE];
+} prep;
+
+/* Whether cached or prepared bytes are what the writer can place (the cache's own checks cover
+ * length and CRC; this covers a foreign or stale entry). */
+static int prep_bytes_ok(const octavo *ov, int photo, const unsigned char *c, size_t n) {
+    if (photo) {
+        ov_image_info info;
+        return ov_image_probe(ov, c, n, &info, NULL) == OCTAVO_OK && info.format == OV_IMG_JPEG &&
+               (info.components == 1 || info.components == 3) && info.orientation <= 1 && info.width && info.height;
     }
+    if (n < 20 || memcmp(c, "OVF1", 4) != 0)
+        return 0;
     uint32_t iw = get_le32(c + 4), ih = get_le32(c + 8), color = get_le32(c + 12), zlen = get_le32(c + 16);
-    if (!iw || !ih || (color != 1 && color != 3) || zlen > n - 20) {
-        ov_free(c);
-        return NULL;
-    }
-    size_t zalen = n - 20 - zlen;
-    /* the colour stream owns the entry; the mask reads its tail (both live until the save) */
-    return flate_image(w, iw, ih, (int)color, c + 20, zlen, c, zalen ? c + 20 + zlen : NULL, zalen, NULL);
+    return iw && ih && (color == 1 || color == 3) && zlen <= n - 20;
 }
 
-static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
-    const octavo *ov = w->ov;
-    octavo_error e = { 0 };
-    unsigned max_w = (unsigned)ceil(im->placed_w / 72.0 * 300.0);
-    unsigned max_h = (unsigned)ceil(im->placed_h / 72.0 * 300.0);
-    if (max_w < 1) max_w = 1;
-    if (max_h < 1) max_h = 1;
-    /* a JPEG small enough passes through unchanged, unless it is CMYK (Adobe's are stored inverted
-     * and libharu writes no /Decode: a negative) or stored turned (libharu knows no EXIF
-     * orientation: it would be drawn sideways and stretched); those are decoded upright below */
-    if (im->info.format == OV_IMG_JPEG && im->info.components != 4 && im->info.orientation <= 1 &&
-        im->info.width <= max_w * 1.1 && im->info.height <= max_h * 1.1) {
-        /* the file's bytes live as long as the layout, past the save */
-        HPDF_Image img = jpeg_image(w, im->blob.data, im->blob.len, NULL);
-        if (img && !w->error)
-            return img;
-        HPDF_ResetError(w->pdf);
-        w->error = 0;
-    }
-    /* what this image becomes at this size is kept in the converted-image cache: photos as JPEG,
-     * drawings as deflated planes, so that a warm rebuild decodes and compresses nothing */
-    int photo = im->info.is_photo && !im->info.has_alpha;
+/* Makes j's result: from the cache, else decoded, downscaled and encoded (and cached). Runs on any
+ * thread: z is that thread's deflater. */
+static void prepare_image(const octavo *ov, prep *j, zctx *z) {
+    ov_layout_image *im = j->im;
+    int photo = j->photo;
     char key[OV_IMAGE_KEY_SIZE + 8] = "";
     if (ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE)) {
         char tag[64];
-        snprintf(tag, sizeof tag, "pdf2-%s-%ux%u", photo ? "jpeg" : "flate", max_w, max_h);
+        snprintf(tag, sizeof tag, "pdf2-%s-%ux%u", photo ? "jpeg" : "flate", j->max_w, j->max_h);
         if (ov_image_cache_key(im->blob.data, im->blob.len, NULL, tag, key) == 0)
             strcat(key, photo ? ".jpg" : ".bin");
         else
@@ -641,41 +667,42 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
         unsigned char *cached = NULL;
         size_t clen = 0;
         if (ov_cache_get(ov, key, &cached, &clen) == 1) {
-            HPDF_Image img = photo ? jpeg_image(w, cached, clen, cached) : image_from_cache(w, cached, clen);
-            if (img && !w->error)
-                return img;
-            HPDF_ResetError(w->pdf);
-            w->error = 0;
+            if (prep_bytes_ok(ov, photo, cached, clen)) {
+                j->data = cached;
+                j->len = clen;
+                return;
+            }
+            ov_free(cached);
         }
     }
+    octavo_error e = { 0 };
     ov_pixels px;
     memset(&px, 0, sizeof px);
     if (ov_image_decode(ov, im->blob.data, im->blob.len, &px, &e) != OCTAVO_OK) {
-        ov_warn(ov, e.code ? e.code : OCTAVO_E_IMAGE, w->docname, 0, 0, "image cannot be decoded: %s", e.message);
-        return NULL;
+        j->warn = e.code ? e.code : OCTAVO_E_IMAGE;
+        snprintf(j->msg, sizeof j->msg, "%s", e.message);
+        return;
     }
     ov_pixels_drop_opaque_alpha(&px);
-    if (ov_pixels_downscale(&px, max_w, max_h) != OCTAVO_OK) {
+    if (ov_pixels_downscale(&px, j->max_w, j->max_h) != OCTAVO_OK) {
         ov_pixels_free(&px);
-        return NULL;
+        return;
     }
     int alpha = px.channels == 2 || px.channels == 4;
     int color = px.channels >= 3 ? 3 : 1;
     size_t npx = (size_t)px.width * px.height;
-    HPDF_Image img = NULL;
     if (photo && !alpha) {
         unsigned char *jpg = NULL;
         size_t jlen = 0;
         if (ov_image_encode_jpeg(&px, 85, &jpg, &jlen) == OCTAVO_OK) {
-            if (key[0])
-                ov_cache_put(ov, key, jpg, jlen);
-            img = jpeg_image(w, jpg, jlen, jpg);
+            j->data = jpg;
+            j->len = jlen;
         }
     } else {
         /* the colour and alpha planes, each deflated here (level 6, as libharu would) */
         unsigned char *rgb = ov_malloc(npx * (size_t)color + 1);
         unsigned char *a = alpha ? ov_malloc(npx + 1) : NULL;
-        unsigned char *z = NULL, *za = NULL;
+        unsigned char *zc = NULL, *za = NULL;
         size_t zlen = 0, zalen = 0;
         if (rgb && (!alpha || a)) {
             if (!alpha)
@@ -687,35 +714,267 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
                         rgb[i * (size_t)color + (size_t)k] = p[k];
                     a[i] = p[px.channels - 1];
                 }
-            z = pdf_deflate(w, rgb, npx * (size_t)color, 6, &zlen);
-            if (alpha)
-                za = pdf_deflate(w, a, npx, 6, &zalen);
+            zc = zctx_deflate(z, rgb, npx * (size_t)color, 6, &zlen, &j->nomem);
+            if (zc && alpha)
+                za = zctx_deflate(z, a, npx, 6, &zalen, &j->nomem);
+        } else {
+            j->nomem = 1;
         }
         ov_free(rgb);
         ov_free(a);
-        if (z && (!alpha || za)) {
-            if (key[0] && !photo) {
-                unsigned char *entry = ov_malloc(20 + zlen + zalen);
-                if (entry) {
-                    memcpy(entry, "OVF1", 4);
-                    put_le32(entry + 4, px.width);
-                    put_le32(entry + 8, px.height);
-                    put_le32(entry + 12, (uint32_t)color);
-                    put_le32(entry + 16, (uint32_t)zlen);
-                    memcpy(entry + 20, z, zlen);
-                    if (zalen)
-                        memcpy(entry + 20 + zlen, za, zalen);
-                    ov_cache_put(ov, key, entry, 20 + zlen + zalen);
-                    ov_free(entry);
-                }
-            }
-            img = flate_image(w, px.width, px.height, color, z, zlen, z, za, zalen, za);
-        } else {
-            ov_free(z);
-            ov_free(za);
+        unsigned char *entry = zc && (!alpha || za) ? ov_malloc(20 + zlen + zalen) : NULL;
+        if (entry) {
+            memcpy(entry, "OVF1", 4);
+            put_le32(entry + 4, px.width);
+            put_le32(entry + 8, px.height);
+            put_le32(entry + 12, (uint32_t)color);
+            put_le32(entry + 16, (uint32_t)zlen);
+            memcpy(entry + 20, zc, zlen);
+            if (zalen)
+                memcpy(entry + 20 + zlen, za, zalen);
+            j->data = entry;
+            j->len = 20 + zlen + zalen;
+        } else if (zc && (!alpha || za)) {
+            j->nomem = 1;
         }
+        ov_free(zc);
+        ov_free(za);
     }
     ov_pixels_free(&px);
+    if (j->data && key[0])
+        ov_cache_put(ov, key, j->data, j->len);
+}
+
+/* The preparing threads. Workers take the images in the order the pages draw them; the writer
+ * takes one itself when it needs it before a worker did. The largest preparations hold tens of
+ * megabytes of pixels: a worker starts one only while the running ones leave it room in a budget
+ * (or when none runs). */
+#define PREP_MAX_THREADS 7
+#define PREP_BUDGET ((size_t)48 << 20)
+
+typedef struct prepool {
+    const octavo *ov;
+    prep *jobs;                /* one per layout image */
+    size_t *order;             /* the images drawn, by first use */
+    size_t n;
+    size_t used;               /* cost of the running preparations */
+    size_t running;
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th[PREP_MAX_THREADS];
+    size_t nth;
+} prepool;
+
+/* Workers per render: the online CPUs less the writer's own thread (it prepares too while it waits),
+ * capped; 0 runs everything on the writer's thread, as it needs it. */
+static _Thread_local int g_prep_threads = -1;
+void ov_test_pdf_prep_threads(int n) { g_prep_threads = n; }
+
+static void *prep_worker(void *arg) {
+    prepool *p = arg;
+    zctx z;
+    memset(&z, 0, sizeof z);
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        prep *j = NULL;
+        int waiting = 0;
+        for (size_t k = 0; k < p->n && !p->stop; k++) {
+            prep *c = &p->jobs[p->order[k]];
+            if (c->state != PREP_TODO || c->pass || c->dup >= 0)
+                continue;
+            if (p->running && p->used + c->cost > PREP_BUDGET) {
+                waiting = 1;
+                continue;
+            }
+            j = c;
+            break;
+        }
+        if (!j) {
+            if (!waiting || p->stop)
+                break;
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        j->state = PREP_RUNNING;
+        p->used += j->cost;
+        p->running++;
+        pthread_mutex_unlock(&p->mu);
+        prepare_image(p->ov, j, &z);
+        pthread_mutex_lock(&p->mu);
+        j->state = PREP_DONE;
+        p->used -= j->cost;
+        p->running--;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    zctx_end(&z);
+    return NULL;
+}
+
+/* The jobs for the images the pages draw, and the workers started on them. Returns -1 when out of
+ * memory (then nothing is started). */
+static int prep_start(prepool *p, ov_layout *ly, const octavo *ov) {
+    memset(p, 0, sizeof *p);
+    p->ov = ov;
+    if (!ly->nimages)
+        return 0;
+    p->jobs = ov_calloc(ly->nimages, sizeof *p->jobs);
+    p->order = ov_malloc(ly->nimages * sizeof *p->order);
+    if (!p->jobs || !p->order) {
+        ov_free(p->jobs);
+        ov_free(p->order);
+        p->jobs = NULL;
+        p->order = NULL;
+        return -1;
+    }
+    for (size_t i = 0; i < ly->nimages; i++) {
+        prep *j = &p->jobs[i];
+        ov_layout_image *im = &ly->images[i];
+        j->im = im;
+        j->dup = -1;
+        j->max_w = (unsigned)ceil(im->placed_w / 72.0 * 300.0);
+        j->max_h = (unsigned)ceil(im->placed_h / 72.0 * 300.0);
+        if (j->max_w < 1) j->max_w = 1;
+        if (j->max_h < 1) j->max_h = 1;
+        j->photo = im->info.is_photo && !im->info.has_alpha;
+        /* a JPEG small enough passes through unchanged, unless it is CMYK (Adobe's are stored
+         * inverted and libharu writes no /Decode: a negative) or stored turned (libharu knows no
+         * EXIF orientation: it would be drawn sideways and stretched) */
+        j->pass = im->info.format == OV_IMG_JPEG && im->info.components != 4 && im->info.orientation <= 1 &&
+                  im->info.width <= j->max_w * 1.1 && im->info.height <= j->max_h * 1.1;
+        size_t full = (size_t)im->info.width * im->info.height * 4;
+        size_t placed = (size_t)j->max_w * j->max_h * 4;
+        j->cost = full + (placed < full ? placed : full) * 2;
+    }
+    for (size_t pi = 0; pi < ly->npages; pi++) {
+        ov_page *pg = &ly->pages[pi];
+        for (size_t b = 0; b < pg->n; b++) {
+            int32_t ref = pg->boxes[b].ref;
+            if (pg->boxes[b].kind != OV_BOX_IMAGE || ref < 0 || (size_t)ref >= ly->nimages || p->jobs[ref].used)
+                continue;
+            prep *j = &p->jobs[ref];
+            j->used = 1;
+            /* the same bytes at the same size (an image drawn in several places) are prepared once */
+            for (size_t k = 0; k < p->n && !j->pass; k++) {
+                prep *o = &p->jobs[p->order[k]];
+                if (o->dup < 0 && !o->pass && o->max_w == j->max_w && o->max_h == j->max_h && o->photo == j->photo &&
+                    o->im->blob.len == j->im->blob.len &&
+                    (o->im->blob.data == j->im->blob.data ||
+                     !memcmp(o->im->blob.data, j->im->blob.data, j->im->blob.len))) {
+                    j->dup = (int)p->order[k];
+                    break;
+                }
+            }
+            p->order[p->n++] = (size_t)ref;
+        }
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = g_prep_threads >= 0 ? (size_t)g_prep_threads : cpus > 1 ? (size_t)cpus - 1 : 0;
+    if (nt > PREP_MAX_THREADS)
+        nt = PREP_MAX_THREADS;
+    size_t todo = 0;
+    for (size_t k = 0; k < p->n; k++)
+        todo += !p->jobs[p->order[k]].pass && p->jobs[p->order[k]].dup < 0;
+    if (nt > todo)
+        nt = todo;
+    if (!nt)
+        return 0;
+    if (pthread_mutex_init(&p->mu, NULL) != 0)
+        return 0;
+    if (pthread_cond_init(&p->cv, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        return 0;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        if (pthread_create(&p->th[p->nth], NULL, prep_worker, p) != 0)
+            break;
+        p->nth++;
+    }
+    if (!p->nth) {
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+    }
+    return 0;
+}
+
+/* Image ref prepared: by a worker (waited for) or here, now. */
+static prep *prep_take(prepool *p, size_t ref, zctx *z) {
+    prep *j = &p->jobs[ref];
+    if (j->dup >= 0)
+        j = &p->jobs[j->dup];
+    if (!p->nth) {
+        if (j->state == PREP_TODO) {
+            prepare_image(p->ov, j, z);
+            j->state = PREP_DONE;
+        }
+        return j;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (j->state == PREP_TODO) {
+        j->state = PREP_RUNNING;
+        pthread_mutex_unlock(&p->mu);
+        prepare_image(p->ov, j, z);
+        pthread_mutex_lock(&p->mu);
+        j->state = PREP_DONE;
+        pthread_cond_broadcast(&p->cv);
+    }
+    while (j->state != PREP_DONE)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    return j;
+}
+
+/* Stops the workers (those preparing finish their image first) and frees every result: call after
+ * the document (whose image streams read the results) is freed. */
+static void prep_end(prepool *p) {
+    if (p->nth) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        for (size_t i = 0; i < p->nth; i++)
+            pthread_join(p->th[i], NULL);
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        p->nth = 0;
+    }
+    if (p->jobs)
+        for (size_t i = 0; i < p->n; i++)
+            ov_free(p->jobs[p->order[i]].data);
+    ov_free(p->jobs);
+    ov_free(p->order);
+    memset(p, 0, sizeof *p);
+}
+
+/* An image of 8-bit gray or RGB planes from an OVF1 entry, whose bytes live until the save. */
+static HPDF_Image image_from_entry(pdfw *w, const unsigned char *c, size_t n) {
+    uint32_t iw = get_le32(c + 4), ih = get_le32(c + 8), color = get_le32(c + 12), zlen = get_le32(c + 16);
+    size_t zalen = n - 20 - zlen;
+    return flate_image(w, iw, ih, (int)color, c + 20, zlen, NULL, zalen ? c + 20 + zlen : NULL, zalen, NULL);
+}
+
+static HPDF_Image load_image(pdfw *w, size_t ref) {
+    ov_layout_image *im = &w->ly->images[ref];
+    prep *j0 = &w->prepp->jobs[ref];
+    if (j0->pass) {
+        /* the file's bytes live as long as the layout, past the save */
+        HPDF_Image img = jpeg_image(w, im->blob.data, im->blob.len, NULL);
+        if (img && !w->error)
+            return img;
+        HPDF_ResetError(w->pdf);
+        w->error = 0;
+    }
+    prep *j = prep_take(w->prepp, ref, &w->z);
+    if (j->nomem)
+        w->nomem = 1;
+    if (j->warn) {
+        ov_warn(w->ov, j->warn, w->docname, 0, 0, "image cannot be decoded: %s", j->msg);
+        return NULL;
+    }
+    if (!j->data)
+        return NULL;
+    HPDF_Image img = j->photo ? jpeg_image(w, j->data, j->len, NULL) : image_from_entry(w, j->data, j->len);
     if (w->error) {
         HPDF_ResetError(w->pdf);
         w->error = 0;
@@ -926,7 +1185,7 @@ static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
                 continue;
             HPDF_Image img = w->images[b->ref];
             if (!img) {
-                img = load_image(w, &ly->images[b->ref]);
+                img = load_image(w, (size_t)b->ref);
                 w->images[b->ref] = img;
             }
             if (!img) {
@@ -1187,6 +1446,9 @@ static HPDF_STATUS out_write(HPDF_Stream s, const HPDF_BYTE *p, HPDF_UINT n) {
 static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink *out, octavo_error *err) {
     pdfw w;
     memset(&w, 0, sizeof w);
+    prepool pool;
+    memset(&pool, 0, sizeof pool);
+    w.prepp = &pool;
     w.ly = ly;
     w.ov = ov;
     w.docname = docname;
@@ -1202,7 +1464,7 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
     }
     w.pages = ov_calloc(ly->npages ? ly->npages : 1, sizeof *w.pages);
     w.images = ov_calloc(ly->nimages ? ly->nimages : 1, sizeof *w.images);
-    if (!w.pages || !w.images) {
+    if (!w.pages || !w.images || prep_start(&pool, ly, ov) < 0) {
         rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "out of memory");
         goto done;
     }
@@ -1378,9 +1640,9 @@ done:
     ov_free(w.pages);
     ov_free(w.images);
     ov_free(w.mc);
-    if (w.zready)
-        deflateEnd(&w.zs);
+    zctx_end(&w.z);
     HPDF_Free(w.pdf);
+    prep_end(&pool); /* after the document: its image streams read the prepared bytes */
     return rc;
 }
 
