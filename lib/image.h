@@ -60,6 +60,22 @@ void ov_pixels_drop_opaque_alpha(ov_pixels *px);
 int ov_pixels_orient(ov_pixels *px, int orientation);
 /** Scales down (area averaging) so that neither side exceeds max_w x max_h; no-op when smaller. */
 int ov_pixels_downscale(ov_pixels *px, unsigned max_w, unsigned max_h);
+/** The size ov_pixels_downscale gives w x h pixels (the aspect kept, rounded, at least 1 x 1):
+ *  1 when that is smaller than w x h, else 0 (*nw, *nh = w, h). */
+int ov_pixels_fit_size(unsigned w, unsigned h, unsigned max_w, unsigned max_h, unsigned *nw, unsigned *nh);
+/** ov_image_decode then ov_pixels_downscale to at most max_w x max_h, in one step where the codec
+ *  can scale while decoding (a still WebP: libwebp's rescaler, a fractional area average, so no
+ *  full-size pixels are ever held). The size is ov_pixels_fit_size's; the limits apply to the
+ *  image's own size. Pixels as ov_image_decode's, alpha included even when opaque. */
+int ov_image_decode_fit(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h,
+                        ov_pixels *out, octavo_error *err);
+
+/** A lossy still WebP without alpha straight to a JPEG of that quality (its Y'CbCr 4:2:0 planes
+ *  handed to libjpeg as they are: no RGB), scaled while decoding to at most max_w x max_h (0 x 0:
+ *  its own size; ov_pixels_fit_size's size). *out is ov_free'd by the caller; *ow, *oh (may be
+ *  NULL) get its size. OCTAVO_E_ARG for any other image. */
+int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h, int quality,
+                       unsigned char **out, size_t *outlen, unsigned *ow, unsigned *oh, octavo_error *err);
 
 /** Encodes pixels; *out is ov_free'd by the caller. */
 int ov_image_encode_png(const ov_pixels *px, unsigned char **out, size_t *len);

@@ -657,7 +657,7 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
     char key[OV_IMAGE_KEY_SIZE + 8] = "";
     if (ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE)) {
         char tag[64];
-        snprintf(tag, sizeof tag, "pdf2-%s-%ux%u", photo ? "jpeg" : "flate", j->max_w, j->max_h);
+        snprintf(tag, sizeof tag, "pdf3-%s-%ux%u", photo ? "jpeg" : "flate", j->max_w, j->max_h);
         if (ov_image_cache_key(im->blob.data, im->blob.len, NULL, tag, key) == 0)
             strcat(key, photo ? ".jpg" : ".bin");
         else
@@ -676,18 +676,27 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
         }
     }
     octavo_error e = { 0 };
+    if (photo && im->info.format == OV_IMG_WEBP && !im->info.lossless && !im->info.animated) {
+        /* a lossy WebP photo: its Y'CbCr planes straight into the JPEG encoder, scaled on the way */
+        if (ov_image_webp_jpeg(ov, im->blob.data, im->blob.len, j->max_w, j->max_h, 85, &j->data, &j->len, NULL,
+                               NULL, &e) != OCTAVO_OK) {
+            j->warn = e.code ? e.code : OCTAVO_E_IMAGE;
+            snprintf(j->msg, sizeof j->msg, "%s", e.message);
+            return;
+        }
+        if (key[0])
+            ov_cache_put(ov, key, j->data, j->len);
+        return;
+    }
     ov_pixels px;
     memset(&px, 0, sizeof px);
-    if (ov_image_decode(ov, im->blob.data, im->blob.len, &px, &e) != OCTAVO_OK) {
+    /* downsampled to 300 dpi at the placed size (a WebP while it is decoded) */
+    if (ov_image_decode_fit(ov, im->blob.data, im->blob.len, j->max_w, j->max_h, &px, &e) != OCTAVO_OK) {
         j->warn = e.code ? e.code : OCTAVO_E_IMAGE;
         snprintf(j->msg, sizeof j->msg, "%s", e.message);
         return;
     }
     ov_pixels_drop_opaque_alpha(&px);
-    if (ov_pixels_downscale(&px, j->max_w, j->max_h) != OCTAVO_OK) {
-        ov_pixels_free(&px);
-        return;
-    }
     int alpha = px.channels == 2 || px.channels == 4;
     int color = px.channels >= 3 ? 3 : 1;
     size_t npx = (size_t)px.width * px.height;
@@ -699,7 +708,8 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
             j->len = jlen;
         }
     } else {
-        /* the colour and alpha planes, each deflated here (level 6, as libharu would) */
+        /* the colour and alpha planes, each deflated here at level 3: measured on the corpus's
+         * WebP images with alpha, level 6 took 213 ms for 2.97 MB, level 3 112 ms for 3.18 MB */
         unsigned char *rgb = ov_malloc(npx * (size_t)color + 1);
         unsigned char *a = alpha ? ov_malloc(npx + 1) : NULL;
         unsigned char *zc = NULL, *za = NULL;
@@ -714,9 +724,9 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
                         rgb[i * (size_t)color + (size_t)k] = p[k];
                     a[i] = p[px.channels - 1];
                 }
-            zc = zctx_deflate(z, rgb, npx * (size_t)color, 6, &zlen, &j->nomem);
+            zc = zctx_deflate(z, rgb, npx * (size_t)color, 3, &zlen, &j->nomem);
             if (zc && alpha)
-                za = zctx_deflate(z, a, npx, 6, &zalen, &j->nomem);
+                za = zctx_deflate(z, a, npx, 3, &zalen, &j->nomem);
         } else {
             j->nomem = 1;
         }
