@@ -73,7 +73,7 @@ int ov_image_decode_fit(const octavo *ov, const void *data, size_t len, unsigned
 /** A lossy still WebP without alpha straight to a JPEG of that quality (its Y'CbCr 4:2:0 planes
  *  handed to libjpeg as they are: no RGB), scaled while decoding to at most max_w x max_h (0 x 0:
  *  its own size; ov_pixels_fit_size's size). *out is ov_free'd by the caller; *ow, *oh (may be
- *  NULL) get its size. OCTAVO_E_ARG for any other image. */
+ *  NULL) get its size. OCTAVO_E_ARG for any other image, or a size under 16 px to scale to. */
 int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h, int quality,
                        unsigned char **out, size_t *outlen, unsigned *ow, unsigned *oh, octavo_error *err);
 

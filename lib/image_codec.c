@@ -769,6 +769,11 @@ int ov_image_decode(const octavo *ov, const void *data, size_t len, ov_pixels *o
     }
 }
 
+/* Whether libwebp's rescaler is used for an output of nw x nh: not for slivers, where its 4:2:0
+ * chroma rows (two source rows each) land a row off (1500 x 3 -> 100 x 1: mean error 12 against
+ * the exact average); those are small to decode whole anyway. */
+static int webp_scale_ok(unsigned nw, unsigned nh) { return nw >= 16 && nh >= 16; }
+
 /* A still WebP decoded at nw x nh by libwebp's rescaler (a fractional area average, in YUV for
  * lossy images, alpha-premultiplied for lossless ones): closer to the exact average than
  * ov_pixels_downscale's integer boxes, about half the time of decoding whole, and never the
@@ -812,7 +817,7 @@ int ov_image_decode_fit(const octavo *ov, const void *data, size_t len, unsigned
     if (rc) return rc;
     unsigned nw, nh;
     if (info.format == OV_IMG_WEBP && !info.animated &&
-        ov_pixels_fit_size(info.width, info.height, max_w, max_h, &nw, &nh))
+        ov_pixels_fit_size(info.width, info.height, max_w, max_h, &nw, &nh) && webp_scale_ok(nw, nh))
         return decode_webp_scaled(data, len, &info, nw, nh, out, err);
     if ((rc = ov_image_decode(ov, data, len, out, err))) return rc;
     if ((rc = ov_pixels_downscale(out, max_w, max_h))) {
@@ -842,6 +847,8 @@ int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned 
         return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "not a lossy still WebP without alpha");
     unsigned w = info.width, h = info.height;
     int scale = max_w && max_h && ov_pixels_fit_size(info.width, info.height, max_w, max_h, &w, &h);
+    if (scale && !webp_scale_ok(w, h))
+        return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "too small a size to scale to");
     const int q = quality < 1 ? 1 : quality > 100 ? 100 : quality;
     /* planes padded to whole 16 x 16 MCUs (libjpeg reads raw data in whole blocks) */
     size_t yw = ((size_t)w + 15) & ~(size_t)15, yh = ((size_t)h + 15) & ~(size_t)15, cw = yw / 2, chh = yh / 2;

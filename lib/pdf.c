@@ -677,16 +677,21 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
     }
     octavo_error e = { 0 };
     if (photo && im->info.format == OV_IMG_WEBP && !im->info.lossless && !im->info.animated) {
-        /* a lossy WebP photo: its Y'CbCr planes straight into the JPEG encoder, scaled on the way */
-        if (ov_image_webp_jpeg(ov, im->blob.data, im->blob.len, j->max_w, j->max_h, 85, &j->data, &j->len, NULL,
-                               NULL, &e) != OCTAVO_OK) {
+        /* a lossy WebP photo: its Y'CbCr planes straight into the JPEG encoder, scaled on the way
+         * (OCTAVO_E_ARG: a size it does not scale to, made below) */
+        int rc = ov_image_webp_jpeg(ov, im->blob.data, im->blob.len, j->max_w, j->max_h, 85, &j->data, &j->len,
+                                    NULL, NULL, &e);
+        if (rc == OCTAVO_OK) {
+            if (key[0])
+                ov_cache_put(ov, key, j->data, j->len);
+            return;
+        }
+        if (rc != OCTAVO_E_ARG) {
             j->warn = e.code ? e.code : OCTAVO_E_IMAGE;
             snprintf(j->msg, sizeof j->msg, "%s", e.message);
             return;
         }
-        if (key[0])
-            ov_cache_put(ov, key, j->data, j->len);
-        return;
+        memset(&e, 0, sizeof e);
     }
     ov_pixels px;
     memset(&px, 0, sizeof px);
