@@ -67,7 +67,6 @@ typedef struct pdfw {
     int face_font[OV_NFACES];  /* face -> index in fonts, -1 */
     HPDF_Image *images;
     HPDF_Page *pages;
-    struct prepool *prepp;     /* the images prepared ahead (prep_start) */
     unsigned char hash[32];
     /* tagged PDF: the marked-content sequences written, in order (page, MCID, element) */
     struct mcref {
@@ -620,11 +619,12 @@ static uint32_t get_le32(const unsigned char *p) {
 enum { PREP_TODO, PREP_RUNNING, PREP_DONE };
 
 typedef struct prep {
-    ov_layout_image *im;
+    const unsigned char *data_in; /* the image file's bytes (the layout's) */
+    size_t len_in;
+    ov_image_info info;
     unsigned max_w, max_h;
     int photo;                 /* becomes a JPEG (else an OVF1 entry) */
     int pass;                  /* a JPEG the writer tries to place as it is first (not prepared ahead) */
-    int used;                  /* drawn on some page */
     int dup;                   /* an earlier image with the same bytes and size whose result is shared, or -1 */
     int state;
     size_t cost;               /* bytes of pixels it holds while prepared */
@@ -652,13 +652,12 @@ static int prep_bytes_ok(const octavo *ov, int photo, const unsigned char *c, si
 /* Makes j's result: from the cache, else decoded, downscaled and encoded (and cached). Runs on any
  * thread: z is that thread's deflater. */
 static void prepare_image(const octavo *ov, prep *j, zctx *z) {
-    ov_layout_image *im = j->im;
     int photo = j->photo;
     char key[OV_IMAGE_KEY_SIZE + 8] = "";
     if (ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE)) {
         char tag[64];
         snprintf(tag, sizeof tag, "pdf3-%s-%ux%u", photo ? "jpeg" : "flate", j->max_w, j->max_h);
-        if (ov_image_cache_key(im->blob.data, im->blob.len, NULL, tag, key) == 0)
+        if (ov_image_cache_key(j->data_in, j->len_in, NULL, tag, key) == 0)
             strcat(key, photo ? ".jpg" : ".bin");
         else
             key[0] = 0;
@@ -676,10 +675,10 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
         }
     }
     octavo_error e = { 0 };
-    if (photo && im->info.format == OV_IMG_WEBP && !im->info.lossless && !im->info.animated) {
+    if (photo && j->info.format == OV_IMG_WEBP && !j->info.lossless && !j->info.animated) {
         /* a lossy WebP photo: its Y'CbCr planes straight into the JPEG encoder, scaled on the way
          * (OCTAVO_E_ARG: a size it does not scale to, made below) */
-        int rc = ov_image_webp_jpeg(ov, im->blob.data, im->blob.len, j->max_w, j->max_h, 85, &j->data, &j->len,
+        int rc = ov_image_webp_jpeg(ov, j->data_in, j->len_in, j->max_w, j->max_h, 85, &j->data, &j->len,
                                     NULL, NULL, &e);
         if (rc == OCTAVO_OK) {
             if (key[0])
@@ -696,7 +695,7 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
     ov_pixels px;
     memset(&px, 0, sizeof px);
     /* downsampled to 300 dpi at the placed size (a WebP while it is decoded) */
-    if (ov_image_decode_fit(ov, im->blob.data, im->blob.len, j->max_w, j->max_h, &px, &e) != OCTAVO_OK) {
+    if (ov_image_decode_fit(ov, j->data_in, j->len_in, j->max_w, j->max_h, &px, &e) != OCTAVO_OK) {
         j->warn = e.code ? e.code : OCTAVO_E_IMAGE;
         snprintf(j->msg, sizeof j->msg, "%s", e.message);
         return;
@@ -760,26 +759,29 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
         ov_cache_put(ov, key, j->data, j->len);
 }
 
-/* The preparing threads. Workers take the images in the order the pages draw them; the writer
- * takes one itself when it needs it before a worker did. The largest preparations hold tens of
- * megabytes of pixels: a worker starts one only while the running ones leave it room in a budget
- * (or when none runs). */
+/* The preparing threads. A job is queued as soon as the layout places an image (ov_pdf_prep_add),
+ * so the images are made while the layout goes on, then while the writer embeds fonts and writes
+ * pages. Workers take them in the order they were placed (the order the pages draw them); the
+ * writer takes one itself when it needs it before a worker did. The largest preparations hold
+ * tens of megabytes of pixels: a worker starts one only while the running ones leave it room in a
+ * budget (or when none runs). */
 #define PREP_MAX_THREADS 7
 #define PREP_BUDGET ((size_t)48 << 20)
 
-typedef struct prepool {
+struct ov_imgprep {
     const octavo *ov;
-    prep *jobs;                /* one per layout image */
-    size_t *order;             /* the images drawn, by first use */
-    size_t n;
+    prep **jobs;               /* one per layout image (index = ref), NULL while none could be made */
+    size_t n, cap;
+    size_t next;               /* jobs before it are all taken */
     size_t used;               /* cost of the running preparations */
     size_t running;
     int stop;
+    int threads;               /* the workers wanted (started at the first job) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t th[PREP_MAX_THREADS];
-    size_t nth;
-} prepool;
+    size_t nth;                /* started; 0: everything on the writer's thread */
+};
 
 /* Workers per render: the online CPUs less the writer's own thread (it prepares too while it waits),
  * capped; 0 runs everything on the writer's thread, as it needs it. */
@@ -787,27 +789,28 @@ static _Thread_local int g_prep_threads = -1;
 void ov_test_pdf_prep_threads(int n) { g_prep_threads = n; }
 
 static void *prep_worker(void *arg) {
-    prepool *p = arg;
+    ov_imgprep *p = arg;
     zctx z;
     memset(&z, 0, sizeof z);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         prep *j = NULL;
-        int waiting = 0;
-        for (size_t k = 0; k < p->n && !p->stop; k++) {
-            prep *c = &p->jobs[p->order[k]];
-            if (c->state != PREP_TODO || c->pass || c->dup >= 0)
+        while (p->next < p->n && (!p->jobs[p->next] || p->jobs[p->next]->state != PREP_TODO ||
+                                  p->jobs[p->next]->pass || p->jobs[p->next]->dup >= 0))
+            p->next++;
+        for (size_t k = p->next; k < p->n && !p->stop; k++) {
+            prep *c = p->jobs[k];
+            if (!c || c->state != PREP_TODO || c->pass || c->dup >= 0)
                 continue;
-            if (p->running && p->used + c->cost > PREP_BUDGET) {
-                waiting = 1;
+            if (p->running && p->used + c->cost > PREP_BUDGET)
                 continue;
-            }
             j = c;
             break;
         }
         if (!j) {
-            if (!waiting || p->stop)
+            if (p->stop)
                 break;
+            /* none fits, or none yet: more may come from the layout */
             pthread_cond_wait(&p->cv, &p->mu);
             continue;
         }
@@ -827,79 +830,24 @@ static void *prep_worker(void *arg) {
     return NULL;
 }
 
-/* The jobs for the images the pages draw, and the workers started on them. Returns -1 when out of
- * memory (then nothing is started). */
-static int prep_start(prepool *p, ov_layout *ly, const octavo *ov) {
-    memset(p, 0, sizeof *p);
-    p->ov = ov;
-    if (!ly->nimages)
-        return 0;
-    p->jobs = ov_calloc(ly->nimages, sizeof *p->jobs);
-    p->order = ov_malloc(ly->nimages * sizeof *p->order);
-    if (!p->jobs || !p->order) {
-        ov_free(p->jobs);
-        ov_free(p->order);
-        p->jobs = NULL;
-        p->order = NULL;
-        return -1;
-    }
-    for (size_t i = 0; i < ly->nimages; i++) {
-        prep *j = &p->jobs[i];
-        ov_layout_image *im = &ly->images[i];
-        j->im = im;
-        j->dup = -1;
-        j->max_w = (unsigned)ceil(im->placed_w / 72.0 * 300.0);
-        j->max_h = (unsigned)ceil(im->placed_h / 72.0 * 300.0);
-        if (j->max_w < 1) j->max_w = 1;
-        if (j->max_h < 1) j->max_h = 1;
-        j->photo = im->info.is_photo && !im->info.has_alpha;
-        /* a JPEG small enough passes through unchanged, unless it is CMYK (Adobe's are stored
-         * inverted and libharu writes no /Decode: a negative) or stored turned (libharu knows no
-         * EXIF orientation: it would be drawn sideways and stretched) */
-        j->pass = im->info.format == OV_IMG_JPEG && im->info.components != 4 && im->info.orientation <= 1 &&
-                  im->info.width <= j->max_w * 1.1 && im->info.height <= j->max_h * 1.1;
-        size_t full = (size_t)im->info.width * im->info.height * 4;
-        size_t placed = (size_t)j->max_w * j->max_h * 4;
-        j->cost = full + (placed < full ? placed : full) * 2;
-    }
-    for (size_t pi = 0; pi < ly->npages; pi++) {
-        ov_page *pg = &ly->pages[pi];
-        for (size_t b = 0; b < pg->n; b++) {
-            int32_t ref = pg->boxes[b].ref;
-            if (pg->boxes[b].kind != OV_BOX_IMAGE || ref < 0 || (size_t)ref >= ly->nimages || p->jobs[ref].used)
-                continue;
-            prep *j = &p->jobs[ref];
-            j->used = 1;
-            /* the same bytes at the same size (an image drawn in several places) are prepared once */
-            for (size_t k = 0; k < p->n && !j->pass; k++) {
-                prep *o = &p->jobs[p->order[k]];
-                if (o->dup < 0 && !o->pass && o->max_w == j->max_w && o->max_h == j->max_h && o->photo == j->photo &&
-                    o->im->blob.len == j->im->blob.len &&
-                    (o->im->blob.data == j->im->blob.data ||
-                     !memcmp(o->im->blob.data, j->im->blob.data, j->im->blob.len))) {
-                    j->dup = (int)p->order[k];
-                    break;
-                }
-            }
-            p->order[p->n++] = (size_t)ref;
-        }
-    }
+/* The pool of ly, made at its first image: its workers start with it. NULL when out of memory. */
+static ov_imgprep *prep_pool(ov_layout *ly) {
+    if (ly->prep)
+        return ly->prep;
+    ov_imgprep *p = ov_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->ov = ly->ov;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nt = g_prep_threads >= 0 ? (size_t)g_prep_threads : cpus > 1 ? (size_t)cpus - 1 : 0;
     if (nt > PREP_MAX_THREADS)
         nt = PREP_MAX_THREADS;
-    size_t todo = 0;
-    for (size_t k = 0; k < p->n; k++)
-        todo += !p->jobs[p->order[k]].pass && p->jobs[p->order[k]].dup < 0;
-    if (nt > todo)
-        nt = todo;
-    if (!nt)
-        return 0;
-    if (pthread_mutex_init(&p->mu, NULL) != 0)
-        return 0;
+    ly->prep = p;
+    if (!nt || pthread_mutex_init(&p->mu, NULL) != 0)
+        return p;
     if (pthread_cond_init(&p->cv, NULL) != 0) {
         pthread_mutex_destroy(&p->mu);
-        return 0;
+        return p;
     }
     for (size_t i = 0; i < nt; i++) {
         if (pthread_create(&p->th[p->nth], NULL, prep_worker, p) != 0)
@@ -910,14 +858,93 @@ static int prep_start(prepool *p, ov_layout *ly, const octavo *ov) {
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
     }
+    return p;
+}
+
+int ov_pdf_prep_add(ov_layout *ly, size_t idx) {
+    if (idx >= ly->nimages)
+        return -1;
+    ov_imgprep *p = prep_pool(ly);
+    if (!p)
+        return -1;
+    if (idx < p->n && p->jobs[idx])
+        return 0;
+    prep *j = ov_calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    ov_layout_image *im = &ly->images[idx];
+    j->data_in = im->blob.data;
+    j->len_in = im->blob.len;
+    j->info = im->info;
+    j->dup = -1;
+    j->max_w = (unsigned)ceil(im->placed_w / 72.0 * 300.0);
+    j->max_h = (unsigned)ceil(im->placed_h / 72.0 * 300.0);
+    if (j->max_w < 1) j->max_w = 1;
+    if (j->max_h < 1) j->max_h = 1;
+    j->photo = im->info.is_photo && !im->info.has_alpha;
+    /* a JPEG small enough passes through unchanged, unless it is CMYK (Adobe's are stored inverted
+     * and libharu writes no /Decode: a negative) or stored turned (libharu knows no EXIF
+     * orientation: it would be drawn sideways and stretched) */
+    j->pass = im->info.format == OV_IMG_JPEG && im->info.components != 4 && im->info.orientation <= 1 &&
+              im->info.width <= j->max_w * 1.1 && im->info.height <= j->max_h * 1.1;
+    size_t full = (size_t)im->info.width * im->info.height * 4;
+    size_t placed = (size_t)j->max_w * j->max_h * 4;
+    j->cost = full + (placed < full ? placed : full) * 2;
+    /* the same bytes at the same size (an image placed several times) are prepared once */
+    for (size_t k = 0; k < p->n && !j->pass; k++) {
+        prep *o = p->jobs[k];
+        if (o && o->dup < 0 && !o->pass && o->max_w == j->max_w && o->max_h == j->max_h && o->photo == j->photo &&
+            o->len_in == j->len_in && (o->data_in == j->data_in || !memcmp(o->data_in, j->data_in, j->len_in))) {
+            j->dup = (int)k;
+            break;
+        }
+    }
+    if (p->nth)
+        pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (idx >= p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 16;
+        while (nc <= idx)
+            nc *= 2;
+        prep **q = ov_realloc(p->jobs, nc * sizeof *q);
+        if (q) {
+            memset(q + p->cap, 0, (nc - p->cap) * sizeof *q);
+            p->jobs = q;
+            p->cap = nc;
+        } else {
+            rc = -1;
+        }
+    }
+    if (!rc) {
+        p->jobs[idx] = j;
+        if (idx >= p->n)
+            p->n = idx + 1;
+        if (idx < p->next)
+            p->next = idx;
+    }
+    if (p->nth) {
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (rc)
+        ov_free(j);
+    return rc;
+}
+
+/* Every image of ly with its job (those the layout could not queue, out of memory, are made
+ * now); -1 when out of memory. */
+static int prep_complete(ov_layout *ly) {
+    for (size_t i = 0; i < ly->nimages; i++)
+        if ((!ly->prep || i >= ly->prep->n || !ly->prep->jobs[i]) && ov_pdf_prep_add(ly, i) < 0)
+            return -1;
     return 0;
 }
 
 /* Image ref prepared: by a worker (waited for) or here, now. */
-static prep *prep_take(prepool *p, size_t ref, zctx *z) {
-    prep *j = &p->jobs[ref];
+static prep *prep_take(ov_imgprep *p, size_t ref, zctx *z) {
+    prep *j = p->jobs[ref];
     if (j->dup >= 0)
-        j = &p->jobs[j->dup];
+        j = p->jobs[j->dup];
     if (!p->nth) {
         if (j->state == PREP_TODO) {
             prepare_image(p->ov, j, z);
@@ -940,9 +967,12 @@ static prep *prep_take(prepool *p, size_t ref, zctx *z) {
     return j;
 }
 
-/* Stops the workers (those preparing finish their image first) and frees every result: call after
- * the document (whose image streams read the results) is freed. */
-static void prep_end(prepool *p) {
+/* Stops the workers once every job queued is taken (the writer has waited for what it placed; the
+ * rest is not wanted) and frees every result: after the document, whose image streams read them. */
+void ov_pdf_prep_free(ov_layout *ly) {
+    ov_imgprep *p = ly ? ly->prep : NULL;
+    if (!p)
+        return;
     if (p->nth) {
         pthread_mutex_lock(&p->mu);
         p->stop = 1;
@@ -952,14 +982,15 @@ static void prep_end(prepool *p) {
             pthread_join(p->th[i], NULL);
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
-        p->nth = 0;
     }
-    if (p->jobs)
-        for (size_t i = 0; i < p->n; i++)
-            ov_free(p->jobs[p->order[i]].data);
+    for (size_t i = 0; i < p->n; i++)
+        if (p->jobs[i]) {
+            ov_free(p->jobs[i]->data);
+            ov_free(p->jobs[i]);
+        }
     ov_free(p->jobs);
-    ov_free(p->order);
-    memset(p, 0, sizeof *p);
+    ov_free(p);
+    ly->prep = NULL;
 }
 
 /* An image of 8-bit gray or RGB planes from an OVF1 entry, whose bytes live until the save. */
@@ -971,7 +1002,8 @@ static HPDF_Image image_from_entry(pdfw *w, const unsigned char *c, size_t n) {
 
 static HPDF_Image load_image(pdfw *w, size_t ref) {
     ov_layout_image *im = &w->ly->images[ref];
-    prep *j0 = &w->prepp->jobs[ref];
+    ov_imgprep *p = w->ly->prep;
+    prep *j0 = p->jobs[ref];
     if (j0->pass) {
         /* the file's bytes live as long as the layout, past the save */
         HPDF_Image img = jpeg_image(w, im->blob.data, im->blob.len, NULL);
@@ -980,7 +1012,7 @@ static HPDF_Image load_image(pdfw *w, size_t ref) {
         HPDF_ResetError(w->pdf);
         w->error = 0;
     }
-    prep *j = prep_take(w->prepp, ref, &w->z);
+    prep *j = prep_take(p, ref, &w->z);
     if (j->nomem)
         w->nomem = 1;
     if (j->warn) {
@@ -1461,9 +1493,6 @@ static HPDF_STATUS out_write(HPDF_Stream s, const HPDF_BYTE *p, HPDF_UINT n) {
 static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink *out, octavo_error *err) {
     pdfw w;
     memset(&w, 0, sizeof w);
-    prepool pool;
-    memset(&pool, 0, sizeof pool);
-    w.prepp = &pool;
     w.ly = ly;
     w.ov = ov;
     w.docname = docname;
@@ -1479,7 +1508,7 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
     }
     w.pages = ov_calloc(ly->npages ? ly->npages : 1, sizeof *w.pages);
     w.images = ov_calloc(ly->nimages ? ly->nimages : 1, sizeof *w.images);
-    if (!w.pages || !w.images || prep_start(&pool, ly, ov) < 0) {
+    if (!w.pages || !w.images || prep_complete(ly) < 0) {
         rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "out of memory");
         goto done;
     }
@@ -1656,8 +1685,7 @@ done:
     ov_free(w.images);
     ov_free(w.mc);
     zctx_end(&w.z);
-    HPDF_Free(w.pdf);
-    prep_end(&pool); /* after the document: its image streams read the prepared bytes */
+    HPDF_Free(w.pdf); /* ov_layout_free frees the prepared images, after this */
     return rc;
 }
 
