@@ -398,6 +398,22 @@ int ov_image_probe(const octavo *ov, const void *data, size_t len, ov_image_info
 
 /* ---- pixels */
 
+unsigned char *ov_image_buf_get(ov_image_buf *b, size_t n) {
+    if (n <= b->cap && b->p) return b->p;
+    unsigned char *q = ov_malloc(n); /* not realloc: the old contents are not wanted */
+    if (!q) return NULL;
+    ov_free(b->p);
+    b->p = q;
+    b->cap = n;
+    return q;
+}
+
+void ov_image_buf_free(ov_image_buf *b) {
+    ov_free(b->p);
+    b->p = NULL;
+    b->cap = 0;
+}
+
 void ov_pixels_free(ov_pixels *px) {
     if (!px) return;
     ov_free(px->data);
@@ -668,7 +684,7 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
         unsigned char *jpg = NULL;
         size_t jn = 0;
         unsigned jw = 0, jh = 0;
-        if ((rc = ov_image_webp_jpeg(ov, data, len, 0, 0, 85, &jpg, &jn, &jw, &jh, err))) return rc;
+        if ((rc = ov_image_webp_jpeg(ov, data, len, 0, 0, 85, NULL, &jpg, &jn, &jw, &jh, err))) return rc;
         out->data = jpg;
         out->len = jn;
         out->mime = "image/jpeg";

@@ -70,12 +70,27 @@ int ov_pixels_fit_size(unsigned w, unsigned h, unsigned max_w, unsigned max_h, u
 int ov_image_decode_fit(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h,
                         ov_pixels *out, octavo_error *err);
 
+/** A buffer its owner keeps across calls (a worker thread's scratch), so that large temporary
+ *  buffers are not taken fresh from the system for every image: fresh pages cost a fault each
+ *  when first touched (5-25 us here). */
+typedef struct ov_image_buf {
+    unsigned char *p;
+    size_t cap;
+} ov_image_buf;
+/** At least n bytes of b, contents not kept; NULL when out of memory (b keeps what it had). */
+unsigned char *ov_image_buf_get(ov_image_buf *b, size_t n);
+/** Frees b's memory; b is empty afterwards. */
+void ov_image_buf_free(ov_image_buf *b);
+
 /** A lossy still WebP without alpha straight to a JPEG of that quality (its Y'CbCr 4:2:0 planes
  *  handed to libjpeg as they are: no RGB), scaled while decoding to at most max_w x max_h (0 x 0:
  *  its own size; ov_pixels_fit_size's size). *out is ov_free'd by the caller; *ow, *oh (may be
- *  NULL) get its size. OCTAVO_E_ARG for any other image, or a size under 16 px to scale to. */
+ *  NULL) get its size. scratch: where the planes are held (then kept), or NULL: allocated here and
+ *  given back row by row as compressed (the least memory). OCTAVO_E_ARG for any other image, or a
+ *  size under 16 px to scale to. */
 int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h, int quality,
-                       unsigned char **out, size_t *outlen, unsigned *ow, unsigned *oh, octavo_error *err);
+                       ov_image_buf *scratch, unsigned char **out, size_t *outlen, unsigned *ow, unsigned *oh,
+                       octavo_error *err);
 
 /** Encodes pixels; *out is ov_free'd by the caller. */
 int ov_image_encode_png(const ov_pixels *px, unsigned char **out, size_t *len);

@@ -836,7 +836,8 @@ int ov_image_decode_fit(const octavo *ov, const void *data, size_t len, unsigned
  * JPEG's full range: each sample is mapped by a table. The chroma is the original's, not a
  * resampling of it. */
 int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h, int quality,
-                       unsigned char **out, size_t *outlen, unsigned *ow, unsigned *oh, octavo_error *err) {
+                       ov_image_buf *scratch, unsigned char **out, size_t *outlen, unsigned *ow, unsigned *oh,
+                       octavo_error *err) {
     if (!out || !outlen) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no output");
     *out = NULL;
     *outlen = 0;
@@ -855,12 +856,12 @@ int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned 
     size_t uw = ((size_t)w + 1) / 2, uh = ((size_t)h + 1) / 2;
     jpeg_job *j = jpeg_job_new();
     if (!j) return nomem(err);
-    j->pix = ov_malloc(yw * yh + 2 * cw * chh);
-    if (!j->pix) {
+    unsigned char *Y = scratch ? ov_image_buf_get(scratch, yw * yh + 2 * cw * chh) : (j->pix = ov_malloc(yw * yh + 2 * cw * chh));
+    if (!Y) {
         jpeg_job_free(j, 0);
         return nomem(err);
     }
-    unsigned char *Y = j->pix, *U = Y + yw * yh, *V = U + cw * chh;
+    unsigned char *U = Y + yw * yh, *V = U + cw * chh;
     WebPDecoderConfig cfg;
     if (!WebPInitDecoderConfig(&cfg)) {
         jpeg_job_free(j, 0);
@@ -947,7 +948,7 @@ int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned 
         }
         /* the rows compressed are given back: the coefficients grow while the planes shrink */
         size_t done = (y + 16) * yw;
-        if (done - gone >= DISCARD_STEP || y + 16 >= h) {
+        if (!scratch && (done - gone >= DISCARD_STEP || y + 16 >= h)) {
             discard_rows(Y, gone, done);
             discard_rows(U, gone / 4, done / 4);
             discard_rows(V, gone / 4, done / 4);

@@ -297,6 +297,29 @@ static unsigned char *zctx_deflate(zctx *z, const void *p, size_t n, int level, 
     return out;
 }
 
+/* The same into out (cap bytes, at least deflateBound of n): 0 and *zlen, or -1. */
+static int zctx_deflate_to(zctx *z, const void *p, size_t n, int level, unsigned char *out, size_t cap, size_t *zlen) {
+    if (!z->ready) {
+        memset(&z->zs, 0, sizeof z->zs);
+        if (deflateInit(&z->zs, level) != Z_OK)
+            return -1;
+        z->ready = 1;
+        z->level = level;
+    } else {
+        deflateReset(&z->zs);
+        if (level != z->level && deflateParams(&z->zs, level, Z_DEFAULT_STRATEGY) == Z_OK)
+            z->level = level;
+    }
+    z->zs.next_in = (Bytef *)p;
+    z->zs.avail_in = (uInt)n;
+    z->zs.next_out = out;
+    z->zs.avail_out = (uInt)cap;
+    if (deflate(&z->zs, Z_FINISH) != Z_STREAM_END)
+        return -1;
+    *zlen = cap - z->zs.avail_out;
+    return 0;
+}
+
 static void zctx_end(zctx *z) {
     if (z->ready)
         deflateEnd(&z->zs);
@@ -649,9 +672,23 @@ static int prep_bytes_ok(const octavo *ov, int photo, const unsigned char *c, si
     return iw && ih && (color == 1 || color == 3) && zlen <= n - 20;
 }
 
+/* What a preparing thread keeps from one image to the next: its deflater and scratch buffers
+ * (the planes of a JPEG, the planes of a drawing and their deflated bytes), so that the pixels of
+ * each image do not land on fresh pages (a fault each when first touched). */
+typedef struct prepctx {
+    zctx *z;
+    ov_image_buf yuv, planes, zout;
+} prepctx;
+
+static void prepctx_free(prepctx *t) {
+    ov_image_buf_free(&t->yuv);
+    ov_image_buf_free(&t->planes);
+    ov_image_buf_free(&t->zout);
+}
+
 /* Makes j's result: from the cache, else decoded, downscaled and encoded (and cached). Runs on any
- * thread: z is that thread's deflater. */
-static void prepare_image(const octavo *ov, prep *j, zctx *z) {
+ * thread: t is that thread's. */
+static void prepare_image(const octavo *ov, prep *j, prepctx *t) {
     int photo = j->photo;
     char key[OV_IMAGE_KEY_SIZE + 8] = "";
     if (ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE)) {
@@ -678,7 +715,7 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
     if (photo && j->info.format == OV_IMG_WEBP && !j->info.lossless && !j->info.animated) {
         /* a lossy WebP photo: its Y'CbCr planes straight into the JPEG encoder, scaled on the way
          * (OCTAVO_E_ARG: a size it does not scale to, made below) */
-        int rc = ov_image_webp_jpeg(ov, j->data_in, j->len_in, j->max_w, j->max_h, 85, &j->data, &j->len,
+        int rc = ov_image_webp_jpeg(ov, j->data_in, j->len_in, j->max_w, j->max_h, 85, &t->yuv, &j->data, &j->len,
                                     NULL, NULL, &e);
         if (rc == OCTAVO_OK) {
             if (key[0])
@@ -714,29 +751,34 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
     } else {
         /* the colour and alpha planes, each deflated here at level 3: measured on the corpus's
          * WebP images with alpha, level 6 took 213 ms for 2.97 MB, level 3 112 ms for 3.18 MB */
-        unsigned char *rgb = ov_malloc(npx * (size_t)color + 1);
-        unsigned char *a = alpha ? ov_malloc(npx + 1) : NULL;
-        unsigned char *zc = NULL, *za = NULL;
+        size_t nc = npx * (size_t)color, na = alpha ? npx : 0;
+        unsigned char *rgb = ov_image_buf_get(&t->planes, nc + na + 1), *a = rgb ? rgb + nc : NULL;
+        size_t bc = compressBound((uLong)nc), ba = alpha ? compressBound((uLong)na) : 0;
+        unsigned char *zc = ov_image_buf_get(&t->zout, bc + ba + 1), *za = zc ? zc + bc : NULL;
         size_t zlen = 0, zalen = 0;
-        if (rgb && (!alpha || a)) {
+        int ok = rgb && zc;
+        if (ok) {
+            const unsigned char *q = px.data;
             if (!alpha)
-                memcpy(rgb, px.data, npx * (size_t)color);
-            else
-                for (size_t i = 0; i < npx; i++) {
-                    const unsigned char *p = px.data + i * (size_t)px.channels;
-                    for (int k = 0; k < color; k++)
-                        rgb[i * (size_t)color + (size_t)k] = p[k];
-                    a[i] = p[px.channels - 1];
+                memcpy(rgb, q, nc);
+            else if (color == 3)
+                for (size_t i = 0; i < npx; i++, q += 4) {
+                    rgb[3 * i] = q[0];
+                    rgb[3 * i + 1] = q[1];
+                    rgb[3 * i + 2] = q[2];
+                    a[i] = q[3];
                 }
-            zc = zctx_deflate(z, rgb, npx * (size_t)color, 3, &zlen, &j->nomem);
-            if (zc && alpha)
-                za = zctx_deflate(z, a, npx, 3, &zalen, &j->nomem);
+            else
+                for (size_t i = 0; i < npx; i++, q += 2) {
+                    rgb[i] = q[0];
+                    a[i] = q[1];
+                }
+            ok = zctx_deflate_to(t->z, rgb, nc, 3, zc, bc, &zlen) == 0 &&
+                 (!alpha || zctx_deflate_to(t->z, a, na, 3, za, ba, &zalen) == 0);
         } else {
             j->nomem = 1;
         }
-        ov_free(rgb);
-        ov_free(a);
-        unsigned char *entry = zc && (!alpha || za) ? ov_malloc(20 + zlen + zalen) : NULL;
+        unsigned char *entry = ok ? ov_malloc(20 + zlen + zalen) : NULL;
         if (entry) {
             memcpy(entry, "OVF1", 4);
             put_le32(entry + 4, px.width);
@@ -748,11 +790,9 @@ static void prepare_image(const octavo *ov, prep *j, zctx *z) {
                 memcpy(entry + 20 + zlen, za, zalen);
             j->data = entry;
             j->len = 20 + zlen + zalen;
-        } else if (zc && (!alpha || za)) {
+        } else if (ok) {
             j->nomem = 1;
         }
-        ov_free(zc);
-        ov_free(za);
     }
     ov_pixels_free(&px);
     if (j->data && key[0])
@@ -781,6 +821,7 @@ struct ov_imgprep {
     pthread_cond_t cv;
     pthread_t th[PREP_MAX_THREADS];
     size_t nth;                /* started; 0: everything on the writer's thread */
+    prepctx wt;                /* the writer's scratch (its deflater is the document's) */
 };
 
 /* Workers per render: the online CPUs less the writer's own thread (it prepares too while it waits),
@@ -792,6 +833,7 @@ static void *prep_worker(void *arg) {
     ov_imgprep *p = arg;
     zctx z;
     memset(&z, 0, sizeof z);
+    prepctx t = { &z, { 0 }, { 0 }, { 0 } };
     pthread_mutex_lock(&p->mu);
     for (;;) {
         prep *j = NULL;
@@ -818,7 +860,7 @@ static void *prep_worker(void *arg) {
         p->used += j->cost;
         p->running++;
         pthread_mutex_unlock(&p->mu);
-        prepare_image(p->ov, j, &z);
+        prepare_image(p->ov, j, &t);
         pthread_mutex_lock(&p->mu);
         j->state = PREP_DONE;
         p->used -= j->cost;
@@ -826,6 +868,7 @@ static void *prep_worker(void *arg) {
         pthread_cond_broadcast(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
+    prepctx_free(&t);
     zctx_end(&z);
     return NULL;
 }
@@ -943,11 +986,12 @@ static int prep_complete(ov_layout *ly) {
 /* Image ref prepared: by a worker (waited for) or here, now. */
 static prep *prep_take(ov_imgprep *p, size_t ref, zctx *z) {
     prep *j = p->jobs[ref];
+    p->wt.z = z;
     if (j->dup >= 0)
         j = p->jobs[j->dup];
     if (!p->nth) {
         if (j->state == PREP_TODO) {
-            prepare_image(p->ov, j, z);
+            prepare_image(p->ov, j, &p->wt);
             j->state = PREP_DONE;
         }
         return j;
@@ -956,7 +1000,7 @@ static prep *prep_take(ov_imgprep *p, size_t ref, zctx *z) {
     if (j->state == PREP_TODO) {
         j->state = PREP_RUNNING;
         pthread_mutex_unlock(&p->mu);
-        prepare_image(p->ov, j, z);
+        prepare_image(p->ov, j, &p->wt);
         pthread_mutex_lock(&p->mu);
         j->state = PREP_DONE;
         pthread_cond_broadcast(&p->cv);
@@ -989,6 +1033,7 @@ void ov_pdf_prep_free(ov_layout *ly) {
             ov_free(p->jobs[i]);
         }
     ov_free(p->jobs);
+    prepctx_free(&p->wt);
     ov_free(p);
     ly->prep = NULL;
 }

@@ -326,7 +326,7 @@ static double psnr(const unsigned char *a, const unsigned char *b, size_t n) {
     return se == 0 ? 99 : 10 * log10(255.0 * 255.0 / (se / (double)n));
 }
 
-static void jpeg_case(unsigned w, unsigned h, unsigned mw, unsigned mh) {
+static void jpeg_case(unsigned w, unsigned h, unsigned mw, unsigned mh, ov_image_buf *scratch) {
     char name[64];
     snprintf(name, sizeof name, "yuv-%ux%u.webp", w, h);
     CHECK_INT(webp_file(name, w, h, 0, 0, 11), 0);
@@ -339,7 +339,7 @@ static void jpeg_case(unsigned w, unsigned h, unsigned mw, unsigned mh) {
     unsigned char *jpg = NULL;
     size_t jn = 0;
     unsigned jw = 0, jh = 0;
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, mw, mh, 85, &jpg, &jn, &jw, &jh, NULL), OCTAVO_OK);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, mw, mh, 85, scratch, &jpg, &jn, &jw, &jh, NULL), OCTAVO_OK);
     ov_pixels ref, got;
     CHECK_INT(ov_image_decode_fit(NULL, d, n, mw ? mw : w, mh ? mh : h, &ref, NULL), OCTAVO_OK);
     CHECK_INT(ov_image_decode(NULL, jpg, jn, &got, NULL), OCTAVO_OK);
@@ -366,18 +366,23 @@ static void jpeg_case(unsigned w, unsigned h, unsigned mw, unsigned mh) {
 }
 
 TEST(test_webp_jpeg) {
-    jpeg_case(640, 480, 0, 0);
-    jpeg_case(17, 9, 0, 0);        /* not whole MCUs: padding */
-    jpeg_case(1, 1, 0, 0);
-    jpeg_case(333, 1, 0, 0);
-    jpeg_case(1601, 803, 700, 700); /* scaled, odd sizes */
-    jpeg_case(900, 600, 1000, 1000); /* nothing to scale */
+    ov_image_buf scratch = { 0 };
+    jpeg_case(640, 480, 0, 0, NULL);
+    jpeg_case(17, 9, 0, 0, &scratch);  /* not whole MCUs: padding */
+    jpeg_case(1, 1, 0, 0, NULL);
+    jpeg_case(333, 1, 0, 0, &scratch);
+    jpeg_case(1601, 803, 700, 700, &scratch); /* scaled, odd sizes; the scratch grows */
+    jpeg_case(1601, 803, 700, 700, NULL);
+    jpeg_case(900, 600, 1000, 1000, &scratch); /* nothing to scale; the scratch is reused */
+    CHECK(scratch.cap >= 704 * 368 * 3 / 2);
+    ov_image_buf_free(&scratch);
+    CHECK(scratch.p == NULL && scratch.cap == 0);
     /* too small a size to scale to: refused (the caller takes the RGB path) */
     {
         size_t n = 0;
         unsigned char *d = slurp("yuv-640x480.webp", &n), *jpg = NULL;
         size_t jn = 0;
-        CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 10, 10, 85, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
+        CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 10, 10, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
         CHECK(jpg == NULL);
         free(d);
     }
@@ -386,24 +391,24 @@ TEST(test_webp_jpeg) {
     unsigned char *jpg = NULL;
     size_t jn = 0;
     unsigned char *d = slurp("fit-lossless.webp", &n);
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
     CHECK(jpg == NULL);
     free(d);
     d = slurp("fit-alpha.webp", &n);
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
     free(d);
     d = slurp("small.jpg", &n);
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
     free(d);
     d = slurp("yuv-640x480.webp", &n);
     for (size_t cut = 30; d && cut < n; cut += n / 7) {
-        int rc = ov_image_webp_jpeg(NULL, d, cut, 0, 0, 85, &jpg, &jn, NULL, NULL, NULL);
+        int rc = ov_image_webp_jpeg(NULL, d, cut, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL);
         CHECKF(rc != OCTAVO_OK && jpg == NULL, "truncated at %zu: rc %d", cut, rc);
     }
     /* the EPUB conversion of a lossy photo is this JPEG */
     ov_image_out eo;
     CHECK_INT(ov_image_for_epub(NULL, d, n, &eo, NULL), OCTAVO_OK);
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, &jpg, &jn, NULL, NULL, NULL), OCTAVO_OK);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_OK);
     CHECK(eo.len == jn && jpg && memcmp(eo.data, jpg, jn) == 0);
     CHECK_STR(eo.mime, "image/jpeg");
     ov_free(eo.data);
