@@ -149,7 +149,8 @@ TEST(test_parallel_same_bytes) {
     CHECK_INT(png_file("drawing.png", 640, 360), 0);
     CHECK_INT(jpeg_file("small.jpg", 320, 200), 0);
     CHECK_INT(jpeg_file("big.jpg", 2400, 1600), 0);
-    CHECK_INT(write_file("broken.webp", "RIFF\x30\0\0\0WEBPVP8 \x20\0\0\0\x10\x02\0\x9d\x01\x2a\x40\0\x40\0garbage", 40), 0);
+    static const char broken[] = "RIFF\x30\0\0\0WEBPVP8 \x20\0\0\0\x10\x02\0\x9d\x01\x2a\x40\0\x40\0garbage";
+    CHECK_INT(write_file("broken.webp", broken, sizeof broken - 1), 0);
 
     diags g0, g;
     size_t n0 = 0, n = 0;
