@@ -82,6 +82,12 @@ unsigned char *ov_image_buf_get(ov_image_buf *b, size_t n);
 /** Frees b's memory; b is empty afterwards. */
 void ov_image_buf_free(ov_image_buf *b);
 
+/** A still WebP decoded as ov_image_decode_fit does, into scratch: out->data is scratch->p (never
+ *  ov_pixels_free it; valid until scratch is used again). OCTAVO_E_ARG for any other image, or a
+ *  size under 16 px to scale to (decode those with ov_image_decode_fit). */
+int ov_image_webp_decode_into(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h,
+                              ov_image_buf *scratch, ov_pixels *out, octavo_error *err);
+
 /** A lossy still WebP without alpha straight to a JPEG of that quality (its Y'CbCr 4:2:0 planes
  *  handed to libjpeg as they are: no RGB), scaled while decoding to at most max_w x max_h (0 x 0:
  *  its own size; ov_pixels_fit_size's size). *out is ov_free'd by the caller; *ow, *oh (may be

@@ -779,15 +779,17 @@ static int webp_scale_ok(unsigned nw, unsigned nh) { return nw >= 16 && nh >= 16
  * ov_pixels_downscale's integer boxes, about half the time of decoding whole, and never the
  * full-size pixels in memory. */
 static int decode_webp_scaled(const unsigned char *data, size_t len, const ov_image_info *info, unsigned nw,
-                              unsigned nh, ov_pixels *out, octavo_error *err) {
+                              unsigned nh, ov_image_buf *into, ov_pixels *out, octavo_error *err) {
     WebPDecoderConfig cfg;
     if (!WebPInitDecoderConfig(&cfg)) return ov_image_fail(err, "WebP: decoder version mismatch");
     int ch = info->has_alpha ? 4 : 3;
-    unsigned char *pix = alloc_pixels(nw, nh, ch);
+    unsigned char *pix = into ? ov_image_buf_get(into, (size_t)nw * nh * (unsigned)ch) : alloc_pixels(nw, nh, ch);
     if (!pix) return nomem(err);
-    cfg.options.use_scaling = 1;
-    cfg.options.scaled_width = (int)nw;
-    cfg.options.scaled_height = (int)nh;
+    if (nw != info->width || nh != info->height) {
+        cfg.options.use_scaling = 1;
+        cfg.options.scaled_width = (int)nw;
+        cfg.options.scaled_height = (int)nh;
+    }
     cfg.output.colorspace = ch == 4 ? MODE_RGBA : MODE_RGB;
     cfg.output.is_external_memory = 1;
     cfg.output.u.RGBA.rgba = pix;
@@ -796,7 +798,7 @@ static int decode_webp_scaled(const unsigned char *data, size_t len, const ov_im
     VP8StatusCode st = WebPDecode(data, len, &cfg);
     WebPFreeDecBuffer(&cfg.output); /* external memory: frees nothing of ours */
     if (st != VP8_STATUS_OK) {
-        ov_free(pix);
+        if (!into) ov_free(pix);
         if (st == VP8_STATUS_OUT_OF_MEMORY) return nomem(err);
         return ov_image_fail(err, "WebP: corrupt or truncated image data");
     }
@@ -818,13 +820,27 @@ int ov_image_decode_fit(const octavo *ov, const void *data, size_t len, unsigned
     unsigned nw, nh;
     if (info.format == OV_IMG_WEBP && !info.animated &&
         ov_pixels_fit_size(info.width, info.height, max_w, max_h, &nw, &nh) && webp_scale_ok(nw, nh))
-        return decode_webp_scaled(data, len, &info, nw, nh, out, err);
+        return decode_webp_scaled(data, len, &info, nw, nh, NULL, out, err);
     if ((rc = ov_image_decode(ov, data, len, out, err))) return rc;
     if ((rc = ov_pixels_downscale(out, max_w, max_h))) {
         ov_pixels_free(out);
         return ov_error(err, rc, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "out of memory while scaling an image");
     }
     return OCTAVO_OK;
+}
+
+int ov_image_webp_decode_into(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h,
+                              ov_image_buf *scratch, ov_pixels *out, octavo_error *err) {
+    if (!out || !scratch) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no output");
+    memset(out, 0, sizeof *out);
+    ov_image_info info;
+    int rc = ov_image_probe(ov, data, len, &info, err);
+    if (rc) return rc;
+    unsigned nw = info.width, nh = info.height;
+    int scale = max_w && max_h && ov_pixels_fit_size(info.width, info.height, max_w, max_h, &nw, &nh);
+    if (info.format != OV_IMG_WEBP || info.animated || (scale && !webp_scale_ok(nw, nh)))
+        return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "not a still WebP to decode so");
+    return decode_webp_scaled(data, len, &info, nw, nh, scratch, out, err);
 }
 
 /* ================================================================================ WebP -> JPEG */

@@ -677,18 +677,35 @@ static int prep_bytes_ok(const octavo *ov, int photo, const unsigned char *c, si
  * each image do not land on fresh pages (a fault each when first touched). */
 typedef struct prepctx {
     zctx *z;
-    ov_image_buf yuv, planes, zout;
+    ov_image_buf yuv, pix, planes, zout;
 } prepctx;
 
 static void prepctx_free(prepctx *t) {
     ov_image_buf_free(&t->yuv);
+    ov_image_buf_free(&t->pix);
     ov_image_buf_free(&t->planes);
     ov_image_buf_free(&t->zout);
 }
 
+/* After an image: scratch buffers larger than the common case are given back (a few images of
+ * tens of megabytes would otherwise stay held by every thread that met one). */
+#define PREP_KEEP ((size_t)4 << 20)
+static void prepctx_trim(prepctx *t) {
+    if (t->yuv.cap > PREP_KEEP) ov_image_buf_free(&t->yuv);
+    if (t->pix.cap > PREP_KEEP) ov_image_buf_free(&t->pix);
+    if (t->planes.cap > PREP_KEEP) ov_image_buf_free(&t->planes);
+    if (t->zout.cap > PREP_KEEP) ov_image_buf_free(&t->zout);
+}
+
 /* Makes j's result: from the cache, else decoded, downscaled and encoded (and cached). Runs on any
  * thread: t is that thread's. */
+static void prepare_image_in(const octavo *ov, prep *j, prepctx *t);
 static void prepare_image(const octavo *ov, prep *j, prepctx *t) {
+    prepare_image_in(ov, j, t);
+    prepctx_trim(t);
+}
+
+static void prepare_image_in(const octavo *ov, prep *j, prepctx *t) {
     int photo = j->photo;
     char key[OV_IMAGE_KEY_SIZE + 8] = "";
     if (ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE)) {
@@ -731,8 +748,18 @@ static void prepare_image(const octavo *ov, prep *j, prepctx *t) {
     }
     ov_pixels px;
     memset(&px, 0, sizeof px);
-    /* downsampled to 300 dpi at the placed size (a WebP while it is decoded) */
-    if (ov_image_decode_fit(ov, j->data_in, j->len_in, j->max_w, j->max_h, &px, &e) != OCTAVO_OK) {
+    /* downsampled to 300 dpi at the placed size (a WebP while it is decoded, into this thread's
+     * scratch: borrowed, not freed) */
+    int rc = OCTAVO_E_ARG, borrowed = 0;
+    if (j->info.format == OV_IMG_WEBP && !j->info.animated) {
+        rc = ov_image_webp_decode_into(ov, j->data_in, j->len_in, j->max_w, j->max_h, &t->pix, &px, &e);
+        borrowed = rc == OCTAVO_OK;
+    }
+    if (rc == OCTAVO_E_ARG) {
+        memset(&e, 0, sizeof e);
+        rc = ov_image_decode_fit(ov, j->data_in, j->len_in, j->max_w, j->max_h, &px, &e);
+    }
+    if (rc != OCTAVO_OK) {
         j->warn = e.code ? e.code : OCTAVO_E_IMAGE;
         snprintf(j->msg, sizeof j->msg, "%s", e.message);
         return;
@@ -752,15 +779,16 @@ static void prepare_image(const octavo *ov, prep *j, prepctx *t) {
         /* the colour and alpha planes, each deflated here at level 3: measured on the corpus's
          * WebP images with alpha, level 6 took 213 ms for 2.97 MB, level 3 112 ms for 3.18 MB */
         size_t nc = npx * (size_t)color, na = alpha ? npx : 0;
-        unsigned char *rgb = ov_image_buf_get(&t->planes, nc + na + 1), *a = rgb ? rgb + nc : NULL;
+        /* the colour plane is compacted in place, the alpha plane goes to scratch */
+        unsigned char *rgb = px.data, *a = alpha ? ov_image_buf_get(&t->planes, na) : NULL;
         size_t bc = compressBound((uLong)nc), ba = alpha ? compressBound((uLong)na) : 0;
         unsigned char *zc = ov_image_buf_get(&t->zout, bc + ba + 1), *za = zc ? zc + bc : NULL;
         size_t zlen = 0, zalen = 0;
-        int ok = rgb && zc;
+        int ok = zc && (!alpha || a);
         if (ok) {
             const unsigned char *q = px.data;
             if (!alpha)
-                memcpy(rgb, q, nc);
+                ; /* the pixels are the plane */
             else if (color == 3)
                 for (size_t i = 0; i < npx; i++, q += 4) {
                     rgb[3 * i] = q[0];
@@ -794,7 +822,8 @@ static void prepare_image(const octavo *ov, prep *j, prepctx *t) {
             j->nomem = 1;
         }
     }
-    ov_pixels_free(&px);
+    if (!borrowed)
+        ov_pixels_free(&px);
     if (j->data && key[0])
         ov_cache_put(ov, key, j->data, j->len);
 }
@@ -806,7 +835,7 @@ static void prepare_image(const octavo *ov, prep *j, prepctx *t) {
  * tens of megabytes of pixels: a worker starts one only while the running ones leave it room in a
  * budget (or when none runs). */
 #define PREP_MAX_THREADS 7
-#define PREP_BUDGET ((size_t)48 << 20)
+#define PREP_BUDGET ((size_t)32 << 20)
 
 struct ov_imgprep {
     const octavo *ov;
@@ -829,26 +858,30 @@ struct ov_imgprep {
 static _Thread_local int g_prep_threads = -1;
 void ov_test_pdf_prep_threads(int n) { g_prep_threads = n; }
 
+/* The first job waiting that fits in the budget, or NULL. Called locked. */
+static prep *prep_next(ov_imgprep *p) {
+    while (p->next < p->n && (!p->jobs[p->next] || p->jobs[p->next]->state != PREP_TODO || p->jobs[p->next]->pass ||
+                              p->jobs[p->next]->dup >= 0))
+        p->next++;
+    for (size_t k = p->next; k < p->n && !p->stop; k++) {
+        prep *c = p->jobs[k];
+        if (!c || c->state != PREP_TODO || c->pass || c->dup >= 0)
+            continue;
+        if (p->running && p->used + c->cost > PREP_BUDGET)
+            continue;
+        return c;
+    }
+    return NULL;
+}
+
 static void *prep_worker(void *arg) {
     ov_imgprep *p = arg;
     zctx z;
     memset(&z, 0, sizeof z);
-    prepctx t = { &z, { 0 }, { 0 }, { 0 } };
+    prepctx t = { &z, { 0 }, { 0 }, { 0 }, { 0 } };
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        prep *j = NULL;
-        while (p->next < p->n && (!p->jobs[p->next] || p->jobs[p->next]->state != PREP_TODO ||
-                                  p->jobs[p->next]->pass || p->jobs[p->next]->dup >= 0))
-            p->next++;
-        for (size_t k = p->next; k < p->n && !p->stop; k++) {
-            prep *c = p->jobs[k];
-            if (!c || c->state != PREP_TODO || c->pass || c->dup >= 0)
-                continue;
-            if (p->running && p->used + c->cost > PREP_BUDGET)
-                continue;
-            j = c;
-            break;
-        }
+        prep *j = prep_next(p);
         if (!j) {
             if (p->stop)
                 break;
@@ -930,9 +963,16 @@ int ov_pdf_prep_add(ov_layout *ly, size_t idx) {
      * orientation: it would be drawn sideways and stretched) */
     j->pass = im->info.format == OV_IMG_JPEG && im->info.components != 4 && im->info.orientation <= 1 &&
               im->info.width <= j->max_w * 1.1 && im->info.height <= j->max_h * 1.1;
-    size_t full = (size_t)im->info.width * im->info.height * 4;
-    size_t placed = (size_t)j->max_w * j->max_h * 4;
-    j->cost = full + (placed < full ? placed : full) * 2;
+    /* the bytes it holds at its peak: a still WebP is decoded at its placed size (a photo as 1.5
+     * bytes a pixel of planes and 3 of libjpeg's coefficients; RGBA, then split planes and their
+     * deflated bytes), other formats whole first */
+    unsigned fw, fh;
+    (void)ov_pixels_fit_size(im->info.width, im->info.height, j->max_w, j->max_h, &fw, &fh);
+    size_t full = (size_t)im->info.width * im->info.height, placed = (size_t)fw * fh;
+    if (im->info.format == OV_IMG_WEBP && !im->info.animated)
+        j->cost = placed * (j->photo ? 5 : 12);
+    else
+        j->cost = full * 4 + placed * (j->photo ? 5 : 12);
     /* the same bytes at the same size (an image placed several times) are prepared once */
     for (size_t k = 0; k < p->n && !j->pass; k++) {
         prep *o = p->jobs[k];
@@ -997,16 +1037,36 @@ static prep *prep_take(ov_imgprep *p, size_t ref, zctx *z) {
         return j;
     }
     pthread_mutex_lock(&p->mu);
-    if (j->state == PREP_TODO) {
+    if (j->state == PREP_TODO) { /* needed now: it starts whatever the budget says */
         j->state = PREP_RUNNING;
+        p->used += j->cost;
+        p->running++;
         pthread_mutex_unlock(&p->mu);
         prepare_image(p->ov, j, &p->wt);
         pthread_mutex_lock(&p->mu);
         j->state = PREP_DONE;
+        p->used -= j->cost;
+        p->running--;
         pthread_cond_broadcast(&p->cv);
     }
-    while (j->state != PREP_DONE)
-        pthread_cond_wait(&p->cv, &p->mu);
+    /* while a worker finishes it, the writer makes the next images rather than wait idle */
+    while (j->state != PREP_DONE) {
+        prep *h = prep_next(p);
+        if (!h) {
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        h->state = PREP_RUNNING;
+        p->used += h->cost;
+        p->running++;
+        pthread_mutex_unlock(&p->mu);
+        prepare_image(p->ov, h, &p->wt);
+        pthread_mutex_lock(&p->mu);
+        h->state = PREP_DONE;
+        p->used -= h->cost;
+        p->running--;
+        pthread_cond_broadcast(&p->cv);
+    }
     pthread_mutex_unlock(&p->mu);
     return j;
 }
