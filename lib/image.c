@@ -684,7 +684,7 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
         unsigned char *jpg = NULL;
         size_t jn = 0;
         unsigned jw = 0, jh = 0;
-        if ((rc = ov_image_webp_jpeg(ov, data, len, 0, 0, 85, NULL, &jpg, &jn, &jw, &jh, err))) return rc;
+        if ((rc = ov_image_webp_jpeg(ov, data, len, 0, 0, 85, 0, NULL, &jpg, &jn, &jw, &jh, err))) return rc;
         out->data = jpg;
         out->len = jn;
         out->mime = "image/jpeg";

@@ -852,8 +852,8 @@ int ov_image_webp_decode_into(const octavo *ov, const void *data, size_t len, un
  * JPEG's full range: each sample is mapped by a table. The chroma is the original's, not a
  * resampling of it. */
 int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h, int quality,
-                       ov_image_buf *scratch, unsigned char **out, size_t *outlen, unsigned *ow, unsigned *oh,
-                       octavo_error *err) {
+                       unsigned flags, ov_image_buf *scratch, unsigned char **out, size_t *outlen, unsigned *ow,
+                       unsigned *oh, octavo_error *err) {
     if (!out || !outlen) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no output");
     *out = NULL;
     *outlen = 0;
@@ -946,7 +946,7 @@ int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned 
     c->in_color_space = JCS_YCbCr;
     jpeg_set_defaults(c); /* YCbCr, Y sampled 2 x 2, Cb and Cr 1 x 1: WebP's 4:2:0 */
     jpeg_set_quality(c, q, TRUE);
-    c->optimize_coding = TRUE;
+    c->optimize_coding = (flags & OV_JPEG_STD_HUFFMAN) ? FALSE : TRUE;
     c->raw_data_in = TRUE;
     jpeg_start_compress(c, TRUE);
     size_t gone = 0; /* bytes of Y given back (a quarter of that of U and of V) */

@@ -710,7 +710,7 @@ static void prepare_image_in(const octavo *ov, prep *j, prepctx *t) {
     char key[OV_IMAGE_KEY_SIZE + 8] = "";
     if (ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE)) {
         char tag[64];
-        snprintf(tag, sizeof tag, "pdf3-%s-%ux%u", photo ? "jpeg" : "flate", j->max_w, j->max_h);
+        snprintf(tag, sizeof tag, "pdf4-%s-%ux%u", photo ? "jpeg" : "flate", j->max_w, j->max_h);
         if (ov_image_cache_key(j->data_in, j->len_in, NULL, tag, key) == 0)
             strcat(key, photo ? ".jpg" : ".bin");
         else
@@ -732,7 +732,8 @@ static void prepare_image_in(const octavo *ov, prep *j, prepctx *t) {
     if (photo && j->info.format == OV_IMG_WEBP && !j->info.lossless && !j->info.animated) {
         /* a lossy WebP photo: its Y'CbCr planes straight into the JPEG encoder, scaled on the way
          * (OCTAVO_E_ARG: a size it does not scale to, made below) */
-        int rc = ov_image_webp_jpeg(ov, j->data_in, j->len_in, j->max_w, j->max_h, 85, &t->yuv, &j->data, &j->len,
+        int rc = ov_image_webp_jpeg(ov, j->data_in, j->len_in, j->max_w, j->max_h, 85, OV_JPEG_STD_HUFFMAN, &t->yuv,
+                                    &j->data, &j->len,
                                     NULL, NULL, &e);
         if (rc == OCTAVO_OK) {
             if (key[0])

@@ -340,7 +340,7 @@ static void jpeg_case(unsigned w, unsigned h, unsigned mw, unsigned mh, ov_image
     unsigned char *jpg = NULL;
     size_t jn = 0;
     unsigned jw = 0, jh = 0;
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, mw, mh, 85, scratch, &jpg, &jn, &jw, &jh, NULL), OCTAVO_OK);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, mw, mh, 85, scratch ? OV_JPEG_STD_HUFFMAN : 0, scratch, &jpg, &jn, &jw, &jh, NULL), OCTAVO_OK);
     ov_pixels ref, got;
     CHECK_INT(ov_image_decode_fit(NULL, d, n, mw ? mw : w, mh ? mh : h, &ref, NULL), OCTAVO_OK);
     CHECK_INT(ov_image_decode(NULL, jpg, jn, &got, NULL), OCTAVO_OK);
@@ -383,7 +383,7 @@ TEST(test_webp_jpeg) {
         size_t n = 0;
         unsigned char *d = slurp("yuv-640x480.webp", &n), *jpg = NULL;
         size_t jn = 0;
-        CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 10, 10, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
+        CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 10, 10, 85, 0, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
         CHECK(jpg == NULL);
         free(d);
     }
@@ -392,24 +392,24 @@ TEST(test_webp_jpeg) {
     unsigned char *jpg = NULL;
     size_t jn = 0;
     unsigned char *d = slurp("fit-lossless.webp", &n);
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, 0, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
     CHECK(jpg == NULL);
     free(d);
     d = slurp("fit-alpha.webp", &n);
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, 0, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
     free(d);
     d = slurp("small.jpg", &n);
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, 0, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_E_ARG);
     free(d);
     d = slurp("yuv-640x480.webp", &n);
     for (size_t cut = 30; d && cut < n; cut += n / 7) {
-        int rc = ov_image_webp_jpeg(NULL, d, cut, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL);
+        int rc = ov_image_webp_jpeg(NULL, d, cut, 0, 0, 85, 0, NULL, &jpg, &jn, NULL, NULL, NULL);
         CHECKF(rc != OCTAVO_OK && jpg == NULL, "truncated at %zu: rc %d", cut, rc);
     }
     /* the EPUB conversion of a lossy photo is this JPEG */
     ov_image_out eo;
     CHECK_INT(ov_image_for_epub(NULL, d, n, &eo, NULL), OCTAVO_OK);
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_OK);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, 0, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_OK);
     CHECK(eo.len == jn && jpg && memcmp(eo.data, jpg, jn) == 0);
     CHECK_STR(eo.mime, "image/jpeg");
     ov_free(eo.data);
