@@ -409,7 +409,7 @@ TEST(test_webp_jpeg) {
     /* the EPUB conversion of a lossy photo is this JPEG */
     ov_image_out eo;
     CHECK_INT(ov_image_for_epub(NULL, d, n, &eo, NULL), OCTAVO_OK);
-    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, 0, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_OK);
+    CHECK_INT(ov_image_webp_jpeg(NULL, d, n, 0, 0, 85, OV_JPEG_STD_HUFFMAN, NULL, &jpg, &jn, NULL, NULL, NULL), OCTAVO_OK);
     CHECK(eo.len == jn && jpg && memcmp(eo.data, jpg, jn) == 0);
     CHECK_STR(eo.mime, "image/jpeg");
     ov_free(eo.data);
