@@ -398,6 +398,22 @@ int ov_image_probe(const octavo *ov, const void *data, size_t len, ov_image_info
 
 /* ---- pixels */
 
+unsigned char *ov_image_buf_get(ov_image_buf *b, size_t n) {
+    if (n <= b->cap && b->p) return b->p;
+    unsigned char *q = ov_malloc(n); /* not realloc: the old contents are not wanted */
+    if (!q) return NULL;
+    ov_free(b->p);
+    b->p = q;
+    b->cap = n;
+    return q;
+}
+
+void ov_image_buf_free(ov_image_buf *b) {
+    ov_free(b->p);
+    b->p = NULL;
+    b->cap = 0;
+}
+
 void ov_pixels_free(ov_pixels *px) {
     if (!px) return;
     ov_free(px->data);
@@ -422,23 +438,32 @@ void ov_pixels_drop_opaque_alpha(ov_pixels *px) {
     /* keep the larger block: shrinking it buys nothing and could fail */
 }
 
+int ov_pixels_fit_size(unsigned w, unsigned h, unsigned max_w, unsigned max_h, unsigned *nw, unsigned *nh) {
+    *nw = w;
+    *nh = h;
+    if (!max_w || !max_h || (w <= max_w && h <= max_h)) return 0;
+    double s = (double)max_w / w;
+    if ((double)max_h / h < s) s = (double)max_h / h;
+    unsigned x = (unsigned)(w * s + 0.5), y = (unsigned)(h * s + 0.5);
+    if (x < 1) x = 1;
+    if (y < 1) y = 1;
+    if (x > max_w) x = max_w;
+    if (y > max_h) y = max_h;
+    if (x > w) x = w;
+    if (y > h) y = h;
+    *nw = x;
+    *nh = y;
+    return 1;
+}
+
 /* Area averaging on integer box boundaries: output pixel (ox, oy) is the mean of the source box
  * [ox*w/nw, (ox+1)*w/nw) x [oy*h/nh, (oy+1)*h/nh). Color is averaged weighted by alpha, so that
  * the invisible color of transparent pixels does not bleed into edges. */
 int ov_pixels_downscale(ov_pixels *px, unsigned max_w, unsigned max_h) {
     if (!px || !px->data || !px->width || !px->height) return OCTAVO_E_ARG;
     if (!max_w || !max_h) return OCTAVO_E_ARG;
-    unsigned w = px->width, h = px->height;
-    if (w <= max_w && h <= max_h) return OCTAVO_OK;
-    double s = (double)max_w / w;
-    if ((double)max_h / h < s) s = (double)max_h / h;
-    unsigned nw = (unsigned)(w * s + 0.5), nh = (unsigned)(h * s + 0.5);
-    if (nw < 1) nw = 1;
-    if (nh < 1) nh = 1;
-    if (nw > max_w) nw = max_w;
-    if (nh > max_h) nh = max_h;
-    if (nw > w) nw = w;
-    if (nh > h) nh = h;
+    unsigned w = px->width, h = px->height, nw, nh;
+    if (!ov_pixels_fit_size(w, h, max_w, max_h, &nw, &nh)) return OCTAVO_OK;
     int ch = px->channels, alpha = ch == 2 || ch == 4;
     unsigned char *out = ov_malloc((size_t)nw * nh * ch);
     uint64_t *acc = ov_calloc((size_t)nw * ch, sizeof *acc);
@@ -537,7 +562,7 @@ int ov_pixels_orient(ov_pixels *px, int o) {
 /* ---- images for EPUB */
 
 /* Bump when the conversion's output changes (encoder settings, the choice of format). */
-#define EPUB_CONVERSION "epub1"
+#define EPUB_CONVERSION "epub3"
 
 static int pass_through(const unsigned char *p, size_t len, const ov_image_info *info, ov_image_out *out,
                         octavo_error *err) {
@@ -654,6 +679,27 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
         if (from_cache(ov, name, out)) return OCTAVO_OK;
     }
 
+    if (!info.lossless && !info.has_alpha && !info.animated) {
+        /* a photo: its Y'CbCr planes straight into the JPEG encoder (no RGB pixels), with the
+         * standard Huffman tables: optimised ones need a second pass over a whole-image
+         * coefficient buffer (3 bytes a pixel of fresh pages); measured on the blog book: CPU
+         * 1.75-1.83 -> 1.31-1.35 s, page faults 57k -> 38k, EPUB 8.02 -> 8.30 MB, same pixels */
+        unsigned char *jpg = NULL;
+        size_t jn = 0;
+        unsigned jw = 0, jh = 0;
+        if ((rc = ov_image_webp_jpeg(ov, data, len, 0, 0, 85, OV_JPEG_STD_HUFFMAN, NULL, &jpg, &jn, &jw, &jh, err))) return rc;
+        out->data = jpg;
+        out->len = jn;
+        out->mime = "image/jpeg";
+        out->ext = "jpg";
+        out->width = jw;
+        out->height = jh;
+        if (cache) {
+            snprintf(name, sizeof name, "%s.%s", key, out->ext);
+            ov_cache_put(ov, name, jpg, jn);
+        }
+        return OCTAVO_OK;
+    }
     ov_pixels px;
     if ((rc = ov_image_decode(ov, data, len, &px, err))) return rc;
     ov_pixels_drop_opaque_alpha(&px);

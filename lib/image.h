@@ -60,6 +60,47 @@ void ov_pixels_drop_opaque_alpha(ov_pixels *px);
 int ov_pixels_orient(ov_pixels *px, int orientation);
 /** Scales down (area averaging) so that neither side exceeds max_w x max_h; no-op when smaller. */
 int ov_pixels_downscale(ov_pixels *px, unsigned max_w, unsigned max_h);
+/** The size ov_pixels_downscale gives w x h pixels (the aspect kept, rounded, at least 1 x 1):
+ *  1 when that is smaller than w x h, else 0 (*nw, *nh = w, h). */
+int ov_pixels_fit_size(unsigned w, unsigned h, unsigned max_w, unsigned max_h, unsigned *nw, unsigned *nh);
+/** ov_image_decode then ov_pixels_downscale to at most max_w x max_h, in one step where the codec
+ *  can scale while decoding (a still WebP: libwebp's rescaler, a fractional area average, so no
+ *  full-size pixels are ever held). The size is ov_pixels_fit_size's; the limits apply to the
+ *  image's own size. Pixels as ov_image_decode's, alpha included even when opaque. */
+int ov_image_decode_fit(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h,
+                        ov_pixels *out, octavo_error *err);
+
+/** A buffer its owner keeps across calls (a worker thread's scratch), so that large temporary
+ *  buffers are not taken fresh from the system for every image: fresh pages cost a fault each
+ *  when first touched (5-25 us here). */
+typedef struct ov_image_buf {
+    unsigned char *p;
+    size_t cap;
+} ov_image_buf;
+/** At least n bytes of b, contents not kept; NULL when out of memory (b keeps what it had). */
+unsigned char *ov_image_buf_get(ov_image_buf *b, size_t n);
+/** Frees b's memory; b is empty afterwards. */
+void ov_image_buf_free(ov_image_buf *b);
+
+/** A still WebP decoded as ov_image_decode_fit does, into scratch: out->data is scratch->p (never
+ *  ov_pixels_free it; valid until scratch is used again). OCTAVO_E_ARG for any other image, or a
+ *  size under 16 px to scale to (decode those with ov_image_decode_fit). */
+int ov_image_webp_decode_into(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h,
+                              ov_image_buf *scratch, ov_pixels *out, octavo_error *err);
+
+/** A lossy still WebP without alpha straight to a JPEG of that quality (its Y'CbCr 4:2:0 planes
+ *  handed to libjpeg as they are: no RGB), scaled while decoding to at most max_w x max_h (0 x 0:
+ *  its own size; ov_pixels_fit_size's size). *out is ov_free'd by the caller; *ow, *oh (may be
+ *  NULL) get its size. scratch: where the planes are held (then kept), or NULL: allocated here and
+ *  given back row by row as compressed (the least memory). OCTAVO_E_ARG for any other image, or a
+ *  size under 16 px to scale to. */
+int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h, int quality,
+                       unsigned flags, ov_image_buf *scratch, unsigned char **out, size_t *outlen, unsigned *ow,
+                       unsigned *oh, octavo_error *err);
+/** ov_image_webp_jpeg flag: libjpeg's standard Huffman tables instead of optimised ones: one pass
+ *  and no whole-image coefficient buffer (3 bytes a pixel, fresh pages): the corpus's cold PDF
+ *  takes ~12% less CPU, its cold EPUB ~25%; the JPEG bytes are ~7% more. */
+#define OV_JPEG_STD_HUFFMAN 1u
 
 /** Encodes pixels; *out is ov_free'd by the caller. */
 int ov_image_encode_png(const ov_pixels *px, unsigned char **out, size_t *len);

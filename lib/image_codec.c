@@ -768,3 +768,215 @@ int ov_image_decode(const octavo *ov, const void *data, size_t len, ov_pixels *o
     default: return ov_image_fail(err, "not an image of a known format");
     }
 }
+
+/* Whether libwebp's rescaler is used for an output of nw x nh: not for slivers, where its 4:2:0
+ * chroma rows (two source rows each) land a row off (1500 x 3 -> 100 x 1: mean error 12 against
+ * the exact average); those are small to decode whole anyway. */
+static int webp_scale_ok(unsigned nw, unsigned nh) { return nw >= 16 && nh >= 16; }
+
+/* A still WebP decoded at nw x nh by libwebp's rescaler (a fractional area average, in YUV for
+ * lossy images, alpha-premultiplied for lossless ones): closer to the exact average than
+ * ov_pixels_downscale's integer boxes, about half the time of decoding whole, and never the
+ * full-size pixels in memory. */
+static int decode_webp_scaled(const unsigned char *data, size_t len, const ov_image_info *info, unsigned nw,
+                              unsigned nh, ov_image_buf *into, ov_pixels *out, octavo_error *err) {
+    WebPDecoderConfig cfg;
+    if (!WebPInitDecoderConfig(&cfg)) return ov_image_fail(err, "WebP: decoder version mismatch");
+    int ch = info->has_alpha ? 4 : 3;
+    unsigned char *pix = into ? ov_image_buf_get(into, (size_t)nw * nh * (unsigned)ch) : alloc_pixels(nw, nh, ch);
+    if (!pix) return nomem(err);
+    if (nw != info->width || nh != info->height) {
+        cfg.options.use_scaling = 1;
+        cfg.options.scaled_width = (int)nw;
+        cfg.options.scaled_height = (int)nh;
+    }
+    cfg.output.colorspace = ch == 4 ? MODE_RGBA : MODE_RGB;
+    cfg.output.is_external_memory = 1;
+    cfg.output.u.RGBA.rgba = pix;
+    cfg.output.u.RGBA.stride = (int)(nw * (unsigned)ch);
+    cfg.output.u.RGBA.size = (size_t)nw * nh * (unsigned)ch;
+    VP8StatusCode st = WebPDecode(data, len, &cfg);
+    WebPFreeDecBuffer(&cfg.output); /* external memory: frees nothing of ours */
+    if (st != VP8_STATUS_OK) {
+        if (!into) ov_free(pix);
+        if (st == VP8_STATUS_OUT_OF_MEMORY) return nomem(err);
+        return ov_image_fail(err, "WebP: corrupt or truncated image data");
+    }
+    out->width = nw;
+    out->height = nh;
+    out->channels = ch;
+    out->data = pix;
+    return OCTAVO_OK;
+}
+
+int ov_image_decode_fit(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h,
+                        ov_pixels *out, octavo_error *err) {
+    if (!out) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no output");
+    memset(out, 0, sizeof *out);
+    if (!max_w || !max_h) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no size to fit");
+    ov_image_info info;
+    int rc = ov_image_probe(ov, data, len, &info, err);
+    if (rc) return rc;
+    unsigned nw, nh;
+    if (info.format == OV_IMG_WEBP && !info.animated &&
+        ov_pixels_fit_size(info.width, info.height, max_w, max_h, &nw, &nh) && webp_scale_ok(nw, nh))
+        return decode_webp_scaled(data, len, &info, nw, nh, NULL, out, err);
+    if ((rc = ov_image_decode(ov, data, len, out, err))) return rc;
+    if ((rc = ov_pixels_downscale(out, max_w, max_h))) {
+        ov_pixels_free(out);
+        return ov_error(err, rc, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "out of memory while scaling an image");
+    }
+    return OCTAVO_OK;
+}
+
+int ov_image_webp_decode_into(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h,
+                              ov_image_buf *scratch, ov_pixels *out, octavo_error *err) {
+    if (!out || !scratch) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no output");
+    memset(out, 0, sizeof *out);
+    ov_image_info info;
+    int rc = ov_image_probe(ov, data, len, &info, err);
+    if (rc) return rc;
+    unsigned nw = info.width, nh = info.height;
+    int scale = max_w && max_h && ov_pixels_fit_size(info.width, info.height, max_w, max_h, &nw, &nh);
+    if (info.format != OV_IMG_WEBP || info.animated || (scale && !webp_scale_ok(nw, nh)))
+        return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "not a still WebP to decode so");
+    return decode_webp_scaled(data, len, &info, nw, nh, scratch, out, err);
+}
+
+/* ================================================================================ WebP -> JPEG */
+
+/* A lossy WebP is Y'CbCr 4:2:0 already, the layout of a default JPEG: its planes go to libjpeg as
+ * raw data, without the round trip through RGB (libwebp's conversion and chroma upsampling, then
+ * libjpeg's conversion and chroma downsampling), which is most of both codecs' work and a third
+ * of the memory. WebP's samples are BT.601 limited range (Y 16-235, Cb/Cr 16-240 about 128), a
+ * JPEG's full range: each sample is mapped by a table. The chroma is the original's, not a
+ * resampling of it. */
+int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned max_w, unsigned max_h, int quality,
+                       unsigned flags, ov_image_buf *scratch, unsigned char **out, size_t *outlen, unsigned *ow,
+                       unsigned *oh, octavo_error *err) {
+    if (!out || !outlen) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no output");
+    *out = NULL;
+    *outlen = 0;
+    ov_image_info info;
+    int rc = ov_image_probe(ov, data, len, &info, err);
+    if (rc) return rc;
+    if (info.format != OV_IMG_WEBP || info.lossless || info.has_alpha || info.animated)
+        return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "not a lossy still WebP without alpha");
+    unsigned w = info.width, h = info.height;
+    int scale = max_w && max_h && ov_pixels_fit_size(info.width, info.height, max_w, max_h, &w, &h);
+    if (scale && !webp_scale_ok(w, h))
+        return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "too small a size to scale to");
+    const int q = quality < 1 ? 1 : quality > 100 ? 100 : quality;
+    /* planes padded to whole 16 x 16 MCUs (libjpeg reads raw data in whole blocks) */
+    size_t yw = ((size_t)w + 15) & ~(size_t)15, yh = ((size_t)h + 15) & ~(size_t)15, cw = yw / 2, chh = yh / 2;
+    size_t uw = ((size_t)w + 1) / 2, uh = ((size_t)h + 1) / 2;
+    jpeg_job *j = jpeg_job_new();
+    if (!j) return nomem(err);
+    unsigned char *Y = scratch ? ov_image_buf_get(scratch, yw * yh + 2 * cw * chh) : (j->pix = ov_malloc(yw * yh + 2 * cw * chh));
+    if (!Y) {
+        jpeg_job_free(j, 0);
+        return nomem(err);
+    }
+    unsigned char *U = Y + yw * yh, *V = U + cw * chh;
+    WebPDecoderConfig cfg;
+    if (!WebPInitDecoderConfig(&cfg)) {
+        jpeg_job_free(j, 0);
+        return ov_image_fail(err, "WebP: decoder version mismatch");
+    }
+    if (scale) {
+        cfg.options.use_scaling = 1;
+        cfg.options.scaled_width = (int)w;
+        cfg.options.scaled_height = (int)h;
+    }
+    cfg.output.colorspace = MODE_YUV;
+    cfg.output.is_external_memory = 1;
+    cfg.output.u.YUVA.y = Y;
+    cfg.output.u.YUVA.y_stride = (int)yw;
+    cfg.output.u.YUVA.y_size = yw * yh;
+    cfg.output.u.YUVA.u = U;
+    cfg.output.u.YUVA.u_stride = (int)cw;
+    cfg.output.u.YUVA.u_size = cw * chh;
+    cfg.output.u.YUVA.v = V;
+    cfg.output.u.YUVA.v_stride = (int)cw;
+    cfg.output.u.YUVA.v_size = cw * chh;
+    VP8StatusCode st = WebPDecode(data, len, &cfg);
+    WebPFreeDecBuffer(&cfg.output);
+    if (st != VP8_STATUS_OK) {
+        jpeg_job_free(j, 0);
+        if (st == VP8_STATUS_OUT_OF_MEMORY) return nomem(err);
+        return ov_image_fail(err, "WebP: corrupt or truncated image data");
+    }
+    /* full range, and the padding as copies of the last column and row */
+    unsigned char ly[256], lc[256];
+    for (int v = 0; v < 256; v++) {
+        int a = ((v - 16) * 255 * 2 + 219) / (219 * 2), b = 128 + ((v - 128) * 255 * 2 + (v >= 128 ? 224 : -224)) / (224 * 2);
+        if (v < 16) a = 0;
+        ly[v] = (unsigned char)(a < 0 ? 0 : a > 255 ? 255 : a);
+        lc[v] = (unsigned char)(b < 0 ? 0 : b > 255 ? 255 : b);
+    }
+    struct { unsigned char *p; size_t stride, w, h, pw, ph; const unsigned char *lut; } pl[3] = {
+        { Y, yw, w, h, yw, yh, ly }, { U, cw, uw, uh, cw, chh, lc }, { V, cw, uw, uh, cw, chh, lc } };
+    for (int k = 0; k < 3; k++) {
+        for (size_t y = 0; y < pl[k].h; y++) {
+            unsigned char *r = pl[k].p + y * pl[k].stride;
+            for (size_t x = 0; x < pl[k].w; x++) r[x] = pl[k].lut[r[x]];
+            memset(r + pl[k].w, r[pl[k].w - 1], pl[k].pw - pl[k].w);
+        }
+        for (size_t y = pl[k].h; y < pl[k].ph; y++)
+            memcpy(pl[k].p + y * pl[k].stride, pl[k].p + (pl[k].h - 1) * pl[k].stride, pl[k].pw);
+    }
+    j_compress_ptr c = &j->u.c;
+    c->err = &j->jerr;
+    if (setjmp(j->jb)) {
+        int code = j->code;
+        if (code == OCTAVO_E_NOMEM) nomem(err);
+        else ov_image_fail(err, "JPEG: %s", j->msg);
+        jpeg_job_free(j, 0);
+        return code;
+    }
+    jpeg_create_compress(c);
+    j->created = 1;
+    j->dest.init_destination = jdest_init;
+    j->dest.empty_output_buffer = jdest_empty;
+    j->dest.term_destination = jdest_term;
+    c->dest = &j->dest;
+    c->image_width = w;
+    c->image_height = h;
+    c->input_components = 3;
+    c->in_color_space = JCS_YCbCr;
+    jpeg_set_defaults(c); /* YCbCr, Y sampled 2 x 2, Cb and Cr 1 x 1: WebP's 4:2:0 */
+    jpeg_set_quality(c, q, TRUE);
+    c->optimize_coding = (flags & OV_JPEG_STD_HUFFMAN) ? FALSE : TRUE;
+    c->raw_data_in = TRUE;
+    jpeg_start_compress(c, TRUE);
+    size_t gone = 0; /* bytes of Y given back (a quarter of that of U and of V) */
+    JSAMPROW ry[16], ru[8], rv[8];
+    JSAMPARRAY planes[3] = { ry, ru, rv };
+    for (size_t y = 0; y < h; y += 16) {
+        for (int i = 0; i < 16; i++) ry[i] = Y + (y + (size_t)i) * yw;
+        for (int i = 0; i < 8; i++) {
+            ru[i] = U + (y / 2 + (size_t)i) * cw;
+            rv[i] = V + (y / 2 + (size_t)i) * cw;
+        }
+        if (jpeg_write_raw_data(c, planes, 16) != 16) {
+            snprintf(j->msg, sizeof j->msg, "short raw write");
+            longjmp(j->jb, 1);
+        }
+        /* the rows compressed are given back: the coefficients grow while the planes shrink */
+        size_t done = (y + 16) * yw;
+        if (!scratch && (done - gone >= DISCARD_STEP || y + 16 >= h)) {
+            discard_rows(Y, gone, done);
+            discard_rows(U, gone / 4, done / 4);
+            discard_rows(V, gone / 4, done / 4);
+            gone = done;
+        }
+    }
+    jpeg_finish_compress(c);
+    *outlen = j->out_cap - j->dest.free_in_buffer;
+    *out = j->out;
+    j->out = NULL;
+    if (ow) *ow = w;
+    if (oh) *oh = h;
+    jpeg_job_free(j, 0);
+    return OCTAVO_OK;
+}

@@ -705,6 +705,7 @@ static void lay_fini(lay *L) {
 void ov_layout_free(ov_layout *ly) {
     if (!ly)
         return;
+    ov_pdf_prep_free(ly); /* its threads read the images' bytes */
     for (size_t i = 0; i < ly->npages; i++)
         ov_free(ly->pages[i].boxes);
     ov_free(ly->pages);

@@ -189,6 +189,8 @@ typedef struct ov_layout_image {
     float placed_w, placed_h;  /* the largest size it is placed at, in points */
 } ov_layout_image;
 
+typedef struct ov_imgprep ov_imgprep; /* pdf.c: images made ready for the PDF on worker threads */
+
 typedef struct ov_layout {
     const octavo *ov;
     const ov_fonts *fonts;
@@ -214,6 +216,7 @@ typedef struct ov_layout {
     octavo_time created, modified;
     int has_created, has_modified;
     int nomem;
+    ov_imgprep *prep;          /* the images being prepared (ov_pdf_prep_add), or NULL */
 } ov_layout;
 
 /** Lays out one document. */
@@ -221,5 +224,17 @@ int ov_layout_doc(octavo_doc *doc, ov_layout *out, octavo_error *err);
 /** Lays out a book: cover, contents, the documents in order. */
 int ov_layout_book(octavo_book *book, ov_layout *out, octavo_error *err);
 void ov_layout_free(ov_layout *ly);
+
+/** pdf.c: queues ly->images[idx], just placed, to be made ready for the PDF (decoded, scaled to
+ *  its placed size, encoded, cached) on worker threads while the layout goes on. 0, or -1 when out
+ *  of memory (the writer then queues it itself). */
+int ov_pdf_prep_add(ov_layout *ly, size_t idx);
+/** pdf.c: stops the preparing threads and frees what they made (ov_layout_free calls it). */
+void ov_pdf_prep_free(ov_layout *ly);
+
+/** Test hook (pdf.c): the number of threads that prepare a PDF's images ahead of the writer, for
+ *  renders started from the calling thread afterwards; -1 (the default): one per online CPU but
+ *  the writer's, 0: none (each image prepared when the writer reaches it). */
+void ov_test_pdf_prep_threads(int n);
 
 #endif

@@ -557,6 +557,7 @@ void lay_image(lay *L, xmlNodePtr img, const bctx *cc, int figure) {
     im->placed_w = (float)w;
     im->placed_h = (float)h;
     int idx = (int)ly->nimages++;
+    (void)ov_pdf_prep_add(ly, (size_t)idx); /* made ready on other cores while the layout goes on */
     lay_glue(L, c, 4);
     lay_tag(L, OV_TAG_FIGURE, alt && *alt ? alt : title);
     size_t b0 = L->nlb;

@@ -22,8 +22,10 @@
  *  - an error handler that records and returns (no longjmp); every status is checked.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hpdf.h>
 #include <hpdf_conf.h>
@@ -35,6 +37,13 @@
 
 #include "image_int.h"
 #include "layout.h"
+
+/* A deflater kept across streams (zlib keeps ~270 KB of state: made once, not once per stream, it
+ * is also the pages of memory touched once): the document's, and one per image-preparing thread. */
+typedef struct zctx {
+    z_stream zs;
+    int ready, level;
+} zctx;
 
 typedef struct pfont {
     const char *path;
@@ -52,8 +61,7 @@ typedef struct pdfw {
     const char *docname;
     HPDF_STATUS error, detail;
     int nomem;                 /* one of our own allocations failed (an OCTAVO_E_NOMEM, not libharu's) */
-    z_stream zs;               /* the compressor of every stream (pdf_deflate) */
-    int zready, zlevel;
+    zctx z;                    /* the compressor of every stream written here (pdf_deflate) */
     pfont fonts[OV_NFACES];
     int nfonts;
     int face_font[OV_NFACES];  /* face -> index in fonts, -1 */
@@ -256,38 +264,71 @@ static HPDF_STATUS name_dct_filter(HPDF_Dict d, HPDF_Stream s) {
     return HPDF_Stream_WriteStr(s, "/Filter /DCTDecode\012");
 }
 
-/* Deflates n bytes with the document's one compressor (zlib keeps ~270 KB of state: made once,
- * not once per stream, it is also the pages of memory touched once). NULL when out of memory. */
-static unsigned char *pdf_deflate(pdfw *w, const void *p, size_t n, int level, size_t *zlen) {
-    if (!w->zready) {
-        memset(&w->zs, 0, sizeof w->zs);
-        if (deflateInit(&w->zs, level) != Z_OK) {
-            w->nomem = 1;
+/* Deflates with z's compressor, at level. NULL when out of memory (*nomem set) or when zlib fails. */
+static unsigned char *zctx_deflate(zctx *z, const void *p, size_t n, int level, size_t *zlen, int *nomem) {
+    if (!z->ready) {
+        memset(&z->zs, 0, sizeof z->zs);
+        if (deflateInit(&z->zs, level) != Z_OK) {
+            *nomem = 1;
             return NULL;
         }
-        w->zready = 1;
-        w->zlevel = level;
+        z->ready = 1;
+        z->level = level;
     } else {
-        deflateReset(&w->zs);
-        if (level != w->zlevel && deflateParams(&w->zs, level, Z_DEFAULT_STRATEGY) == Z_OK)
-            w->zlevel = level;
+        deflateReset(&z->zs);
+        if (level != z->level && deflateParams(&z->zs, level, Z_DEFAULT_STRATEGY) == Z_OK)
+            z->level = level;
     }
-    uLong cap = deflateBound(&w->zs, (uLong)n);
-    unsigned char *z = ov_malloc(cap ? cap : 1);
-    if (!z) {
-        w->nomem = 1;
+    uLong cap = deflateBound(&z->zs, (uLong)n);
+    unsigned char *out = ov_malloc(cap ? cap : 1);
+    if (!out) {
+        *nomem = 1;
         return NULL;
     }
-    w->zs.next_in = (Bytef *)p;
-    w->zs.avail_in = (uInt)n;
-    w->zs.next_out = z;
-    w->zs.avail_out = (uInt)cap;
-    if (deflate(&w->zs, Z_FINISH) != Z_STREAM_END) {
-        ov_free(z);
+    z->zs.next_in = (Bytef *)p;
+    z->zs.avail_in = (uInt)n;
+    z->zs.next_out = out;
+    z->zs.avail_out = (uInt)cap;
+    if (deflate(&z->zs, Z_FINISH) != Z_STREAM_END) {
+        ov_free(out);
         return NULL;
     }
-    *zlen = cap - w->zs.avail_out;
-    return z;
+    *zlen = cap - z->zs.avail_out;
+    return out;
+}
+
+/* The same into out (cap bytes, at least deflateBound of n): 0 and *zlen, or -1. */
+static int zctx_deflate_to(zctx *z, const void *p, size_t n, int level, unsigned char *out, size_t cap, size_t *zlen) {
+    if (!z->ready) {
+        memset(&z->zs, 0, sizeof z->zs);
+        if (deflateInit(&z->zs, level) != Z_OK)
+            return -1;
+        z->ready = 1;
+        z->level = level;
+    } else {
+        deflateReset(&z->zs);
+        if (level != z->level && deflateParams(&z->zs, level, Z_DEFAULT_STRATEGY) == Z_OK)
+            z->level = level;
+    }
+    z->zs.next_in = (Bytef *)p;
+    z->zs.avail_in = (uInt)n;
+    z->zs.next_out = out;
+    z->zs.avail_out = (uInt)cap;
+    if (deflate(&z->zs, Z_FINISH) != Z_STREAM_END)
+        return -1;
+    *zlen = cap - z->zs.avail_out;
+    return 0;
+}
+
+static void zctx_end(zctx *z) {
+    if (z->ready)
+        deflateEnd(&z->zs);
+    z->ready = 0;
+}
+
+/* Deflates n bytes with the document's one compressor. NULL when out of memory. */
+static unsigned char *pdf_deflate(pdfw *w, const void *p, size_t n, int level, size_t *zlen) {
+    return zctx_deflate(&w->z, p, n, level, zlen, &w->nomem);
 }
 
 static int add_num(HPDF_Dict d, const char *key, double v) {
@@ -776,50 +817,88 @@ static uint32_t get_le32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* A cached drawing: "OVF1", width, height, colour planes (1 or 3), colour data length, then the
- * deflated colour plane and the deflated alpha plane (empty: none). */
-static HPDF_Image image_from_cache(pdfw *w, unsigned char *c, size_t n) {
-    if (n < 20 || memcmp(c, "OVF1", 4) != 0) {
-        ov_free(c);
-        return NULL;
+/* ---- images prepared ahead of the writer. What an image becomes at its placed size (photos a
+ * JPEG, drawings an "OVF1" entry: width, height, colour planes (1 or 3), colour data length, the
+ * deflated colour plane, the deflated alpha plane (empty: none)) is exactly what the
+ * converted-image cache keeps, so that a warm rebuild decodes and compresses nothing. Making it
+ * (decode, downscale, encode: nearly all of a cold build's time) touches neither libharu nor the
+ * diagnostics, so it runs on worker threads while the writer embeds fonts and writes pages; the
+ * writer only wraps ready bytes in image objects, in page order, so the file is the same whichever
+ * thread prepared what. */
+
+enum { PREP_TODO, PREP_RUNNING, PREP_DONE };
+
+typedef struct prep {
+    const unsigned char *data_in; /* the image file's bytes (the layout's) */
+    size_t len_in;
+    ov_image_info info;
+    unsigned max_w, max_h;
+    int photo;                 /* becomes a JPEG (else an OVF1 entry) */
+    int pass;                  /* a JPEG the writer tries to place as it is first (not prepared ahead) */
+    int dup;                   /* an earlier image with the same bytes and size whose result is shared, or -1 */
+    int state;
+    size_t cost;               /* bytes of pixels it holds while prepared */
+    unsigned char *data;       /* the result (ov_free, after the document is saved); NULL: none */
+    size_t len;
+    int nomem;                 /* an allocation of ours failed (the render fails) */
+    int warn;                  /* a warning the writer gives when it places the image (a code), or 0 */
+    char msg[OCTAVO_ERROR_SIZE];
+} prep;
+
+/* Whether cached or prepared bytes are what the writer can place (the cache's own checks cover
+ * length and CRC; this covers a foreign or stale entry). */
+static int prep_bytes_ok(const octavo *ov, int photo, const unsigned char *c, size_t n) {
+    if (photo) {
+        ov_image_info info;
+        return ov_image_probe(ov, c, n, &info, NULL) == OCTAVO_OK && info.format == OV_IMG_JPEG &&
+               (info.components == 1 || info.components == 3) && info.orientation <= 1 && info.width && info.height;
     }
+    if (n < 20 || memcmp(c, "OVF1", 4) != 0)
+        return 0;
     uint32_t iw = get_le32(c + 4), ih = get_le32(c + 8), color = get_le32(c + 12), zlen = get_le32(c + 16);
-    if (!iw || !ih || (color != 1 && color != 3) || zlen > n - 20) {
-        ov_free(c);
-        return NULL;
-    }
-    size_t zalen = n - 20 - zlen;
-    /* the colour stream owns the entry; the mask reads its tail (both live until the save) */
-    return flate_image(w, iw, ih, (int)color, c + 20, zlen, c, zalen ? c + 20 + zlen : NULL, zalen, NULL);
+    return iw && ih && (color == 1 || color == 3) && zlen <= n - 20;
 }
 
-static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
-    const octavo *ov = w->ov;
-    octavo_error e = { 0 };
-    unsigned max_w = (unsigned)ceil(im->placed_w / 72.0 * 300.0);
-    unsigned max_h = (unsigned)ceil(im->placed_h / 72.0 * 300.0);
-    if (max_w < 1) max_w = 1;
-    if (max_h < 1) max_h = 1;
-    /* a JPEG small enough passes through unchanged, unless it is CMYK (Adobe's are stored inverted
-     * and libharu writes no /Decode: a negative) or stored turned (libharu knows no EXIF
-     * orientation: it would be drawn sideways and stretched); those are decoded upright below */
-    if (im->info.format == OV_IMG_JPEG && im->info.components != 4 && im->info.orientation <= 1 &&
-        im->info.width <= max_w * 1.1 && im->info.height <= max_h * 1.1) {
-        /* the file's bytes live as long as the layout, past the save */
-        HPDF_Image img = jpeg_image(w, im->blob.data, im->blob.len, NULL);
-        if (img && !w->error)
-            return img;
-        HPDF_ResetError(w->pdf);
-        w->error = 0;
-    }
-    /* what this image becomes at this size is kept in the converted-image cache: photos as JPEG,
-     * drawings as deflated planes, so that a warm rebuild decodes and compresses nothing */
-    int photo = im->info.is_photo && !im->info.has_alpha;
+/* What a preparing thread keeps from one image to the next: its deflater and scratch buffers
+ * (the planes of a JPEG, the planes of a drawing and their deflated bytes), so that the pixels of
+ * each image do not land on fresh pages (a fault each when first touched). */
+typedef struct prepctx {
+    zctx *z;
+    ov_image_buf yuv, pix, planes, zout;
+} prepctx;
+
+static void prepctx_free(prepctx *t) {
+    ov_image_buf_free(&t->yuv);
+    ov_image_buf_free(&t->pix);
+    ov_image_buf_free(&t->planes);
+    ov_image_buf_free(&t->zout);
+}
+
+/* After an image: scratch buffers larger than the common case are given back (a few images of
+ * tens of megabytes would otherwise stay held by every thread that met one). */
+#define PREP_KEEP ((size_t)4 << 20)
+static void prepctx_trim(prepctx *t) {
+    if (t->yuv.cap > PREP_KEEP) ov_image_buf_free(&t->yuv);
+    if (t->pix.cap > PREP_KEEP) ov_image_buf_free(&t->pix);
+    if (t->planes.cap > PREP_KEEP) ov_image_buf_free(&t->planes);
+    if (t->zout.cap > PREP_KEEP) ov_image_buf_free(&t->zout);
+}
+
+/* Makes j's result: from the cache, else decoded, downscaled and encoded (and cached). Runs on any
+ * thread: t is that thread's. */
+static void prepare_image_in(const octavo *ov, prep *j, prepctx *t);
+static void prepare_image(const octavo *ov, prep *j, prepctx *t) {
+    prepare_image_in(ov, j, t);
+    prepctx_trim(t);
+}
+
+static void prepare_image_in(const octavo *ov, prep *j, prepctx *t) {
+    int photo = j->photo;
     char key[OV_IMAGE_KEY_SIZE + 8] = "";
     if (ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE)) {
         char tag[64];
-        snprintf(tag, sizeof tag, "pdf2-%s-%ux%u", photo ? "jpeg" : "flate", max_w, max_h);
-        if (ov_image_cache_key(im->blob.data, im->blob.len, NULL, tag, key) == 0)
+        snprintf(tag, sizeof tag, "pdf4-%s-%ux%u", photo ? "jpeg" : "flate", j->max_w, j->max_h);
+        if (ov_image_cache_key(j->data_in, j->len_in, NULL, tag, key) == 0)
             strcat(key, photo ? ".jpg" : ".bin");
         else
             key[0] = 0;
@@ -828,81 +907,414 @@ static HPDF_Image load_image(pdfw *w, ov_layout_image *im) {
         unsigned char *cached = NULL;
         size_t clen = 0;
         if (ov_cache_get(ov, key, &cached, &clen) == 1) {
-            HPDF_Image img = photo ? jpeg_image(w, cached, clen, cached) : image_from_cache(w, cached, clen);
-            if (img && !w->error)
-                return img;
-            HPDF_ResetError(w->pdf);
-            w->error = 0;
+            if (prep_bytes_ok(ov, photo, cached, clen)) {
+                j->data = cached;
+                j->len = clen;
+                return;
+            }
+            ov_free(cached);
         }
+    }
+    octavo_error e = { 0 };
+    if (photo && j->info.format == OV_IMG_WEBP && !j->info.lossless && !j->info.animated) {
+        /* a lossy WebP photo: its Y'CbCr planes straight into the JPEG encoder, scaled on the way
+         * (OCTAVO_E_ARG: a size it does not scale to, made below) */
+        int rc = ov_image_webp_jpeg(ov, j->data_in, j->len_in, j->max_w, j->max_h, 85, OV_JPEG_STD_HUFFMAN, &t->yuv,
+                                    &j->data, &j->len,
+                                    NULL, NULL, &e);
+        if (rc == OCTAVO_OK) {
+            if (key[0])
+                ov_cache_put(ov, key, j->data, j->len);
+            return;
+        }
+        if (rc != OCTAVO_E_ARG) {
+            j->warn = e.code ? e.code : OCTAVO_E_IMAGE;
+            snprintf(j->msg, sizeof j->msg, "%s", e.message);
+            return;
+        }
+        memset(&e, 0, sizeof e);
     }
     ov_pixels px;
     memset(&px, 0, sizeof px);
-    if (ov_image_decode(ov, im->blob.data, im->blob.len, &px, &e) != OCTAVO_OK) {
-        ov_warn(ov, e.code ? e.code : OCTAVO_E_IMAGE, w->docname, 0, 0, "image cannot be decoded: %s", e.message);
-        return NULL;
+    /* downsampled to 300 dpi at the placed size (a WebP while it is decoded, into this thread's
+     * scratch: borrowed, not freed) */
+    int rc = OCTAVO_E_ARG, borrowed = 0;
+    if (j->info.format == OV_IMG_WEBP && !j->info.animated) {
+        rc = ov_image_webp_decode_into(ov, j->data_in, j->len_in, j->max_w, j->max_h, &t->pix, &px, &e);
+        borrowed = rc == OCTAVO_OK;
+    }
+    if (rc == OCTAVO_E_ARG) {
+        memset(&e, 0, sizeof e);
+        rc = ov_image_decode_fit(ov, j->data_in, j->len_in, j->max_w, j->max_h, &px, &e);
+    }
+    if (rc != OCTAVO_OK) {
+        j->warn = e.code ? e.code : OCTAVO_E_IMAGE;
+        snprintf(j->msg, sizeof j->msg, "%s", e.message);
+        return;
     }
     ov_pixels_drop_opaque_alpha(&px);
-    if (ov_pixels_downscale(&px, max_w, max_h) != OCTAVO_OK) {
-        ov_pixels_free(&px);
-        return NULL;
-    }
     int alpha = px.channels == 2 || px.channels == 4;
     int color = px.channels >= 3 ? 3 : 1;
     size_t npx = (size_t)px.width * px.height;
-    HPDF_Image img = NULL;
     if (photo && !alpha) {
         unsigned char *jpg = NULL;
         size_t jlen = 0;
         if (ov_image_encode_jpeg(&px, 85, &jpg, &jlen) == OCTAVO_OK) {
-            if (key[0])
-                ov_cache_put(ov, key, jpg, jlen);
-            img = jpeg_image(w, jpg, jlen, jpg);
+            j->data = jpg;
+            j->len = jlen;
         }
     } else {
-        /* the colour and alpha planes, each deflated here (level 6, as libharu would) */
-        unsigned char *rgb = ov_malloc(npx * (size_t)color + 1);
-        unsigned char *a = alpha ? ov_malloc(npx + 1) : NULL;
-        unsigned char *z = NULL, *za = NULL;
+        /* the colour and alpha planes, each deflated here at level 3: measured on the corpus's
+         * WebP images with alpha, level 6 took 213 ms for 2.97 MB, level 3 112 ms for 3.18 MB */
+        size_t nc = npx * (size_t)color, na = alpha ? npx : 0;
+        /* the colour plane is compacted in place, the alpha plane goes to scratch */
+        unsigned char *rgb = px.data, *a = alpha ? ov_image_buf_get(&t->planes, na) : NULL;
+        size_t bc = compressBound((uLong)nc), ba = alpha ? compressBound((uLong)na) : 0;
+        unsigned char *zc = ov_image_buf_get(&t->zout, bc + ba + 1), *za = zc ? zc + bc : NULL;
         size_t zlen = 0, zalen = 0;
-        if (rgb && (!alpha || a)) {
+        int ok = zc && (!alpha || a);
+        if (ok) {
+            const unsigned char *q = px.data;
             if (!alpha)
-                memcpy(rgb, px.data, npx * (size_t)color);
+                ; /* the pixels are the plane */
+            else if (color == 3)
+                for (size_t i = 0; i < npx; i++, q += 4) {
+                    rgb[3 * i] = q[0];
+                    rgb[3 * i + 1] = q[1];
+                    rgb[3 * i + 2] = q[2];
+                    a[i] = q[3];
+                }
             else
-                for (size_t i = 0; i < npx; i++) {
-                    const unsigned char *p = px.data + i * (size_t)px.channels;
-                    for (int k = 0; k < color; k++)
-                        rgb[i * (size_t)color + (size_t)k] = p[k];
-                    a[i] = p[px.channels - 1];
+                for (size_t i = 0; i < npx; i++, q += 2) {
+                    rgb[i] = q[0];
+                    a[i] = q[1];
                 }
-            z = pdf_deflate(w, rgb, npx * (size_t)color, 6, &zlen);
-            if (alpha)
-                za = pdf_deflate(w, a, npx, 6, &zalen);
-        }
-        ov_free(rgb);
-        ov_free(a);
-        if (z && (!alpha || za)) {
-            if (key[0] && !photo) {
-                unsigned char *entry = ov_malloc(20 + zlen + zalen);
-                if (entry) {
-                    memcpy(entry, "OVF1", 4);
-                    put_le32(entry + 4, px.width);
-                    put_le32(entry + 8, px.height);
-                    put_le32(entry + 12, (uint32_t)color);
-                    put_le32(entry + 16, (uint32_t)zlen);
-                    memcpy(entry + 20, z, zlen);
-                    if (zalen)
-                        memcpy(entry + 20 + zlen, za, zalen);
-                    ov_cache_put(ov, key, entry, 20 + zlen + zalen);
-                    ov_free(entry);
-                }
-            }
-            img = flate_image(w, px.width, px.height, color, z, zlen, z, za, zalen, za);
+            ok = zctx_deflate_to(t->z, rgb, nc, 3, zc, bc, &zlen) == 0 &&
+                 (!alpha || zctx_deflate_to(t->z, a, na, 3, za, ba, &zalen) == 0);
         } else {
-            ov_free(z);
-            ov_free(za);
+            j->nomem = 1;
+        }
+        unsigned char *entry = ok ? ov_malloc(20 + zlen + zalen) : NULL;
+        if (entry) {
+            memcpy(entry, "OVF1", 4);
+            put_le32(entry + 4, px.width);
+            put_le32(entry + 8, px.height);
+            put_le32(entry + 12, (uint32_t)color);
+            put_le32(entry + 16, (uint32_t)zlen);
+            memcpy(entry + 20, zc, zlen);
+            if (zalen)
+                memcpy(entry + 20 + zlen, za, zalen);
+            j->data = entry;
+            j->len = 20 + zlen + zalen;
+        } else if (ok) {
+            j->nomem = 1;
         }
     }
-    ov_pixels_free(&px);
+    if (!borrowed)
+        ov_pixels_free(&px);
+    if (j->data && key[0])
+        ov_cache_put(ov, key, j->data, j->len);
+}
+
+/* The preparing threads. A job is queued as soon as the layout places an image (ov_pdf_prep_add),
+ * so the images are made while the layout goes on, then while the writer embeds fonts and writes
+ * pages. Workers take them in the order they were placed (the order the pages draw them); the
+ * writer takes one itself when it needs it before a worker did. The largest preparations hold
+ * tens of megabytes of pixels: a worker starts one only while the running ones leave it room in a
+ * budget (or when none runs). */
+#define PREP_MAX_THREADS 7
+#define PREP_BUDGET ((size_t)32 << 20)
+
+struct ov_imgprep {
+    const octavo *ov;
+    prep **jobs;               /* one per layout image (index = ref), NULL while none could be made */
+    size_t n, cap;
+    size_t next;               /* jobs before it are all taken */
+    size_t used;               /* cost of the running preparations */
+    size_t running;
+    int stop;
+    int threads;               /* the workers wanted (started at the first job) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th[PREP_MAX_THREADS];
+    size_t nth;                /* started; 0: everything on the writer's thread */
+    prepctx wt;                /* the writer's scratch (its deflater is the document's) */
+};
+
+/* Workers per render: the online CPUs less the writer's own thread (it prepares too while it waits),
+ * capped; 0 runs everything on the writer's thread, as it needs it. */
+static _Thread_local int g_prep_threads = -1;
+void ov_test_pdf_prep_threads(int n) { g_prep_threads = n; }
+
+/* The first job waiting that fits in the budget, or NULL. Called locked. */
+static prep *prep_next(ov_imgprep *p) {
+    while (p->next < p->n && (!p->jobs[p->next] || p->jobs[p->next]->state != PREP_TODO || p->jobs[p->next]->pass ||
+                              p->jobs[p->next]->dup >= 0))
+        p->next++;
+    for (size_t k = p->next; k < p->n && !p->stop; k++) {
+        prep *c = p->jobs[k];
+        if (!c || c->state != PREP_TODO || c->pass || c->dup >= 0)
+            continue;
+        if (p->running && p->used + c->cost > PREP_BUDGET)
+            continue;
+        return c;
+    }
+    return NULL;
+}
+
+static void *prep_worker(void *arg) {
+    ov_imgprep *p = arg;
+    zctx z;
+    memset(&z, 0, sizeof z);
+    prepctx t = { &z, { 0 }, { 0 }, { 0 }, { 0 } };
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        prep *j = prep_next(p);
+        if (!j) {
+            if (p->stop)
+                break;
+            /* none fits, or none yet: more may come from the layout */
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        j->state = PREP_RUNNING;
+        p->used += j->cost;
+        p->running++;
+        pthread_mutex_unlock(&p->mu);
+        prepare_image(p->ov, j, &t);
+        pthread_mutex_lock(&p->mu);
+        j->state = PREP_DONE;
+        p->used -= j->cost;
+        p->running--;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    prepctx_free(&t);
+    zctx_end(&z);
+    return NULL;
+}
+
+/* The pool of ly, made at its first image: its workers start with it. NULL when out of memory. */
+static ov_imgprep *prep_pool(ov_layout *ly) {
+    if (ly->prep)
+        return ly->prep;
+    ov_imgprep *p = ov_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->ov = ly->ov;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = g_prep_threads >= 0 ? (size_t)g_prep_threads : cpus > 1 ? (size_t)cpus - 1 : 0;
+    if (nt > PREP_MAX_THREADS)
+        nt = PREP_MAX_THREADS;
+    ly->prep = p;
+    if (!nt || pthread_mutex_init(&p->mu, NULL) != 0)
+        return p;
+    if (pthread_cond_init(&p->cv, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        return p;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        if (pthread_create(&p->th[p->nth], NULL, prep_worker, p) != 0)
+            break;
+        p->nth++;
+    }
+    if (!p->nth) {
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+    }
+    return p;
+}
+
+int ov_pdf_prep_add(ov_layout *ly, size_t idx) {
+    if (idx >= ly->nimages)
+        return -1;
+    ov_imgprep *p = prep_pool(ly);
+    if (!p)
+        return -1;
+    if (idx < p->n && p->jobs[idx])
+        return 0;
+    prep *j = ov_calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    ov_layout_image *im = &ly->images[idx];
+    j->data_in = im->blob.data;
+    j->len_in = im->blob.len;
+    j->info = im->info;
+    j->dup = -1;
+    j->max_w = (unsigned)ceil(im->placed_w / 72.0 * 300.0);
+    j->max_h = (unsigned)ceil(im->placed_h / 72.0 * 300.0);
+    if (j->max_w < 1) j->max_w = 1;
+    if (j->max_h < 1) j->max_h = 1;
+    j->photo = im->info.is_photo && !im->info.has_alpha;
+    /* a JPEG small enough passes through unchanged, unless it is CMYK (Adobe's are stored inverted
+     * and libharu writes no /Decode: a negative) or stored turned (libharu knows no EXIF
+     * orientation: it would be drawn sideways and stretched) */
+    j->pass = im->info.format == OV_IMG_JPEG && im->info.components != 4 && im->info.orientation <= 1 &&
+              im->info.width <= j->max_w * 1.1 && im->info.height <= j->max_h * 1.1;
+    /* the bytes it holds at its peak: a still WebP is decoded at its placed size (a photo as 1.5
+     * bytes a pixel of planes and 3 of libjpeg's coefficients; RGBA, then split planes and their
+     * deflated bytes), other formats whole first */
+    unsigned fw, fh;
+    (void)ov_pixels_fit_size(im->info.width, im->info.height, j->max_w, j->max_h, &fw, &fh);
+    size_t full = (size_t)im->info.width * im->info.height, placed = (size_t)fw * fh;
+    if (im->info.format == OV_IMG_WEBP && !im->info.animated)
+        j->cost = placed * (j->photo ? 5 : 12);
+    else
+        j->cost = full * 4 + placed * (j->photo ? 5 : 12);
+    /* the same bytes at the same size (an image placed several times) are prepared once */
+    for (size_t k = 0; k < p->n && !j->pass; k++) {
+        prep *o = p->jobs[k];
+        if (o && o->dup < 0 && !o->pass && o->max_w == j->max_w && o->max_h == j->max_h && o->photo == j->photo &&
+            o->len_in == j->len_in && (o->data_in == j->data_in || !memcmp(o->data_in, j->data_in, j->len_in))) {
+            j->dup = (int)k;
+            break;
+        }
+    }
+    if (p->nth)
+        pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (idx >= p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 16;
+        while (nc <= idx)
+            nc *= 2;
+        prep **q = ov_realloc(p->jobs, nc * sizeof *q);
+        if (q) {
+            memset(q + p->cap, 0, (nc - p->cap) * sizeof *q);
+            p->jobs = q;
+            p->cap = nc;
+        } else {
+            rc = -1;
+        }
+    }
+    if (!rc) {
+        p->jobs[idx] = j;
+        if (idx >= p->n)
+            p->n = idx + 1;
+        if (idx < p->next)
+            p->next = idx;
+    }
+    if (p->nth) {
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (rc)
+        ov_free(j);
+    return rc;
+}
+
+/* Every image of ly with its job (those the layout could not queue, out of memory, are made
+ * now); -1 when out of memory. */
+static int prep_complete(ov_layout *ly) {
+    for (size_t i = 0; i < ly->nimages; i++)
+        if ((!ly->prep || i >= ly->prep->n || !ly->prep->jobs[i]) && ov_pdf_prep_add(ly, i) < 0)
+            return -1;
+    return 0;
+}
+
+/* Image ref prepared: by a worker (waited for) or here, now. */
+static prep *prep_take(ov_imgprep *p, size_t ref, zctx *z) {
+    prep *j = p->jobs[ref];
+    p->wt.z = z;
+    if (j->dup >= 0)
+        j = p->jobs[j->dup];
+    if (!p->nth) {
+        if (j->state == PREP_TODO) {
+            prepare_image(p->ov, j, &p->wt);
+            j->state = PREP_DONE;
+        }
+        return j;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (j->state == PREP_TODO) { /* needed now: it starts whatever the budget says */
+        j->state = PREP_RUNNING;
+        p->used += j->cost;
+        p->running++;
+        pthread_mutex_unlock(&p->mu);
+        prepare_image(p->ov, j, &p->wt);
+        pthread_mutex_lock(&p->mu);
+        j->state = PREP_DONE;
+        p->used -= j->cost;
+        p->running--;
+        pthread_cond_broadcast(&p->cv);
+    }
+    /* while a worker finishes it, the writer makes the next images rather than wait idle */
+    while (j->state != PREP_DONE) {
+        prep *h = prep_next(p);
+        if (!h) {
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        h->state = PREP_RUNNING;
+        p->used += h->cost;
+        p->running++;
+        pthread_mutex_unlock(&p->mu);
+        prepare_image(p->ov, h, &p->wt);
+        pthread_mutex_lock(&p->mu);
+        h->state = PREP_DONE;
+        p->used -= h->cost;
+        p->running--;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return j;
+}
+
+/* Stops the workers once every job queued is taken (the writer has waited for what it placed; the
+ * rest is not wanted) and frees every result: after the document, whose image streams read them. */
+void ov_pdf_prep_free(ov_layout *ly) {
+    ov_imgprep *p = ly ? ly->prep : NULL;
+    if (!p)
+        return;
+    if (p->nth) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        for (size_t i = 0; i < p->nth; i++)
+            pthread_join(p->th[i], NULL);
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (p->jobs[i]) {
+            ov_free(p->jobs[i]->data);
+            ov_free(p->jobs[i]);
+        }
+    ov_free(p->jobs);
+    prepctx_free(&p->wt);
+    ov_free(p);
+    ly->prep = NULL;
+}
+
+/* An image of 8-bit gray or RGB planes from an OVF1 entry, whose bytes live until the save. */
+static HPDF_Image image_from_entry(pdfw *w, const unsigned char *c, size_t n) {
+    uint32_t iw = get_le32(c + 4), ih = get_le32(c + 8), color = get_le32(c + 12), zlen = get_le32(c + 16);
+    size_t zalen = n - 20 - zlen;
+    return flate_image(w, iw, ih, (int)color, c + 20, zlen, NULL, zalen ? c + 20 + zlen : NULL, zalen, NULL);
+}
+
+static HPDF_Image load_image(pdfw *w, size_t ref) {
+    ov_layout_image *im = &w->ly->images[ref];
+    ov_imgprep *p = w->ly->prep;
+    prep *j0 = p->jobs[ref];
+    if (j0->pass) {
+        /* the file's bytes live as long as the layout, past the save */
+        HPDF_Image img = jpeg_image(w, im->blob.data, im->blob.len, NULL);
+        if (img && !w->error)
+            return img;
+        HPDF_ResetError(w->pdf);
+        w->error = 0;
+    }
+    prep *j = prep_take(p, ref, &w->z);
+    if (j->nomem)
+        w->nomem = 1;
+    if (j->warn) {
+        ov_warn(w->ov, j->warn, w->docname, 0, 0, "image cannot be decoded: %s", j->msg);
+        return NULL;
+    }
+    if (!j->data)
+        return NULL;
+    HPDF_Image img = j->photo ? jpeg_image(w, j->data, j->len, NULL) : image_from_entry(w, j->data, j->len);
     if (w->error) {
         HPDF_ResetError(w->pdf);
         w->error = 0;
@@ -1113,7 +1525,7 @@ static int page_content(pdfw *w, size_t pi, ov_buf *c, octavo_error *err) {
                 continue;
             HPDF_Image img = w->images[b->ref];
             if (!img) {
-                img = load_image(w, &ly->images[b->ref]);
+                img = load_image(w, (size_t)b->ref);
                 w->images[b->ref] = img;
             }
             if (!img) {
@@ -1389,7 +1801,7 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
     }
     w.pages = ov_calloc(ly->npages ? ly->npages : 1, sizeof *w.pages);
     w.images = ov_calloc(ly->nimages ? ly->nimages : 1, sizeof *w.images);
-    if (!w.pages || !w.images) {
+    if (!w.pages || !w.images || prep_complete(ly) < 0) {
         rc = ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "out of memory");
         goto done;
     }
@@ -1565,9 +1977,8 @@ done:
     ov_free(w.pages);
     ov_free(w.images);
     ov_free(w.mc);
-    if (w.zready)
-        deflateEnd(&w.zs);
-    HPDF_Free(w.pdf);
+    zctx_end(&w.z);
+    HPDF_Free(w.pdf); /* ov_layout_free frees the prepared images, after this */
     return rc;
 }
 
