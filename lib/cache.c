@@ -215,3 +215,139 @@ out:
     ov_free(tmp);
     ov_free(path);
 }
+
+/* ---- the source index: a source file's SHA-256, remembered under its path with the stat facts
+ * it had when hashed, so that a rebuild finds its conversion without reading and hashing the
+ * source again (ccache's direct mode and git's index do the same). Entry "src-<sha256 of the
+ * path>", one per path (replaced when the file changes), holding one line of text:
+ *     OVS1 sha-hex flags-hex dev ino size mtime.s mtime.ns ctime.s ctime.ns path crc32-hex\n
+ * the CRC covering everything before its space. The entry must be the very line rebuilt from the
+ * file's stat now: any difference (a field, the path, a short, long or altered entry) is a miss,
+ * and the caller hashes the bytes as before. An entry is only written for a file whose ctime and
+ * mtime are older than the moment it was read by a margin: a change after that moment gives a
+ * later ctime, so it can never be recorded as clean ("racily clean" in git). */
+static long src_margin_ns = 1000000000L; /* 1 s: coarse file system clocks, remote file systems */
+
+void ov_test_src_index_margin(long ns) { src_margin_ns = ns; }
+
+static const char hexd[] = "0123456789abcdef";
+
+static char *src_entry_name(const char *path) {
+    unsigned char h[32];
+    ov_sha256(path, strlen(path), h);
+    char *n = ov_malloc(4 + 64 + 1);
+    if (!n) return NULL;
+    memcpy(n, "src-", 4);
+    for (int i = 0; i < 32; i++) {
+        n[4 + 2 * i] = hexd[h[i] >> 4];
+        n[5 + 2 * i] = hexd[h[i] & 15];
+    }
+    n[68] = 0;
+    return n;
+}
+
+/* The line an entry holds for path, st, sha and flags, without its CRC. */
+static char *src_line(const char *path, const struct stat *st, const unsigned char sha[32], unsigned flags) {
+    char hex[65];
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = hexd[sha[i] >> 4];
+        hex[2 * i + 1] = hexd[sha[i] & 15];
+    }
+    hex[64] = 0;
+    ov_buf b;
+    ov_buf_init(&b);
+    ov_buf_printf(&b, "OVS1 %s %02x %ju %ju %jd %jd %ld %jd %ld %s", hex, flags & 0xffu, (uintmax_t)st->st_dev,
+                  (uintmax_t)st->st_ino, (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+                  (intmax_t)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec, path);
+    return ov_buf_detach(&b, NULL);
+}
+
+static int hexnib(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Parses n hex digits into bytes; 0 when one is not a lower-case hex digit. */
+static int unhex(const char *s, size_t nbytes, unsigned char *out) {
+    for (size_t i = 0; i < nbytes; i++) {
+        int a = hexnib((unsigned char)s[2 * i]), b = hexnib((unsigned char)s[2 * i + 1]);
+        if (a < 0 || b < 0) return 0;
+        out[i] = (unsigned char)(a << 4 | b);
+    }
+    return 1;
+}
+
+#define SRC_MAX 4096 /* paths are at most PATH_MAX; the rest of a line is under 256 */
+
+int ov_cache_src_get(const octavo *ov, const char *path, const struct stat *st, unsigned char sha[32],
+                     unsigned *flags) {
+    const char *dir = cache_dir(ov);
+    if (!dir || !path || !S_ISREG(st->st_mode)) return 0;
+    char *name = src_entry_name(path);
+    char *file = name ? entry_path(dir, name) : NULL;
+    ov_free(name);
+    if (!file) return 0;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    ov_free(file);
+    if (fd < 0) return 0;
+    char buf[SRC_MAX + 256 + 1];
+    size_t n = 0;
+    for (;;) { /* filling the buffer means an entry longer than any we write */
+        ssize_t k = read(fd, buf + n, sizeof buf - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        n += (size_t)k;
+        if (n == sizeof buf) break;
+    }
+    close(fd);
+    if (n == sizeof buf || n < 5 + 65 + 3 + 10 || buf[n - 1] != '\n' || buf[n - 10] != ' ') return 0;
+    unsigned char c4[4], s[32], f;
+    if (!unhex(buf + n - 9, 4, c4) || memcmp(buf, "OVS1 ", 5) || buf[69] != ' ' || !unhex(buf + 5, 32, s) ||
+        buf[70 + 2] != ' ' || !unhex(buf + 70, 1, &f))
+        return 0;
+    uint32_t want = (uint32_t)c4[0] << 24 | (uint32_t)c4[1] << 16 | (uint32_t)c4[2] << 8 | c4[3];
+    if (crc((const unsigned char *)buf, n - 10) != want) return 0;
+    buf[n - 10] = 0;
+    char *line = src_line(path, st, s, f);
+    int ok = line && !strcmp(line, buf);
+    ov_free(line);
+    if (ok) {
+        memcpy(sha, s, 32);
+        *flags = f;
+    }
+    return ok;
+}
+
+void ov_cache_src_put(const octavo *ov, const char *path, const struct stat *st, const struct timespec *read_at,
+                      const unsigned char sha[32], unsigned flags) {
+    const char *dir = cache_dir(ov);
+    if (!dir || !path || !S_ISREG(st->st_mode) || strlen(path) > SRC_MAX) return;
+    /* racily clean: changed too close to when it was read to tell a later change by the stat */
+    long long ct = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+    long long mt = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    long long at = (long long)read_at->tv_sec * 1000000000LL + read_at->tv_nsec;
+    if (ct > at - src_margin_ns || mt > at - src_margin_ns) return;
+    if (make_dirs(dir)) return;
+    char *name = src_entry_name(path);
+    char *line = src_line(path, st, sha, flags);
+    char *file = name ? entry_path(dir, name) : NULL;
+    ov_buf b, t;
+    ov_buf_init(&b);
+    ov_buf_init(&t);
+    if (line) ov_buf_printf(&b, "%s %08x\n", line, crc((const unsigned char *)line, strlen(line)));
+    if (name) ov_buf_printf(&t, "%s/.tmp-%s-XXXXXX", dir, name);
+    if (line && file && !b.failed && !t.failed && t.data) {
+        int fd = mkstemp(t.data);
+        if (fd >= 0) {
+            int bad = write_all(fd, (const unsigned char *)b.data, b.len);
+            bad |= close(fd) != 0;
+            if (bad || rename(t.data, file) != 0) unlink(t.data);
+        }
+    }
+    ov_buf_free(&b);
+    ov_buf_free(&t);
+    ov_free(file);
+    ov_free(name);
+    ov_free(line);
+}

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,11 +161,49 @@ static void set_failed(ov_epub_image *im, int rc, const octavo_error *er) {
 
 /* Reads an image's bytes and its header (main thread: the reads are short). With the built-in
  * resolver the bytes are read again when converted rather than held meanwhile. */
+/* The source index's flags for an image. */
+#define SRC_WEBP 1u
+#define SRC_PNG_FIRST 2u
+
+static int same_stat(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size && a->st_mode == b->st_mode &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 static void resolve_one(ov_epub *e, ov_epub_image *im) {
     octavo_error er;
     memset(&er, 0, sizeof er);
+    /* A rebuild: a local file whose stat is what the source index recorded with its hash is a
+     * WebP known by that hash, and its conversion is looked up without reading the source. Only
+     * with the built-in resolver (a caller's may give other bytes for the same path). */
+    int cache = e->ov->cache_dir && !(e->ov->opt.flags & OCTAVO_NO_CACHE);
+    char *real = NULL;
+    struct stat st;
+    struct timespec t0;
+    int indexed = 0;
+    if (cache && im->relpath && !e->ov->opt.resolve && e->ov->resource_root) {
+        ov_buf p;
+        ov_buf_init(&p);
+        const char *root = e->ov->resource_root;
+        ov_buf_printf(&p, "%s%s%s", root, strcmp(root, "/") ? "/" : "", im->relpath);
+        real = ov_buf_detach(&p, NULL);
+        /* the time first: a change after it gives a later ctime than the stat's */
+        if (real && clock_gettime(CLOCK_REALTIME, &t0) == 0 && lstat(real, &st) == 0 && S_ISREG(st.st_mode)) {
+            indexed = 1;
+            unsigned char sha[32];
+            unsigned fl = 0;
+            if (ov_cache_src_get(e->ov, real, &st, sha, &fl) && (fl & SRC_WEBP) &&
+                ov_image_epub_cached_sha(e->ov, sha, (fl & SRC_PNG_FIRST) != 0, &im->out, &im->cached, &im->cached_crc)) {
+                memcpy(im->sha, sha, 32);
+                im->have_sha = 1;
+                ov_free(real);
+                return;
+            }
+        }
+    }
     int rc = ov_resolve(im->doc, im->target, &im->blob, &er);
-    if (rc) { memset(&im->blob, 0, sizeof im->blob); set_failed(im, rc, &er); return; }
+    if (rc) { memset(&im->blob, 0, sizeof im->blob); set_failed(im, rc, &er); ov_free(real); return; }
     /* equal files are found by their path; without one, by their bytes */
     if (!im->relpath) {
         ov_sha256(im->blob.data, im->blob.len, im->sha);
@@ -174,11 +213,17 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
     if (ov_image_probe(e->ov, im->blob.data, im->blob.len, &info, &er) == OCTAVO_OK && info.format == OV_IMG_WEBP) {
         /* converted before (a rebuild): the cache entry is checked now and copied into the zip
          * from its file, so that its bytes are never held; the hash is kept for a conversion */
-        int cache = e->ov->cache_dir && !(e->ov->opt.flags & OCTAVO_NO_CACHE);
         if (cache && !im->have_sha) {
             ov_sha256(im->blob.data, im->blob.len, im->sha);
             im->have_sha = 1;
         }
+        /* remembered for the next build when the file is as it was before it was read */
+        struct stat st2;
+        if (indexed && lstat(real, &st2) == 0 && same_stat(&st, &st2))
+            ov_cache_src_put(e->ov, real, &st, &t0, im->sha,
+                             SRC_WEBP | (info.lossless || info.has_alpha ? SRC_PNG_FIRST : 0));
+        ov_free(real);
+        real = NULL;
         if (cache && ov_image_epub_cached(e->ov, im->blob.data, im->blob.len, im->sha, &im->out, &im->cached, &im->cached_crc)) {
             ov_blob_release(&im->blob);
             return;
@@ -189,6 +234,7 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
         size_t px = (size_t)info.width * info.height;
         im->cost = info.lossless || info.has_alpha ? px * 4 + ((size_t)7 << 20) : px * 7 / 2 + ((size_t)1 << 20);
     }
+    ov_free(real);
     if (!e->ov->opt.resolve) ov_blob_release(&im->blob);
 }
 

@@ -166,6 +166,20 @@ void ov_blob_release(octavo_blob *b);
  *  against the root (no escape, symlinks included); NULL with err when it cannot be had. */
 char *ov_resolve_relpath(const octavo_doc *doc, const char *target, octavo_error *err);
 
+/* ---- the source index (cache.c): a local source's SHA-256 remembered with the stat facts it
+ * had when hashed, so that a rebuild trusts an unchanged file without reading it. path is the
+ * canonical (real) path. get: 1 when the entry matches st exactly (sha, flags filled), else 0.
+ * put: records it unless the cache is off or the file changed within a margin of read_at (the
+ * time taken before st and before the bytes were read). flags: 8 bits of the caller's. */
+struct stat;
+struct timespec;
+int ov_cache_src_get(const octavo *ov, const char *path, const struct stat *st, unsigned char sha[32],
+                     unsigned *flags);
+void ov_cache_src_put(const octavo *ov, const char *path, const struct stat *st, const struct timespec *read_at,
+                      const unsigned char sha[32], unsigned flags);
+/** Tests only: the racily-clean margin in nanoseconds (default 1 s). */
+void ov_test_src_index_margin(long ns);
+
 /* ---- sinks (output.c) */
 typedef struct ov_sink {
     octavo_write_fn write;
