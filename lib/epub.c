@@ -338,16 +338,100 @@ static int convert_images(ov_epub *e) {
     pthread_cond_init(&p.cv, NULL);
     pthread_t th[8];
     size_t started = 0;
-    for (size_t i = 1; i < nt; i++) {
+    for (size_t i = 0; i < nt && nt > 1; i++) {
         if (pthread_create(&th[started], NULL, worker, &p)) break;
         started++;
     }
-    worker(&p); /* this thread works too; with no threads started it does everything */
+    /* With threads this one only waits: what the calling thread allocates then does not depend
+     * on which conversions it would have won (the allocation-failure tests count it; they
+     * failed now and then when it converted one image more than in the counting run). A warm
+     * build converts nothing and starts no thread. */
+    if (!started) worker(&p);
     for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
     pthread_cond_destroy(&p.cv);
     pthread_mutex_destroy(&p.mu);
     ov_free(order);
     ov_free(taken);
+    return OCTAVO_OK;
+}
+
+/* ---- the models: every chapter's DOM (cmark-gfm's HTML parsed by libxml2) is independent of
+ * the others' and warns nothing (errors go to its own octavo_error), so they are built on up to
+ * one thread per core. The result is the serial one: the error of the first chapter (in the
+ * book's order) that failed. Small books are built on this thread: starting a thread costs more
+ * than such a model. */
+#ifndef MODEL_THREADS_FROM
+#define MODEL_THREADS_FROM 4
+#endif
+
+typedef struct mpool {
+    ov_epub *e;
+    size_t next;               /* the next chapter to take */
+    size_t failed;             /* the first chapter that failed (nch: none yet) */
+    int code;
+    octavo_error err;          /* its error */
+    pthread_mutex_t mu;
+} mpool;
+
+static void *model_worker(void *arg) {
+    mpool *p = arg;
+    octavo_error er;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next < p->failed ? p->next++ : p->e->nch; /* none after a failure */
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->e->nch) break;
+        memset(&er, 0, sizeof er);
+        int rc = ov_model_build(p->e->ch[i].doc, &er);
+        if (rc) {
+            pthread_mutex_lock(&p->mu);
+            if (i < p->failed) {
+                p->failed = i;
+                p->code = rc;
+                p->err = er;
+            }
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+    return NULL;
+}
+
+static int test_threads; /* tests: the threads a book's models are built on (0: as above) */
+void ov_test_epub_threads(int n) { test_threads = n < 0 ? 0 : n > 8 ? 8 : n; }
+
+static int build_models(ov_epub *e) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cores > 1 ? (size_t)cores : 1;
+    if (nt > 8) nt = 8;
+    if (e->nch < MODEL_THREADS_FROM) nt = 1;
+    if (test_threads) nt = (size_t)test_threads;
+    if (nt > e->nch) nt = e->nch;
+    if (nt <= 1) {
+        for (size_t i = 0; i < e->nch; i++) {
+            int rc = ov_model_build(e->ch[i].doc, e->err);
+            if (rc) return rc;
+        }
+        return OCTAVO_OK;
+    }
+    xmlInitParser(); /* before threads parse */
+    mpool p;
+    memset(&p, 0, sizeof p);
+    p.e = e;
+    p.failed = e->nch;
+    if (pthread_mutex_init(&p.mu, NULL)) return ov_error(e->err, OCTAVO_E_INTERNAL, OCTAVO_STAGE_EPUB, NULL, 0, 0, "mutex");
+    pthread_t th[8];
+    size_t started = 0;
+    for (size_t i = 1; i < nt; i++) {
+        if (pthread_create(&th[started], NULL, model_worker, &p)) break;
+        started++;
+    }
+    model_worker(&p); /* this thread works too; with no thread started it builds them all */
+    for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&p.mu);
+    if (p.failed < e->nch) {
+        *e->err = p.err;
+        return p.code;
+    }
     return OCTAVO_OK;
 }
 
@@ -909,14 +993,13 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
         snprintf(c->file, sizeof c->file, "chapter-%zu.xhtml", i + 1);
         const char *lang = octavo_doc_lang(c->doc);
         snprintf(c->lang, sizeof c->lang, "%s", ov_epub_lang_ok(lang) ? lang : "en");
-        rc = ov_model_build(c->doc, err);
-        if (rc) break;
         if (c->doc->name && *c->doc->name) {
             c->key = ov_book_key(c->doc->name, NULL);
             if (!c->key) { rc = nomem(&e); break; }
             e.keys[i] = c->key;
         }
     }
+    if (!rc) rc = build_models(&e);
     /* first walk: ids, sections, images */
     for (size_t i = 0; i < e.nch && !rc; i++) {
         rc = ov_epub_chapter_walk(&e, &e.ch[i], 0, NULL);

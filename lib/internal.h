@@ -179,6 +179,9 @@ void ov_cache_src_put(const octavo *ov, const char *path, const struct stat *st,
                       const unsigned char sha[32], unsigned flags);
 /** Tests only: the racily-clean margin in nanoseconds (default 1 s). */
 void ov_test_src_index_margin(long ns);
+/** Tests only: the threads an EPUB's chapter models are built on (0: one per core, from 4
+ *  chapters on). */
+void ov_test_epub_threads(int n);
 
 /* ---- sinks (output.c) */
 typedef struct ov_sink {

@@ -397,6 +397,79 @@ TEST(test_books) {
     free(b0);
 }
 
+/* A book of many chapters built on one thread and on several: the same bytes, the same
+ * warnings in the same order; a failing model is reported for the first chapter that fails. */
+static char wlog[8192];
+static void diag_log(void *ud, const octavo_diag *d) {
+    (void)ud;
+    size_t l = strlen(wlog);
+    snprintf(wlog + l, sizeof wlog - l, "%s:%u: %s\n", d->file, d->line, d->message);
+}
+
+static char *many(int threads, size_t nesting, size_t *len, int *code, char *msg, size_t msg_size) {
+    ov_test_epub_threads(threads);
+    wlog[0] = 0;
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.resource_root = root;
+    o.diag = diag_log;
+    o.flags = OCTAVO_NO_CACHE;
+    if (nesting) o.limits.nesting = nesting;
+    octavo_error err;
+    memset(&err, 0, sizeof err);
+    octavo *ov = octavo_new(&o, &err);
+    octavo_book *b = octavo_book_new(ov);
+    for (int i = 0; i < 9; i++) {
+        char name[64], text[2048], deep[1200] = "";
+        for (int k = 0; i % 4 == 3 && k < 70; k++) strcat(deep, "<div>");
+        snprintf(name, sizeof name, "%s/pages/many-%d.md", root, i);
+        snprintf(text, sizeof text,
+                 "---\ntitle: Chapter %d\ndate: 2021-01-%02d\n---\n\n## Head %d\n\nSee [%d](many-%d.md#head-%d), "
+                 "![missing %d](/img/none-%d.png), ![one](/img/one.webp).\n\n%s\n<div onclick=\"x()\">raw %d</div>\n",
+                 i, i + 1, i, i, (i + 1) % 9, (i + 1) % 9, i, i,
+                 deep, i);
+        octavo_doc *d = NULL;
+        if (octavo_doc_load(ov, name, text, strlen(text), &d, &err)) fprintf(stderr, "load: %s\n", err.message);
+        octavo_book_add(b, d, &err);
+    }
+    octavo_book_set(b, "title", "Many");
+    char *out = NULL, *res = NULL;
+    *code = octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, &err);
+    if (!*code) {
+        res = malloc(*len);
+        memcpy(res, out, *len);
+    }
+    snprintf(msg, msg_size, "%s:%u: %s", err.file, err.line, *code ? err.message : "");
+    octavo_buffer_free(out);
+    octavo_book_free(b);
+    octavo_free(ov);
+    ov_test_epub_threads(0);
+    return res;
+}
+
+TEST(test_threads) {
+    size_t l1, l4;
+    int c1, c4;
+    char m1[2048], m4[2048], w1[8192];
+    char *b1 = many(1, 0, &l1, &c1, m1, sizeof m1);
+    snprintf(w1, sizeof w1, "%s", wlog);
+    for (int threads = 2; threads <= 4; threads += 2) {
+        char *b4 = many(threads, 0, &l4, &c4, m4, sizeof m4);
+        CHECK(c1 == 0 && c4 == 0 && same(b1, l1, b4, l4));
+        CHECK_STR(wlog, w1);
+        free(b4);
+    }
+    CHECK(strstr(w1, "none-0.png") && strstr(w1, "none-8.png") && strstr(w1, "none-0.png") < strstr(w1, "none-8.png"));
+    free(b1);
+    /* chapters 3 and 7 nest deeper than the limit: chapter 3 is the one named, however built */
+    b1 = many(1, 10, &l1, &c1, m1, sizeof m1);
+    char *b4 = many(4, 10, &l4, &c4, m4, sizeof m4);
+    CHECK(!b1 && !b4 && c1 == OCTAVO_E_LIMIT && c4 == OCTAVO_E_LIMIT);
+    CHECKF(strstr(m1, "many-3.md") && !strcmp(m1, m4), "%s | %s", m1, m4);
+    free(b1);
+    free(b4);
+}
+
 int main(void) {
     if (!mkdtemp(root)) { perror("mkdtemp"); return 2; }
     make_webp("img/one.webp", 40, 30, 1, 1);
@@ -413,6 +486,7 @@ int main(void) {
     write_text("pages/beta.md", DOC_B);
     RUN(test_zip_writer);
     RUN(test_books);
+    RUN(test_threads);
     rm_rf(root);
     return t_done();
 }
