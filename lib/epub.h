@@ -101,13 +101,13 @@ ov_epub_chapter *ov_epub_find_chapter(ov_epub *e, ov_epub_chapter *from, const c
 /** The book's id for an id of chapter c as the source wrote it, or NULL. */
 const char *ov_epub_id_lookup(const ov_epub_chapter *c, const char *orig);
 
-/* ---- epub_zip.c: a zip written into the sink as entries are added, in that order, every entry
+/* ---- epub_zip.c: a zip written by libzip into the sink, entries in the order added, every entry
  * with the same timestamp, Unix permissions 0644, no extra fields, deflate at a fixed level. */
 typedef struct ov_zipw ov_zipw;
 /** A zip whose bytes go to the sink as they are final. */
 int ov_zipw_open(ov_zipw **out, ov_sink *sink, time_t mtime, octavo_error *err);
-/** Adds an entry, written before the call returns (the data is not kept). With take set the zip
- *  frees data with ov_free, also on failure. compress 0 stores it. */
+/** Adds an entry. The data is copied unless take is set (then the zip frees it with ov_free, also
+ *  on failure). compress 0 stores it. */
 int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err);
 /** Adds a stored entry whose bytes are [off, off + len) of the file at path, with CRC-32 crc: read
  *  when the archive is written, and checked against crc then (a mismatch fails the archive). */

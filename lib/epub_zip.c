@@ -1,196 +1,299 @@
 /*
- * A reproducible zip for the EPUB container, written straight into the sink as entries are added.
+ * A reproducible zip for the EPUB container, through libzip, streamed into the sink.
  *
- * Every entry's CRC-32 and sizes are known before its bytes are written (text entries are
- * deflated here, once, with one z_stream reused for the whole book; stored ones are whole in
- * memory, or a cache file whose CRC was checked when the book was planned), so each local header
- * is final when written: the archive is one forward stream, the same through a write callback or
- * into a file, and never held whole. Bytes go out through one fixed 64 KiB staging buffer: a
- * cached image is read into it from its file, its CRC checked as it goes (bytes changed since the
- * book was planned fail the archive, never go into it silently), so a warm build holds no image
- * in memory and touches no fresh pages for one. The central directory is kept (names and numbers)
- * and written at the end.
- *
- * Reproducible: entries in the order added, one timestamp for all (its UTC fields, in every time
- * zone), fixed Unix attributes 0644, deflate at a fixed level, no extra fields. No ZIP64: an
- * archive over 4 GiB or 65535 entries is OCTAVO_E_LIMIT (EPUB readers want plain zips anyway).
- *
- * (libzip, used before, took 22% of a warm build of the corpus's blog book: each entry buffered
- * whole in fresh pages so that its local header could be rewritten, 8 KiB copies, a third CRC
- * of every image; and it loads libcrypto at start-up.)
+ * Two libzip sources of our own:
+ *  - entries: each text entry is deflated here, once, with one z_stream reused for the whole book
+ *    (libzip would set up and tear down a 268 KB deflate state per entry, which for 60 chapters
+ *    cost more than the compression). The source's stat reports the method, CRC and both sizes, so
+ *    libzip copies the bytes as they are (zip_close.c: no recompression when the source's method
+ *    is the entry's). An entry's bytes are freed as soon as libzip has copied them.
+ *  - the archive: libzip writes an entry's local header, its data, seeks back to rewrite the
+ *    header, then seeks to the end. Everything before that end is final, so the write source
+ *    hands it to the sink there: only one entry is ever buffered, never the whole archive.
+ * Reproducible: entries in the order added, one timestamp for all, fixed Unix attributes, deflate
+ * at a fixed level, no extra fields (libzip adds none of its own to new entries).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <zip.h>
 #include <zlib.h>
 
 #include "epub.h"
 
 #define DEFLATE_LEVEL 3
-#define STAGE ((size_t)64 << 10) /* the staging buffer */
 
-typedef struct cdir_entry {
-    char *name;
-    uint32_t crc, csize, usize, off;
-    uint16_t method, flags;
-} cdir_entry;
+/* ---- the archive's write source */
+typedef struct wsrc {
+    ov_sink *sink;
+    ov_buf buf;                /* bytes [base, base + buf.len) not yet sent */
+    zip_uint64_t base, pos, end;
+    zip_error_t error;
+    int sink_failed;
+} wsrc;
+
+static zip_int64_t werr(wsrc *w, int ze, int se) {
+    zip_error_set(&w->error, ze, se);
+    return -1;
+}
+
+static int wflush(wsrc *w) {
+    if (w->buf.len && ov_sink_write(w->sink, w->buf.data, w->buf.len)) {
+        w->sink_failed = 1;
+        return -1;
+    }
+    w->base += w->buf.len;
+    w->buf.len = 0;
+    return 0;
+}
+
+static zip_int64_t wsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
+    wsrc *w = ud;
+    switch (cmd) {
+    case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_SEEK,
+                                              ZIP_SOURCE_TELL, ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE,
+                                              ZIP_SOURCE_BEGIN_WRITE, ZIP_SOURCE_COMMIT_WRITE,
+                                              ZIP_SOURCE_ROLLBACK_WRITE, ZIP_SOURCE_WRITE, ZIP_SOURCE_SEEK_WRITE,
+                                              ZIP_SOURCE_TELL_WRITE, ZIP_SOURCE_REMOVE, -1);
+    case ZIP_SOURCE_STAT:
+        return werr(w, ZIP_ER_READ, ENOENT); /* a new archive: nothing to read */
+    case ZIP_SOURCE_ERROR:
+        return zip_error_to_data(&w->error, data, len);
+    case ZIP_SOURCE_BEGIN_WRITE:
+        w->base = w->pos = w->end = 0;
+        w->buf.len = 0;
+        return 0;
+    case ZIP_SOURCE_WRITE: {
+        if (w->pos < w->base || w->pos - w->base > w->buf.len) return werr(w, ZIP_ER_SEEK, EINVAL);
+        size_t at = (size_t)(w->pos - w->base);
+        size_t over = w->buf.len - at; /* rewriting bytes already there (a local header) */
+        if (over > len) over = (size_t)len;
+        if (over) memcpy(w->buf.data + at, data, over);
+        if (len > over && ov_buf_put(&w->buf, (const char *)data + over, (size_t)len - over))
+            return werr(w, ZIP_ER_MEMORY, 0);
+        w->pos += len;
+        if (w->pos > w->end) w->end = w->pos;
+        return (zip_int64_t)len;
+    }
+    case ZIP_SOURCE_SEEK_WRITE: {
+        zip_source_args_seek_t *a = ZIP_SOURCE_GET_ARGS(zip_source_args_seek_t, data, len, &w->error);
+        if (!a) return -1;
+        zip_int64_t to = a->whence == SEEK_SET ? a->offset
+                         : a->whence == SEEK_CUR ? (zip_int64_t)w->pos + a->offset
+                                                 : (zip_int64_t)w->end + a->offset;
+        if (to < 0 || (zip_uint64_t)to < w->base || (zip_uint64_t)to > w->end) return werr(w, ZIP_ER_SEEK, EINVAL);
+        w->pos = (zip_uint64_t)to;
+        /* back at the end after rewriting a header: all before it is final */
+        if (w->pos == w->end && wflush(w)) return werr(w, ZIP_ER_WRITE, EIO);
+        return 0;
+    }
+    case ZIP_SOURCE_TELL_WRITE:
+        return (zip_int64_t)w->pos;
+    case ZIP_SOURCE_COMMIT_WRITE:
+        if (wflush(w)) return werr(w, ZIP_ER_WRITE, EIO);
+        return 0;
+    case ZIP_SOURCE_ROLLBACK_WRITE:
+        w->buf.len = 0;
+        return 0;
+    case ZIP_SOURCE_REMOVE:
+    case ZIP_SOURCE_CLOSE:
+        return 0;
+    case ZIP_SOURCE_FREE:
+        return 0; /* the writer owns w */
+    default:
+        return werr(w, ZIP_ER_OPNOTSUPP, 0);
+    }
+}
 
 struct ov_zipw {
-    ov_sink *sink;
-    unsigned char *stage;      /* STAGE bytes; [0, slen) not yet sent */
-    size_t slen;
-    uint64_t off;              /* bytes of the archive so far (sent or staged) */
-    cdir_entry *cd;
-    size_t n, cap;
-    uint16_t dos_time, dos_date;
+    unsigned char *scratch;    /* the bytes of the file entry being copied (grows, reused) */
+    size_t scratch_cap;
+    zip_t *za;
+    wsrc *w;
+    zip_source_t *src;
+    time_t mtime;              /* as libzip wants it: local time giving the fields we chose */
     z_stream zs;
     int zs_ready;
-    unsigned char *dbuf;       /* deflated bytes of the entry being added (reused) */
-    size_t dcap;
-    int sink_failed;
 };
 
-static int nomem(octavo_error *err) { return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL); }
+/* ---- entries */
+typedef struct entry {
+    unsigned char *data;       /* as stored: deflated or not */
+    char *path;                /* or, stored, bytes [off, off + len) of this file (read when opened) */
+    off_t off;
+    ov_zipw *z;                /* its scratch buffer holds a file's bytes while libzip copies them */
+    size_t len;                /* stored size */
+    size_t size;               /* uncompressed size */
+    uLong crc;
+    int deflated;
+    size_t at;                 /* read position */
+    zip_error_t error;
+} entry;
 
-static int sink_fail(ov_zipw *z, octavo_error *err) {
-    z->sink_failed = 1;
-    return ov_error(err, OCTAVO_E_WRITE, OCTAVO_STAGE_OUTPUT, NULL, 0, 0, "the write callback failed");
-}
-
-static int flush(ov_zipw *z, octavo_error *err) {
-    if (z->slen && ov_sink_write(z->sink, z->stage, z->slen)) return sink_fail(z, err);
-    z->slen = 0;
-    return OCTAVO_OK;
-}
-
-static int put(ov_zipw *z, const void *p, size_t n, octavo_error *err) {
-    if (z->sink_failed) return sink_fail(z, err);
-    z->off += n;
-    if (z->slen + n <= STAGE) {
-        if (n) memcpy(z->stage + z->slen, p, n);
-        z->slen += n;
-        return OCTAVO_OK;
+/* A file entry (a cache entry checked when the book was planned) is read whole into the writer's
+ * scratch buffer when libzip opens it, and checked again: bytes changed since then (someone wrote
+ * into the cache meanwhile) fail the archive rather than go into it. */
+static int file_open(entry *e) {
+    ov_zipw *z = e->z;
+    if (e->len > z->scratch_cap) {
+        unsigned char *p = ov_realloc(z->scratch, e->len);
+        if (!p) { zip_error_set(&e->error, ZIP_ER_MEMORY, 0); return -1; }
+        z->scratch = p;
+        z->scratch_cap = e->len;
     }
-    if (flush(z, err)) return OCTAVO_E_WRITE;
-    if (n >= STAGE) return ov_sink_write(z->sink, p, n) ? sink_fail(z, err) : OCTAVO_OK;
-    memcpy(z->stage, p, n);
-    z->slen = n;
-    return OCTAVO_OK;
+    int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { zip_error_set(&e->error, ZIP_ER_OPEN, errno); return -1; }
+    size_t got = 0;
+    while (got < e->len) {
+        ssize_t k = pread(fd, z->scratch + got, e->len - got, e->off + (off_t)got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (got != e->len || crc32(crc32(0L, Z_NULL, 0), z->scratch, (uInt)e->len) != e->crc) {
+        zip_error_set(&e->error, ZIP_ER_READ, EIO);
+        return -1;
+    }
+    e->data = z->scratch;
+    e->at = 0;
+    return 0;
 }
 
-static void le16(unsigned char *p, unsigned v) {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-static void le32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
+    entry *e = ud;
+    switch (cmd) {
+    case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+                                              ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
+    case ZIP_SOURCE_OPEN:
+        if (e->path) return file_open(e);
+        if (!e->data && e->len) {
+            zip_error_set(&e->error, ZIP_ER_INTERNAL, 0);
+            return -1;
+        }
+        e->at = 0;
+        return 0;
+    case ZIP_SOURCE_READ: {
+        size_t n = e->len - e->at;
+        if (n > len) n = (size_t)len;
+        if (n) memcpy(data, e->data + e->at, n);
+        e->at += n;
+        return (zip_int64_t)n;
+    }
+    case ZIP_SOURCE_CLOSE:
+        if (e->path) { /* the bytes were the scratch buffer's */
+            e->data = NULL;
+            return 0;
+        }
+        /* libzip reads an entry once; its bytes are in the archive now */
+        if (e->at == e->len) {
+            ov_free(e->data);
+            e->data = NULL;
+        }
+        return 0;
+    case ZIP_SOURCE_STAT: {
+        zip_stat_t *st = ZIP_SOURCE_GET_ARGS(zip_stat_t, data, len, &e->error);
+        if (!st) return -1;
+        zip_stat_init(st);
+        st->valid = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD | ZIP_STAT_CRC | ZIP_STAT_ENCRYPTION_METHOD;
+        st->size = e->size;
+        st->comp_size = e->len;
+        st->comp_method = e->deflated ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
+        st->crc = (zip_uint32_t)e->crc;
+        st->encryption_method = ZIP_EM_NONE;
+        return sizeof *st;
+    }
+    case ZIP_SOURCE_ERROR:
+        return zip_error_to_data(&e->error, data, len);
+    case ZIP_SOURCE_FREE:
+        if (e->path) e->data = NULL;
+        ov_free(e->path);
+        ov_free(e->data);
+        zip_error_fini(&e->error);
+        ov_free(e);
+        return 0;
+    default:
+        zip_error_set(&e->error, ZIP_ER_OPNOTSUPP, 0);
+        return -1;
+    }
 }
 
-/* DOS date and time fields of t's UTC time; DOS dates run from 1980 to 2107. */
-static void dos_time(time_t t, uint16_t *tm_out, uint16_t *date_out) {
+
+static int zip_fail(octavo_error *err, const char *what, zip_error_t *ze) {
+    if (ze && zip_error_code_zip(ze) == ZIP_ER_MEMORY)
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: out of memory", what);
+    return ov_error(err, OCTAVO_E_ZIP, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", what,
+                    ze ? zip_error_strerror(ze) : "failed");
+}
+
+/* libzip turns a time_t into DOS date and time fields with localtime(): hand it the time_t whose
+ * local time has the UTC fields of t, so that the archive is the same in every time zone. DOS
+ * dates run from 1980 to 2107. */
+static time_t dos_time(time_t t) {
     struct tm tm;
     if (t < 315532800) t = 315532800; /* 1980-01-01T00:00:00Z */
-    if (!gmtime_r(&t, &tm)) {
-        memset(&tm, 0, sizeof tm);
-        tm.tm_year = 80;
-        tm.tm_mday = 1;
-    }
-    if (tm.tm_year > 2107 - 1900) {
-        tm.tm_year = 2107 - 1900;
-        tm.tm_mon = 11;
-        tm.tm_mday = 31;
-        tm.tm_hour = 23;
-        tm.tm_min = 59;
-        tm.tm_sec = 58;
-    }
-    *tm_out = (uint16_t)(tm.tm_hour << 11 | tm.tm_min << 5 | tm.tm_sec / 2);
-    *date_out = (uint16_t)((tm.tm_year - 80) << 9 | (tm.tm_mon + 1) << 5 | tm.tm_mday);
+    if (!gmtime_r(&t, &tm)) return t;
+    if (tm.tm_year > 2107 - 1900) tm.tm_year = 2107 - 1900;
+    tm.tm_isdst = -1;
+    time_t l = mktime(&tm);
+    return l == (time_t)-1 ? t : l;
 }
 
 int ov_zipw_open(ov_zipw **out, ov_sink *sink, time_t mtime, octavo_error *err) {
     *out = NULL;
     ov_zipw *z = ov_calloc(1, sizeof *z);
-    if (!z) return nomem(err);
-    z->stage = ov_malloc(STAGE);
-    if (!z->stage) {
+    wsrc *w = ov_calloc(1, sizeof *w);
+    if (!z || !w) {
         ov_free(z);
-        return nomem(err);
+        ov_free(w);
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
     }
-    z->sink = sink;
-    dos_time(mtime, &z->dos_time, &z->dos_date);
+    w->sink = sink;
+    ov_buf_init(&w->buf);
+    zip_error_init(&w->error);
+    z->w = w;
+    zip_error_t ze;
+    zip_error_init(&ze);
+    z->src = zip_source_function_create(wsrc_cb, w, &ze);
+    if (!z->src) {
+        int rc = zip_fail(err, "creating the archive", &ze);
+        zip_error_fini(&ze);
+        ov_zipw_discard(z);
+        return rc;
+    }
+    z->za = zip_open_from_source(z->src, ZIP_CREATE | ZIP_TRUNCATE, &ze);
+    if (!z->za) {
+        int rc = zip_fail(err, "opening the archive", &ze);
+        zip_error_fini(&ze);
+        ov_zipw_discard(z);
+        return rc;
+    }
+    zip_error_fini(&ze);
+    z->mtime = dos_time(mtime);
     *out = z;
     return OCTAVO_OK;
 }
 
 void ov_zipw_discard(ov_zipw *z) {
     if (!z) return;
-    for (size_t i = 0; i < z->n; i++) ov_free(z->cd[i].name);
-    ov_free(z->cd);
+    if (z->za) zip_discard(z->za); /* frees the archive source too */
+    else if (z->src) zip_source_free(z->src);
     if (z->zs_ready) deflateEnd(&z->zs);
-    ov_free(z->dbuf);
-    ov_free(z->stage);
+    ov_free(z->scratch);
+    if (z->w) {
+        ov_buf_free(&z->w->buf);
+        zip_error_fini(&z->w->error);
+        ov_free(z->w);
+    }
     ov_free(z);
 }
 
-/* Records the entry and writes its local header: everything about it is known. */
-static int begin_entry(ov_zipw *z, const char *name, uint32_t crc, size_t csize, size_t usize, int deflated,
-                       octavo_error *err) {
-    size_t nl = strlen(name);
-    if (nl > 0xFFFF || z->n >= 0xFFFF || csize > 0xFFFFFFFFu || usize > 0xFFFFFFFFu ||
-        z->off + 30 + nl + csize > 0xFFFFFFFFu)
-        return ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_EPUB, NULL, 0, 0,
-                        "zip: %s: the book is too large for a zip without ZIP64 (4 GiB, 65535 entries)", name);
-    if (z->n == z->cap) {
-        size_t cap = z->cap ? z->cap * 2 : 64;
-        cdir_entry *v = ov_realloc(z->cd, cap * sizeof *v);
-        if (!v) return nomem(err);
-        z->cd = v;
-        z->cap = cap;
-    }
-    cdir_entry *c = &z->cd[z->n];
-    c->name = ov_strdup(name);
-    if (!c->name) return nomem(err);
-    z->n++;
-    c->crc = crc;
-    c->csize = (uint32_t)csize;
-    c->usize = (uint32_t)usize;
-    c->off = (uint32_t)z->off;
-    c->method = deflated ? 8 : 0;
-    c->flags = 0;
-    for (const char *p = name; *p; p++)
-        if ((unsigned char)*p >= 0x80) c->flags = 1u << 11; /* the name is UTF-8 */
-    unsigned char h[30];
-    le32(h, 0x04034b50);
-    le16(h + 4, deflated ? 20 : 10); /* version needed: 2.0 for deflate, 1.0 stored */
-    le16(h + 6, c->flags);
-    le16(h + 8, c->method);
-    le16(h + 10, z->dos_time);
-    le16(h + 12, z->dos_date);
-    le32(h + 14, c->crc);
-    le32(h + 18, c->csize);
-    le32(h + 22, c->usize);
-    le16(h + 26, (unsigned)nl);
-    le16(h + 28, 0);
-    int rc = put(z, h, sizeof h, err);
-    return rc ? rc : put(z, name, nl, err);
-}
-
-static uint32_t crc_of(const void *data, size_t len) {
-    uLong c = crc32(0L, Z_NULL, 0);
-    const unsigned char *p = data;
-    while (len) {
-        uInt k = len > 0x40000000u ? 0x40000000u : (uInt)len;
-        c = crc32(c, p, k);
-        p += k;
-        len -= k;
-    }
-    return (uint32_t)c;
-}
-
-/* Deflates data (raw, no zlib header) into z->dbuf; *out_len its size. */
-static int deflate_into(ov_zipw *z, const void *data, size_t len, size_t *out_len) {
+/* Deflates data (raw, no zlib header) into e. */
+static int deflate_into(ov_zipw *z, const void *data, size_t len, entry *e) {
     if (!z->zs_ready) {
         memset(&z->zs, 0, sizeof z->zs);
         if (deflateInit2(&z->zs, DEFLATE_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return OCTAVO_E_ZIP;
@@ -198,123 +301,123 @@ static int deflate_into(ov_zipw *z, const void *data, size_t len, size_t *out_le
     } else if (deflateReset(&z->zs) != Z_OK) {
         return OCTAVO_E_ZIP;
     }
-    if (len > (uInt)-1 / 2) return OCTAVO_E_LIMIT;
+    if (len > (uLong)-1 / 2) return OCTAVO_E_LIMIT;
     uLong bound = deflateBound(&z->zs, (uLong)len);
-    if (bound > z->dcap) { /* the old bytes are not needed: no realloc copy */
-        ov_free(z->dbuf);
-        z->dcap = 0;
-        size_t cap = bound < 16384 ? 16384 : bound + bound / 4;
-        z->dbuf = ov_malloc(cap);
-        if (!z->dbuf) return OCTAVO_E_NOMEM;
-        z->dcap = cap;
-    }
+    e->data = ov_malloc(bound ? bound : 1);
+    if (!e->data) return OCTAVO_E_NOMEM;
     z->zs.next_in = (Bytef *)data;
     z->zs.avail_in = (uInt)len;
-    z->zs.next_out = z->dbuf;
-    z->zs.avail_out = (uInt)z->dcap;
+    z->zs.next_out = e->data;
+    z->zs.avail_out = (uInt)bound;
     if (deflate(&z->zs, Z_FINISH) != Z_STREAM_END) return OCTAVO_E_ZIP;
-    *out_len = (size_t)z->zs.total_out;
+    e->len = (size_t)z->zs.total_out;
+    e->deflated = 1;
     return OCTAVO_OK;
 }
 
 int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err) {
-    int rc = OCTAVO_OK;
-    uint32_t crc = crc_of(data, len);
-    if (compress && len) {
-        size_t clen = 0;
-        rc = deflate_into(z, data, len, &clen);
+    entry *e = ov_calloc(1, sizeof *e);
+    if (!e) {
         if (take) ov_free(data);
-        if (rc)
-            return ov_error(err, rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
-                            rc == OCTAVO_E_NOMEM ? "out of memory" : rc == OCTAVO_E_LIMIT ? "too large" : "deflate failed");
-        if (!(rc = begin_entry(z, name, crc, clen, len, 1, err))) rc = put(z, z->dbuf, clen, err);
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+    }
+    zip_error_init(&e->error);
+    e->size = len;
+    int rc = OCTAVO_OK;
+    if (compress && len) {
+        /* stored entries get their CRC from libzip as it copies them */
+        e->crc = crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
+        rc = deflate_into(z, data, len, e);
+        if (take) ov_free(data);
+    } else if (take) {
+        e->data = data;
+        e->len = len;
+    } else if (len) {
+        e->data = ov_malloc(len);
+        if (e->data) memcpy(e->data, data, len);
+        else rc = OCTAVO_E_NOMEM;
+        e->len = len;
+    }
+    if (rc) {
+        ov_free(e->data);
+        ov_free(e);
+        return ov_error(err, rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
+                        rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
+    }
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *s = zip_source_function_create(entry_cb, e, &ze);
+    if (!s) {
+        rc = zip_fail(err, name, &ze);
+        zip_error_fini(&ze);
+        ov_free(e->data);
+        ov_free(e);
         return rc;
     }
-    if (!(rc = begin_entry(z, name, crc, len, len, 0, err))) rc = put(z, data, len, err);
-    if (take) ov_free(data);
-    return rc;
+    zip_error_fini(&ze);
+    /* from here on, freeing the source frees the entry */
+    zip_int64_t idx = zip_file_add(z->za, name, s, 0);
+    if (idx < 0) {
+        zip_source_free(s);
+        return zip_fail(err, name, zip_get_error(z->za));
+    }
+    /* deflated entries keep the method their source states; stored ones must say so, or libzip
+     * deflates them (its default) */
+    if ((!e->deflated && zip_set_file_compression(z->za, (zip_uint64_t)idx, ZIP_CM_STORE, 0)) ||
+        zip_file_set_mtime(z->za, (zip_uint64_t)idx, z->mtime, 0) ||
+        zip_file_set_external_attributes(z->za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX, 0100644u << 16))
+        return zip_fail(err, name, zip_get_error(z->za));
+    return OCTAVO_OK;
 }
 
 int ov_zipw_add_file(ov_zipw *z, const char *name, const char *path, size_t off, size_t len, uint32_t crc,
                      octavo_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ov_error(err, OCTAVO_E_ZIP, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: cannot open the cached %s: %s", name,
-                        path, strerror(errno));
-    int rc = begin_entry(z, name, crc, len, len, 0, err);
-    uLong c = crc32(0L, Z_NULL, 0);
-    size_t left = len;
-    off_t at = (off_t)off;
-    while (!rc && left) {
-        if (z->slen == STAGE && flush(z, err)) { rc = OCTAVO_E_WRITE; break; }
-        size_t k = STAGE - z->slen < left ? STAGE - z->slen : left;
-        ssize_t got = pread(fd, z->stage + z->slen, k, at);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) {
-            rc = ov_error(err, OCTAVO_E_ZIP, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: the cached %s is shorter than when checked",
-                          name, path);
-            break;
-        }
-        c = crc32(c, z->stage + z->slen, (uInt)got);
-        z->slen += (size_t)got;
-        z->off += (uint64_t)got;
-        at += got;
-        left -= (size_t)got;
-        /* the last bytes are not sent before the whole is known good */
-        if (!left && (uint32_t)c != crc) {
-            z->slen -= (size_t)got;
-            rc = ov_error(err, OCTAVO_E_ZIP, OCTAVO_STAGE_EPUB, NULL, 0, 0,
-                          "zip: %s: the cached %s changed after it was checked", name, path);
-        }
+    entry *e = ov_calloc(1, sizeof *e);
+    char *p = ov_strdup(path);
+    if (!e || !p || len > (uInt)-1) {
+        ov_free(e);
+        ov_free(p);
+        return ov_error(err, len > (uInt)-1 ? OCTAVO_E_LIMIT : OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
     }
-    close(fd);
-    return rc;
+    zip_error_init(&e->error);
+    e->path = p;
+    e->off = (off_t)off;
+    e->z = z;
+    e->len = e->size = len;
+    e->crc = crc;
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *s = zip_source_function_create(entry_cb, e, &ze);
+    if (!s) {
+        int rc = zip_fail(err, name, &ze);
+        zip_error_fini(&ze);
+        ov_free(e->path);
+        ov_free(e);
+        return rc;
+    }
+    zip_error_fini(&ze);
+    zip_int64_t idx = zip_file_add(z->za, name, s, 0);
+    if (idx < 0) {
+        zip_source_free(s);
+        return zip_fail(err, name, zip_get_error(z->za));
+    }
+    if (zip_set_file_compression(z->za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) ||
+        zip_file_set_mtime(z->za, (zip_uint64_t)idx, z->mtime, 0) ||
+        zip_file_set_external_attributes(z->za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX, 0100644u << 16))
+        return zip_fail(err, name, zip_get_error(z->za));
+    return OCTAVO_OK;
 }
 
 int ov_zipw_finish(ov_zipw *z, octavo_error *err) {
     int rc = OCTAVO_OK;
-    uint64_t cd_start = z->off;
-    for (size_t i = 0; i < z->n && !rc; i++) {
-        const cdir_entry *c = &z->cd[i];
-        size_t nl = strlen(c->name);
-        unsigned char h[46];
-        le32(h, 0x02014b50);
-        le16(h + 4, 3u << 8 | 20); /* made by: Unix, zip 2.0 */
-        le16(h + 6, c->method ? 20 : 10);
-        le16(h + 8, c->flags);
-        le16(h + 10, c->method);
-        le16(h + 12, z->dos_time);
-        le16(h + 14, z->dos_date);
-        le32(h + 16, c->crc);
-        le32(h + 20, c->csize);
-        le32(h + 24, c->usize);
-        le16(h + 28, (unsigned)nl);
-        le16(h + 30, 0); /* extra */
-        le16(h + 32, 0); /* comment */
-        le16(h + 34, 0); /* disk */
-        le16(h + 36, 0); /* internal attributes */
-        le32(h + 38, 0100644u << 16);
-        le32(h + 42, c->off);
-        rc = put(z, h, sizeof h, err);
-        if (!rc) rc = put(z, c->name, nl, err);
+    if (zip_close(z->za) < 0) {
+        if (z->w->sink_failed) rc = ov_error(err, OCTAVO_E_WRITE, OCTAVO_STAGE_OUTPUT, NULL, 0, 0, "the write callback failed");
+        else rc = zip_fail(err, "writing the archive", zip_get_error(z->za));
+        ov_zipw_discard(z);
+        return rc;
     }
-    uint64_t cd_len = z->off - cd_start;
-    if (!rc && (cd_start > 0xFFFFFFFFu || cd_len > 0xFFFFFFFFu || z->off + 22 > 0xFFFFFFFFu))
-        rc = ov_error(err, OCTAVO_E_LIMIT, OCTAVO_STAGE_EPUB, NULL, 0, 0,
-                      "zip: the book is too large for a zip without ZIP64 (4 GiB, 65535 entries)");
-    if (!rc) {
-        unsigned char h[22];
-        le32(h, 0x06054b50);
-        le16(h + 4, 0);
-        le16(h + 6, 0);
-        le16(h + 8, (unsigned)z->n);
-        le16(h + 10, (unsigned)z->n);
-        le32(h + 12, (uint32_t)cd_len);
-        le32(h + 16, (uint32_t)cd_start);
-        le16(h + 20, 0);
-        rc = put(z, h, sizeof h, err);
-    }
-    if (!rc) rc = flush(z, err);
+    z->za = NULL;
+    z->src = NULL; /* zip_close freed it */
     ov_zipw_discard(z);
     return rc;
 }
