@@ -1,6 +1,7 @@
 /* The octavo handle: options, limits, errors, diagnostics and allocation. */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,19 +9,28 @@
 #include "internal.h"
 #include "testhooks.h"
 
-/* ---- allocation, with a per-thread failure injection for the allocation-failure tests */
-static _Thread_local long fail_countdown = -1; /* -1: never fail */
-static _Thread_local long alloc_count;
+/* ---- allocation, with failure injection for the allocation-failure tests. The count is the
+ * process's, not a thread's: the EPUB and PDF backends hand work to threads, and which thread makes
+ * which allocation depends on scheduling, while their total does not. Nothing is counted until a
+ * test arms the injection, so production allocations pay one relaxed load. */
+static atomic_int counting;
+static atomic_long fail_countdown = -1; /* -1: never fail; 0: this and every later one fails */
+static atomic_long alloc_count;
 
-void ov_test_alloc_fail_after(long n) { fail_countdown = n; alloc_count = 0; }
-long ov_test_alloc_count(void) { return alloc_count; }
+void ov_test_alloc_fail_after(long n) {
+    atomic_store(&fail_countdown, n);
+    atomic_store(&alloc_count, 0);
+    atomic_store(&counting, 1);
+}
+long ov_test_alloc_count(void) { return atomic_load(&alloc_count); }
 
 static int inject(void) {
-    alloc_count++;
-    if (fail_countdown < 0) return 0;
-    if (fail_countdown == 0) return 1;
-    fail_countdown--;
-    return 0;
+    if (!atomic_load_explicit(&counting, memory_order_relaxed)) return 0;
+    atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed);
+    long c = atomic_load(&fail_countdown);
+    while (c > 0)
+        if (atomic_compare_exchange_weak(&fail_countdown, &c, c - 1)) return 0;
+    return c == 0;
 }
 
 void *ov_malloc(size_t n) { return inject() ? NULL : malloc(n ? n : 1); }

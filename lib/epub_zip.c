@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "epub.h"
+#include "zipdl.h" /* after <zip.h>: libzip is loaded on first use */
 
 #define DEFLATE_LEVEL 3
 
@@ -245,6 +246,8 @@ static time_t dos_time(time_t t) {
 
 int ov_zipw_open(ov_zipw **out, ov_sink *sink, time_t mtime, octavo_error *err) {
     *out = NULL;
+    int lrc = ov_zip_load(err);
+    if (lrc) return lrc;
     ov_zipw *z = ov_calloc(1, sizeof *z);
     wsrc *w = ov_calloc(1, sizeof *w);
     if (!z || !w) {

@@ -3,9 +3,10 @@
  *
  * The page: <!DOCTYPE html>, lang, charset, viewport, <title>, meta description (description,
  * seo.description, summary, else the document's summary), author, generator, Open Graph
- * (og:title, og:description, og:type article, og:url and <link rel=canonical> when a base URL is
- * set, og:image from seo.image/image made absolute, article:published_time), the built-in
- * stylesheet, and a header with the title, byline and date above the body.
+ * (og:title, og:description, og:type article, og:url and <link rel=canonical>: the frontmatter's
+ * seo.url or url, else the page's place under the base URL when one is set; og:image from
+ * seo.image/image made absolute, article:published_time), the built-in stylesheet, and a header
+ * with the title, byline and date above the body.
  *
  * Templates (octavo_options.html_template) replace the built-in page. Placeholders:
  *   {{title}}        the title, escaped for text and attributes
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/tree.h>
 
@@ -205,6 +207,26 @@ static void warn_at(hctx *h, xmlNodePtr n, int code, const char *fmt, const char
 
 static void ser_children(hctx *h, xmlNodePtr n);
 
+/* A local image the page keeps as written: when the handle has a resource root and no callback of
+ * the caller's decides where targets are, say so if it is not under the root (the page will show
+ * its alt text wherever it is served from with the site). Remote and data: images are not
+ * checked. */
+static void check_local_image(hctx *h, xmlNodePtr n, const char *src) {
+    const octavo *ov = h->ov;
+    if (!*src || src[0] == '#' || ov_is_remote(src) || !ov->resource_root || ov->opt.link || ov->opt.resolve) return;
+    octavo_error e;
+    memset(&e, 0, sizeof e);
+    char *rel = ov_resolve_relpath(h->doc, src, &e);
+    if (rel) {
+        ov_free(rel);
+        return;
+    }
+    if (e.code == OCTAVO_E_NOT_FOUND)
+        warn_at(h, n, OCTAVO_E_NOT_FOUND, "image %s is not found under the resource root: readers will see its alt text", src);
+    else if (e.code == OCTAVO_E_ACCESS)
+        warn_at(h, n, OCTAVO_E_ACCESS, "image %s is outside the resource root: readers will likely see its alt text", src);
+}
+
 /* A srcset with every candidate's URL mapped like a src; candidates that exist nowhere are left
  * out. NULL when none is left (ov_free the result). */
 static char *map_srcset(hctx *h, const char *v) {
@@ -315,6 +337,7 @@ static void ser_node(hctx *h, xmlNodePtr n) {
     const char *value = orig;
     if (orig) {
         int r = map_target(h, orig, &mapped);
+        if (r == LINK_KEEP && is_el(n, "img")) check_local_image(h, n, orig);
         if (r == LINK_NEW) value = mapped;
         else if (r == LINK_DEAD) {
             if (is_el(n, "a")) {
@@ -420,6 +443,18 @@ static char *absolute_url(const octavo *ov, const char *t) {
     return s;
 }
 
+/* The page's address as its frontmatter declares it (seo.url, else url): an http(s) URL as it is,
+ * a site-relative one on the base URL. The author's word wins over the address computed from the
+ * file's place (a page mirrored from another site keeps pointing search engines at the original). */
+static char *declared_url(const octavo_doc *doc) {
+    const char *u = octavo_doc_get(doc, "seo.url");
+    if (!u || !*u) u = octavo_doc_get(doc, "url");
+    if (!u || !*u) return NULL;
+    if (!strncasecmp(u, "https://", 8) || !strncasecmp(u, "http://", 7)) return ov_strdup(u);
+    if (u[0] == '/' && u[1] != '/') return absolute_url(doc->ov, u);
+    return NULL; /* another scheme, protocol-relative or page-relative: not an address to declare */
+}
+
 static void put_meta(ov_buf *b, const char *attr, const char *name, const char *content) {
     if (!content || !*content) return;
     ov_buf_printf(b, "<meta %s=\"%s\" content=\"", attr, name);
@@ -435,7 +470,8 @@ static void build_meta(const octavo_doc *doc, ov_buf *b) {
     put_meta(b, "name", "description", desc);
     put_meta(b, "name", "author", author);
     ov_buf_printf(b, "<meta name=\"generator\" content=\"octavo %s\">\n", octavo_version());
-    char *url = page_url(doc);
+    char *url = declared_url(doc);
+    if (!url) url = page_url(doc);
     if (url) {
         ov_buf_puts(b, "<link rel=\"canonical\" href=\"");
         put_attr(b, url);

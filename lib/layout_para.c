@@ -437,6 +437,7 @@ void para_inline_node(lay *L, para *P, xmlNodePtr c, istyle st) {
 /* ---- breaking: hyphenation and emergency break points, then Knuth–Plass */
 
 static int is_letter_ascii(uint32_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_alnum_ascii(uint32_t c) { return is_letter_ascii(c) || (c >= '0' && c <= '9'); }
 static int url_break_after(uint32_t c) {
     return c == '/' || c == '.' || c == '?' || c == '&' || c == '=' || c == '#' || c == '_' || c == '-' ||
            c == ',' || c == ';' || c == ':' || c == '\\' || c == '|' || c == '+' || c == ')' || c == ']';
@@ -456,6 +457,48 @@ static int cjk_no_break_before(uint32_t c) {
 }
 static int cjk_no_break_after(uint32_t c) {
     return c == 0xFF08 || c == 0x300C || c == 0x300E || c == 0x3008 || c == 0x300A || c == 0x3010;
+}
+
+/* A line may break between a and z, with a little stretch: between two ideographs, and between an
+ * ideograph and a Latin letter or digit either way (UAX #14: ID ÷ ID, ID ÷ AL, AL ÷ ID, ID ÷ NU,
+ * NU ÷ ID), not before closing nor after opening marks. Chinese text puts no space around the
+ * Latin words it quotes, so without the mixed pairs such a word and its neighbours would be one
+ * unbreakable stretch. */
+static int cjk_break_between(uint32_t a, uint32_t z) {
+    int ca = is_cjk(a), cz = is_cjk(z);
+    if (!((ca && cz) || (ca && is_alnum_ascii(z)) || (cz && is_alnum_ascii(a))))
+        return 0;
+    return !cjk_no_break_before(z) && !cjk_no_break_after(a);
+}
+
+/* The glue between ideographs: no width, a little stretch (kept under pdftotext's word-break gap
+ * of 0.1 em at ratio 2, so extracted text stays whole), no shrink. */
+static void cjk_glue(pitem *g, const pitem *b) {
+    memset(g, 0, sizeof *g);
+    g->type = OV_LB_GLUE;
+    g->fn = -1;
+    g->dest = -1;
+    g->face = b->face;
+    g->size = b->size;
+    g->color = b->color;
+    g->link = b->link; /* inside a link, the link goes on across it */
+    g->internal = b->internal;
+    g->st = b->size * 0.05f;
+}
+
+static int out_push(lay *L, pitem **out, size_t *n, size_t *cap, const pitem *it) {
+    if (*n + 1 > *cap) {
+        size_t nc = *cap * 2 + 16;
+        pitem *p = ov_realloc(*out, nc * sizeof *p);
+        if (!p) {
+            L->nomem = 1;
+            return -1;
+        }
+        *out = p;
+        *cap = nc;
+    }
+    (*out)[(*n)++] = *it;
+    return 0;
 }
 
 /* Splits box item b of P into pieces at character boundaries given by cut[] (1 after char k),
@@ -496,10 +539,7 @@ static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut
             pe.size = b->size;
             pe.color = b->color;
             if (cut[k] == 5) { /* between ideographs: a break with a little stretch */
-                pe.type = OV_LB_GLUE;
-                pe.w = 0;
-                pe.st = b->size * 0.2f;
-                pe.sh = 0;
+                cjk_glue(&pe, b);
             } else if (cut[k] == 1) { /* a hyphenation point */
                 pe.pen = 50;
                 pe.flagged = 1;
@@ -529,16 +569,17 @@ static void prepare_breaks(lay *L, para *P, float width, int hyphenate) {
     unsigned char cut[WORD_MAX + 8];
     for (size_t i = 0; i < P->n && !L->nomem; i++) {
         pitem *b = &P->it[i];
+        /* boxes in two fonts side by side (an ideograph from the CJK font, a Latin word from the
+         * text font): the same break as inside a box */
+        if (b->type == OV_LB_BOX && b->nc && n && out[n - 1].type == OV_LB_BOX && out[n - 1].nc &&
+            cjk_break_between(P->cp[out[n - 1].c0 + out[n - 1].nc - 1], P->cp[b->c0])) {
+            pitem g;
+            cjk_glue(&g, b);
+            if (out[n - 1].link != b->link) g.link = 0, g.internal = 0;
+            if (out_push(L, &out, &n, &cap, &g)) break;
+        }
         if (b->type != OV_LB_BOX || b->nc < 2 || b->nc > WORD_MAX) {
-            if (n + 1 > cap) {
-                pitem *p = ov_realloc(out, (cap = cap * 2) * sizeof *p);
-                if (!p) {
-                    L->nomem = 1;
-                    break;
-                }
-                out = p;
-            }
-            out[n++] = *b;
+            if (out_push(L, &out, &n, &cap, b)) break;
             continue;
         }
         const uint32_t *w = P->cp + b->c0;
@@ -550,11 +591,12 @@ static void prepare_breaks(lay *L, para *P, float width, int hyphenate) {
             if ((w[k] == '-' || w[k] == 0x2010 || w[k] == 0x2013 || w[k] == 0x2014) && is_letter_ascii(w[k - 1]) &&
                 w[k + 1] != '-')
                 cut[k] = 2, any = 1;
-        /* CJK: a break between any two ideographs, not before closing nor after opening marks */
-        for (size_t k = 0; k + 1 < nc; k++) {
-            if (is_cjk(w[k]) && is_cjk(w[k + 1]) && !cjk_no_break_before(w[k + 1]) && !cjk_no_break_after(w[k]))
+        /* CJK: a break between any two ideographs, and between an ideograph and a Latin letter or
+         * digit either way (UAX #14: ID ÷ AL, AL ÷ ID, ID ÷ NU, NU ÷ ID), not before closing nor
+         * after opening marks; Chinese text puts no space around the Latin words it quotes */
+        for (size_t k = 0; k + 1 < nc; k++)
+            if (cjk_break_between(w[k], w[k + 1]))
                 cut[k] = 5, any = 1;
-        }
         /* URLs and paths: after separators */
         int urlish = 0;
         for (size_t k = 0; k < nc; k++)
@@ -607,15 +649,7 @@ static void prepare_breaks(lay *L, para *P, float width, int hyphenate) {
                     cut[k] = 4;
         }
         if (!any) {
-            if (n + 1 > cap) {
-                pitem *p = ov_realloc(out, (cap = cap * 2) * sizeof *p);
-                if (!p) {
-                    L->nomem = 1;
-                    break;
-                }
-                out = p;
-            }
-            out[n++] = *b;
+            if (out_push(L, &out, &n, &cap, b)) break;
             continue;
         }
         pitem copy = *b;
@@ -879,6 +913,12 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
                     float adj = (float)(gw * 1000.0 / run.size - nom);
                     lay_chars(L, &sp, &adj, 1);
                     run.n++;
+                    run.w += (float)gw;
+                } else if (open && gw != 0 && run.n > 0 && L->ly->ncp == run.off + run.n) {
+                    /* a glue of no width of its own that justification stretched (between
+                     * ideographs): the run's last character advances by it, or the stretch would
+                     * pile up where the run ends */
+                    L->ly->adj[L->ly->ncp - 1] += (float)(gw * 1000.0 / run.size);
                     run.w += (float)gw;
                 }
                 x += gw;

@@ -1,8 +1,12 @@
 /* Hooks for the project's own tests (linked statically; hidden from the shared library). */
 #ifndef OCTAVO_TESTHOOKS_H
 #define OCTAVO_TESTHOOKS_H
-/** Makes the allocation after the next n ones fail in this thread (-1: never); resets the count. */
+/** Makes the allocation after the next n ones fail, in any thread of the process, and every one
+ * after it (-1: never); resets the count and starts counting. */
 void ov_test_alloc_fail_after(long n);
-/** Allocations made through ov_malloc & co in this thread since the last reset. */
+/** Allocations made through ov_malloc & co in the process since the last reset. */
 long ov_test_alloc_count(void);
+/** The libzip soname zipdl.c loads instead of the real one (NULL: the real one); read once, at
+ * the first EPUB a process writes. */
+extern const char *ov_test_zip_soname;
 #endif

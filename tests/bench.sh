@@ -93,6 +93,16 @@ best() {
     done
     echo "$b"
 }
+# best_cold FILE CACHE_DIR: the best of two runs of timed, each with CACHE_DIR emptied first
+best_cold() {
+    b=""
+    for try in 1 2; do
+        rm -rf "$2"
+        t=$(timed "$1")
+        b=$(printf '%s\n%s\n' "$t" "$b" | awk 'NF' | sort -n | head -1)
+    done
+    echo "$b"
+}
 # cmp_row NAME "WALL CPU MB" (octavo) "WALL CPU MB" (anchor) ANCHOR GOAL [EXTRA]
 cmp_row() {
     echo "$2 $3" | awk -v n="$1" -v a="$4" -v g="$5" -v x="$6" '{
@@ -163,12 +173,7 @@ bench_epub_vs_pandoc() {
     # shellcheck disable=SC2046
     echo "$B/octavo book $(for f in "$blog"/*.md; do printf "'%s' " "$f"; done) -o '$work/o.epub' --root '$root' -q --cache-dir '$work/cache'" > "$work/epub.cmds"
     echo "pandoc $(for f in "$work"/pp/*.md; do printf "'%s' " "$f"; done) -o '$work/p.epub'" > "$work/pepub.cmds"
-    cold=""
-    for try in 1 2; do # the best of two cold builds, each with an empty cache
-        rm -rf "$work/cache"
-        t=$(timed "$work/epub.cmds")
-        cold=$(printf '%s\n%s\n' "$t" "$cold" | awk 'NF' | sort -n | head -1)
-    done
+    cold=$(best_cold "$work/epub.cmds" "$work/cache")
     warm=$(best "$work/epub.cmds" 5)
     p=$(timed "$work/pepub.cmds")
     echo "$p" > "$work/pepub.time"
@@ -209,9 +214,35 @@ bench_pdf_vs_weasyprint() {
     os=$(cat "$work"/*.pdf | wc -c); ws=$(cat "$work"/w-*.pdf | wc -c); os=$((os - ws))
     extra=$(echo "$warm $p" | awk -v a="$pages" -v b="$wpages" -v s="$os" -v t="$ws" '{
         printf ", %d pages (%.0f pages/s) vs %d (%.1f pages/s), %.1f MB vs %.1f MB", a, a / $1, b, b / $4, s / 1e6, t / 1e6 }')
-    cmp_row "pdf cold (6 posts)" "$cold" "$p" "pandoc+WeasyPrint" 50
+    cmp_row "pdf cold (6 posts)" "$cold" "$p" "pandoc+WeasyPrint" 30
     cmp_row "pdf warm (6 posts)" "$warm" "$p" "pandoc+WeasyPrint" 50 "$extra"
 }
 
-ROWS="bench_load_vs_cmark bench_html_vs_pandoc bench_epub_vs_pandoc bench_pdf_vs_weasyprint bench_site"
+# ---- rows: the 60 posts as one PDF book (octavo book), cold (fresh image cache) and warm, vs
+# pandoc making one standalone HTML of the same posts, then WeasyPrint (issue: 20x cold, 50x warm)
+bench_blog_pdf_vs_weasyprint() {
+    if [ -z "$blog" ] || ! command -v pandoc >/dev/null 2>&1 || ! command -v weasyprint >/dev/null 2>&1; then
+        echo "blog pdf: no blog posts, pandoc or weasyprint, skipped"; return
+    fi
+    [ -d "$work/pp" ] || pandoc_posts
+    # shellcheck disable=SC2046
+    echo "$B/octavo book $(for f in "$blog"/*.md; do printf "'%s' " "$f"; done) -o '$work/blog.pdf' --root '$root' -q --cache-dir '$work/bcache'" > "$work/bpdf.cmds"
+    echo "pandoc -s --metadata title=Blog $(for f in "$work"/pp/*.md; do printf "'%s' " "$f"; done) -o '$work/blog.html'" > "$work/pbpdf.cmds"
+    echo "weasyprint '$work/blog.html' '$work/w-blog.pdf'" >> "$work/pbpdf.cmds"
+    cold=$(best_cold "$work/bpdf.cmds" "$work/bcache")
+    warm=$(best "$work/bpdf.cmds" 5)
+    p=$(timed "$work/pbpdf.cmds")
+    extra=""
+    if command -v pdfinfo >/dev/null 2>&1; then
+        a=$(pdfinfo "$work/blog.pdf" 2>/dev/null | awk '/^Pages:/ { print $2 }')
+        b=$(pdfinfo "$work/w-blog.pdf" 2>/dev/null | awk '/^Pages:/ { print $2 }')
+        extra=$(echo "$warm" | awk -v a="${a:-0}" -v b="${b:-0}" -v s="$(wc -c < "$work/blog.pdf")" -v t="$(wc -c < "$work/w-blog.pdf")" '{
+            printf ", %d pages (%.0f pages/s) vs %d, %.1f MB vs %.1f MB", a, a / $1, b, s / 1e6, t / 1e6 }')
+    fi
+    rm -f "$work/w-blog.pdf" "$work/blog.pdf"
+    cmp_row "blog pdf cold (60 posts, one book)" "$cold" "$p" "pandoc+WeasyPrint" 20
+    cmp_row "blog pdf warm (60 posts, one book)" "$warm" "$p" "pandoc+WeasyPrint" 50 "$extra"
+}
+
+ROWS=${BENCH_ROWS:-"bench_load_vs_cmark bench_html_vs_pandoc bench_epub_vs_pandoc bench_pdf_vs_weasyprint bench_blog_pdf_vs_weasyprint bench_site"}
 for r in $ROWS; do $r; done

@@ -441,6 +441,96 @@ TEST(page_metadata) {
     free(h);
 }
 
+/* the canonical address: the frontmatter's seo.url (or url) when it is one, else the computed one */
+TEST(canonical_url) {
+    ropts ro = {0};
+    ro.base_url = "https://example.org/";
+    static const struct { const char *fm, *want; } cases[] = {
+        {"seo:\n  url: 'https://elsewhere.example/page/'\n", "https://elsewhere.example/page/"},
+        {"url: /community/\n", "https://example.org/community/"},
+        {"seo:\n  url: 'HTTP://Old.Example/x'\n", "HTTP://Old.Example/x"},
+        {"seo:\n  url: 'javascript:alert(1)'\n", NULL},
+        {"seo:\n  url: '//cdn.example/x'\n", NULL},
+        {"seo:\n  url: ''\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char md[256];
+        snprintf(md, sizeof md, "---\ntitle: T\n%s---\nText.\n", cases[i].fm);
+        for (int with_base = 0; with_base < 2; with_base++) {
+            ro.base_url = with_base ? "https://example.org/" : NULL;
+            char *h = render_with(md, &ro);
+            xmlDocPtr d = parse(h);
+            const char *want = cases[i].want;
+            /* test.md is outside any resource root: no computed address to fall back to */
+            if (want && !with_base && !strncmp(want, "https://example.org/", 20)) want = NULL;
+            if (want) {
+                CHECK_STR(str(d, "//link[@rel='canonical']/@href"), want);
+                CHECK_STR(str(d, "//meta[@property='og:url']/@content"), want);
+            } else {
+                CHECKF(count(d, "//link[@rel='canonical']") == 0, "case %zu base %d", i, with_base);
+                CHECK_INT(count(d, "//meta[@property='og:url']"), 0);
+            }
+            xmlFreeDoc(d);
+            free(h);
+        }
+    }
+}
+
+/* local images the page keeps are checked against the resource root: a missing one and one outside
+ * the root are warned about at their place; present, remote and data: images are not */
+TEST(local_images_checked) {
+    char root[] = "/tmp/octavo-htmlimg-XXXXXX";
+    CHECK(mkdtemp(root) != NULL);
+    char path[300];
+    snprintf(path, sizeof path, "%s/img", root);
+    CHECK(mkdir(path, 0755) == 0);
+    snprintf(path, sizeof path, "%s/img/ok.png", root);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) { fputs("not checked for being a PNG", f); fclose(f); }
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.resource_root = root;
+    o.diag = diag;
+    octavo_error err;
+    octavo *ov = octavo_new(&o, &err);
+    CHECK(ov != NULL);
+    if (!ov) return;
+    static const char md[] = "---\ntitle: T\n---\n![a](/img/ok.png) ![b](img/ok.png)\n\n"
+                             "Text ![gone](/img/gone.webp)\n\n![c](https://example.org/x.png) ![d](data:image/png;base64,AA==)\n\n"
+                             "<img src=\"../../../etc/passwd\" alt=\"e\">\n";
+    snprintf(path, sizeof path, "%s/post.md", root);
+    octavo_doc *doc = NULL;
+    nwarnings = 0;
+    char *out = NULL;
+    size_t len = 0;
+    CHECK_INT(octavo_doc_load(ov, path, md, sizeof md - 1, &doc, &err), OCTAVO_OK);
+    CHECK_INT(octavo_render_buffer(doc, OCTAVO_FORMAT_HTML, &out, &len, &err), OCTAVO_OK);
+    CHECK_INT(nwarnings, 2);
+    CHECK(strstr(last_warning, "../../../etc/passwd") && strstr(last_warning, "outside the resource root"));
+    CHECK_INT(last_line, 10);
+    /* the first warning was the missing one, at its own place */
+    nwarnings = 0;
+    octavo_buffer_free(out);
+    out = NULL;
+    static const char md2[] = "---\ntitle: T\n---\nText ![gone](/img/gone.webp)\n";
+    octavo_doc_free(doc);
+    doc = NULL;
+    CHECK_INT(octavo_doc_load(ov, path, md2, sizeof md2 - 1, &doc, &err), OCTAVO_OK);
+    CHECK_INT(octavo_render_buffer(doc, OCTAVO_FORMAT_HTML, &out, &len, &err), OCTAVO_OK);
+    CHECK_INT(nwarnings, 1);
+    CHECK(strstr(last_warning, "/img/gone.webp") && strstr(last_warning, "not found"));
+    CHECK_INT(last_line, 4);
+    CHECK_INT(last_col, 14);
+    CHECK(out && strstr(out, "src=\"/img/gone.webp\"")); /* kept as written */
+    octavo_buffer_free(out);
+    octavo_doc_free(doc);
+    octavo_free(ov);
+    char cmd[340];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+}
+
 static int test_link(void *ud, const char *doc, const char *target, char *out, size_t size) {
     (void)ud;
     (void)doc;
@@ -603,6 +693,8 @@ int main(void) {
     RUN(trusted_mode);
     RUN(templates_and_fragments);
     RUN(page_metadata);
+    RUN(canonical_url);
+    RUN(local_images_checked);
     RUN(links_and_warnings);
     RUN(limits_and_positions);
     RUN(nu_checker);

@@ -52,40 +52,14 @@ const char collateral_help[] =
  * Small helpers
  */
 
-static void *xrealloc(void *p, size_t n) {
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fprintf(stderr, "%s: out of memory\n", cli_prog);
-        exit(1);
-    }
-    return q;
-}
 
-static char *xstrdup(const char *s) {
-    size_t n = strlen(s);
-    char *d = xrealloc(NULL, n + 1);
-    memcpy(d, s, n + 1);
-    return d;
-}
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = xrealloc(NULL, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
 
 void coll_putn(coll_str *b, const char *s, size_t n) {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (b->len + n + 1 > cap) cap *= 2;
-        b->s = xrealloc(b->s, cap);
+        b->s = cli_xrealloc(b->s, cap);
         b->cap = cap;
     }
     memcpy(b->s + b->len, s, n);
@@ -104,7 +78,7 @@ void coll_printf(coll_str *b, const char *fmt, ...) {
     if (b->len + (size_t)n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (b->len + (size_t)n + 1 > cap) cap *= 2;
-        b->s = xrealloc(b->s, cap);
+        b->s = cli_xrealloc(b->s, cap);
         b->cap = cap;
     }
     va_start(ap, fmt);
@@ -186,7 +160,7 @@ static mode_t process_umask(void) {
 /* Opens "DIR/.NAME.XXXXXX" next to path; *tmp receives its name (free it). */
 static int open_temp(const char *path, char **tmp) {
     const char *slash = strrchr(path, '/');
-    *tmp = slash ? xasprintf("%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1) : xasprintf(".%s.XXXXXX", path);
+    *tmp = slash ? cli_xasprintf("%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1) : cli_xasprintf(".%s.XXXXXX", path);
     int fd = mkstemp(*tmp);
     if (fd < 0) {
         free(*tmp);
@@ -283,9 +257,9 @@ static int read_whole(const char *path, char **data, size_t *len) {
         return -1;
     }
     size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *b = xrealloc(NULL, cap);
+    char *b = cli_xrealloc(NULL, cap);
     for (;;) {
-        if (n + 1 >= cap) b = xrealloc(b, cap *= 2);
+        if (n + 1 >= cap) b = cli_xrealloc(b, cap *= 2);
         ssize_t r = read(fd, b + n, cap - n - 1);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
@@ -409,7 +383,7 @@ static int first_time(const char *msg, size_t len) {
     pthread_mutex_lock(&seen_mu);
     for (size_t i = 0; i < nseen && first; i++) first = seen[i] != h;
     if (first) {
-        if (nseen == capseen) seen = xrealloc(seen, (capseen = capseen ? capseen * 2 : 64) * sizeof *seen);
+        if (nseen == capseen) seen = cli_xrealloc(seen, (capseen = capseen ? capseen * 2 : 64) * sizeof *seen);
         seen[nseen++] = h;
     }
     pthread_mutex_unlock(&seen_mu);
@@ -473,8 +447,8 @@ static void scan_dir(scan *s, const char *dir, const char *rel) {
     while ((e = readdir(d))) {
         const char *n = e->d_name;
         if (n[0] == '.' || !strcmp(n, "node_modules")) continue; /* hidden files, dependencies */
-        char *path = xasprintf("%s/%s", dir, n);
-        char *r = *rel ? xasprintf("%s/%s", rel, n) : xstrdup(n);
+        char *path = cli_xasprintf("%s/%s", dir, n);
+        char *r = *rel ? cli_xasprintf("%s/%s", rel, n) : cli_xstrdup(n);
         struct stat st, lst;
         if (stat(path, &st) || lstat(path, &lst)) {
             free(path);
@@ -492,7 +466,7 @@ static void scan_dir(scan *s, const char *dir, const char *rel) {
             for (size_t k = 0; md && k < s->b->cfg.exclude.n && !excluded; k++)
                 excluded = cli_glob_match(s->b->cfg.exclude.v[k], r);
             if (md && !excluded) {
-                if (s->n == s->cap) s->rels = xrealloc(s->rels, (s->cap = s->cap ? s->cap * 2 : 64) * sizeof *s->rels);
+                if (s->n == s->cap) s->rels = cli_xrealloc(s->rels, (s->cap = s->cap ? s->cap * 2 : 64) * sizeof *s->rels);
                 s->rels[s->n++] = r;
             } else {
                 free(r);
@@ -510,7 +484,7 @@ static char *swap_ext(const char *rel, const char *ext) {
     const char *dot = strrchr(rel, '.');
     const char *slash = strrchr(rel, '/');
     size_t n = dot && (!slash || dot > slash) ? (size_t)(dot - rel) : strlen(rel);
-    return xasprintf("%.*s%s", (int)n, rel, ext);
+    return cli_xasprintf("%.*s%s", (int)n, rel, ext);
 }
 
 static int find_documents(build *b) {
@@ -525,13 +499,13 @@ static int find_documents(build *b) {
     }
     scan_dir(&s, b->site_dir, "");
     qsort(s.rels, s.n, sizeof *s.rels, cmp_str);
-    b->docs = xrealloc(NULL, (s.n ? s.n : 1) * sizeof *b->docs);
+    b->docs = cli_xrealloc(NULL, (s.n ? s.n : 1) * sizeof *b->docs);
     memset(b->docs, 0, (s.n ? s.n : 1) * sizeof *b->docs);
     b->ndocs = s.n;
     for (size_t i = 0; i < s.n; i++) {
         cdoc *d = &b->docs[i];
         d->rel = s.rels[i];
-        d->path = xasprintf("%s/%s", b->site_dir, d->rel);
+        d->path = cli_xasprintf("%s/%s", b->site_dir, d->rel);
         d->html_rel = site_page_path(d->rel);
         d->pdf_rel = swap_ext(d->html_rel, ".pdf");
     }
@@ -576,9 +550,9 @@ static uint64_t hash_images(uint64_t h, const build *b, const cdoc *d) {
         for (size_t k = 0; k + 2 < m && !remote; k++) remote = p[k] == ':' && p[k + 1] == '/' && p[k + 2] == '/';
         if (m && is_img_ext(p, m) && !remote && strncmp(p, "data:", 5)) {
             char *path;
-            if (p[0] == '/') path = xasprintf("%s%.*s", b->site_dir, (int)m, p);
-            else if (dir_end) path = xasprintf("%s/%.*s/%.*s", b->site_dir, (int)(dir_end - d->rel), d->rel, (int)m, p);
-            else path = xasprintf("%s/%.*s", b->site_dir, (int)m, p);
+            if (p[0] == '/') path = cli_xasprintf("%s%.*s", b->site_dir, (int)m, p);
+            else if (dir_end) path = cli_xasprintf("%s/%.*s/%.*s", b->site_dir, (int)(dir_end - d->rel), d->rel, (int)m, p);
+            else path = cli_xasprintf("%s/%.*s", b->site_dir, (int)m, p);
             struct stat st;
             h = coll_hash(h, p, m);
             if (!stat(path, &st)) {
@@ -641,7 +615,7 @@ static cdoc *doc_by_rel(build *b, const char *rel) {
 }
 
 static void read_manifest(build *b) {
-    char *path = xasprintf("%s/%s", b->out_dir, MANIFEST), *text;
+    char *path = cli_xasprintf("%s/%s", b->out_dir, MANIFEST), *text;
     size_t len;
     int rc = read_whole(path, &text, &len);
     free(path);
@@ -662,8 +636,8 @@ static void read_manifest(build *b) {
         } else if (sscanf(line, "doc %llx %llx %u %7s %n", &k1, &k2, &count, flags, &off) == 4 && off) {
             cdoc *d = doc_by_rel(b, line + off);
             if (!d) {
-                b->m_gone = xrealloc(b->m_gone, (b->nm_gone + 1) * sizeof *b->m_gone);
-                b->m_gone[b->nm_gone++] = xstrdup(line + off);
+                b->m_gone = cli_xrealloc(b->m_gone, (b->nm_gone + 1) * sizeof *b->m_gone);
+                b->m_gone[b->nm_gone++] = cli_xstrdup(line + off);
                 continue;
             }
             d->m_have = 1;
@@ -703,7 +677,7 @@ static int write_manifest(build *b) {
         if (!bk->out_rel || bk->need || bk->failed || !b->nmembers) continue;
         coll_printf(&m, "book %s %016llx %u %s\n", k ? "pdf" : "epub", (unsigned long long)bk->key, bk->count, bk->out_rel);
     }
-    char *path = xasprintf("%s/%s", b->out_dir, MANIFEST);
+    char *path = cli_xasprintf("%s/%s", b->out_dir, MANIFEST);
     int rc = coll_write_file(path, m.s, m.len);
     if (rc) progress_printf("%s: error: cannot write the manifest: %s\n", path, strerror(errno));
     free(path);
@@ -737,7 +711,7 @@ static uint64_t site_set_key(const build *b) {
 }
 
 static int outputs_exist(build *b, const char *rel) {
-    char *p = xasprintf("%s/%s", b->out_dir, rel);
+    char *p = cli_xasprintf("%s/%s", b->out_dir, rel);
     int ok = file_exists(p);
     free(p);
     return ok;
@@ -759,18 +733,18 @@ static void find_cover(build *b, cdoc *d) {
         /* relative to the site folder, without leaving it */
         char *rel;
         const char *slash = strrchr(d->rel, '/');
-        if (t[0] == '/') rel = xstrdup(t + 1);
-        else if (slash) rel = xasprintf("%.*s/%s", (int)(slash - d->rel), d->rel, t);
-        else rel = xstrdup(t);
+        if (t[0] == '/') rel = cli_xstrdup(t + 1);
+        else if (slash) rel = cli_xasprintf("%.*s/%s", (int)(slash - d->rel), d->rel, t);
+        else rel = cli_xstrdup(t);
         char *q = strpbrk(rel, "?#");
         if (q) *q = 0;
-        char *full = xasprintf("%s/%s", b->site_dir, rel);
+        char *full = cli_xasprintf("%s/%s", b->site_dir, rel);
         char *real = realpath(full, NULL);
         size_t sl = strlen(b->site_real);
         int ok = real && !strncmp(real, b->site_real, sl) && real[sl] == '/' && file_exists(real) && is_img_ext(real, strlen(real));
         if (ok) {
             free(rel);
-            d->cover_src = xstrdup(real + sl + 1);
+            d->cover_src = cli_xstrdup(real + sl + 1);
         } else {
             char buf[1024];
             snprintf(buf, sizeof buf, "%s:%u:%u: warning: the cover image %s %s\n", d->path, octavo_meta_line(m),
@@ -803,7 +777,7 @@ static void phase_load(void *ctx, size_t i) {
             if (!b->c.quiet && first_time(warning, strlen(warning))) coll_puts(&d->msgs, warning);
             d->degraded = 1;
         }
-        d->title = xstrdup(octavo_doc_title(d->doc));
+        d->title = cli_xstrdup(octavo_doc_title(d->doc));
         octavo_time t;
         if (octavo_doc_date(d->doc, &t) == OCTAVO_OK) {
             snprintf(d->date, sizeof d->date, "%04d-%02d-%02d", t.year, t.month, t.day);
@@ -832,7 +806,7 @@ static void render_doc(build *b, cdoc *d) {
     octavo_error err;
     int html_done = !d->need_html, pdf_done = !d->need_pdf;
     if (d->need_html) {
-        char *out = xasprintf("%s/%s", b->out_dir, d->html_rel);
+        char *out = cli_xasprintf("%s/%s", b->out_dir, d->html_rel);
         if (site_render_page(d->doc, d->rel, out, &err)) {
             msg_error(&d->msgs, &err);
             d->failed = 1;
@@ -843,7 +817,7 @@ static void render_doc(build *b, cdoc *d) {
         free(out);
     }
     if (d->need_pdf && !d->failed && !cli_interrupted()) {
-        char *out = xasprintf("%s/%s", b->out_dir, d->pdf_rel);
+        char *out = cli_xasprintf("%s/%s", b->out_dir, d->pdf_rel);
         if (octavo_render_file(d->doc, OCTAVO_FORMAT_PDF, out, &err)) {
             msg_error(&d->msgs, &err);
             d->failed = 1;
@@ -888,7 +862,7 @@ static void render_book(build *b, cbook *bk) {
     if (ok) {
         const char *title = b->cfg.book.title;
         char *own = NULL;
-        if (!title) title = own = xasprintf("%s — Blog", b->site_title);
+        if (!title) title = own = cli_xasprintf("%s — Blog", b->site_title);
         book_set(b, book, "title", title);
         free(own);
         book_set(b, book, "author", b->cfg.book.author ? b->cfg.book.author : b->cfg.author);
@@ -897,7 +871,7 @@ static void render_book(build *b, cbook *bk) {
         book_set(b, book, "publisher", b->cfg.book.publisher);
         book_set(b, book, "cover", b->cfg.book.cover);
         if (b->c.opt.base_url) {
-            char *id = xasprintf("%s%s%s", b->c.opt.base_url,
+            char *id = cli_xasprintf("%s%s%s", b->c.opt.base_url,
                                  b->c.opt.base_url[strlen(b->c.opt.base_url) - 1] == '/' ? "" : "/", bk->out_rel);
             book_set(b, book, "identifier", id);
             free(id);
@@ -924,7 +898,7 @@ static void render_book(build *b, cbook *bk) {
     }
     if (!book) coll_printf(&bk->msgs, "%s: out of memory\n", cli_prog);
     if (ok && !cli_interrupted()) {
-        char *out = xasprintf("%s/%s", b->out_dir, bk->out_rel);
+        char *out = cli_xasprintf("%s/%s", b->out_dir, bk->out_rel);
         if (octavo_book_render_file(book, bk->fmt, out, &err)) {
             msg_error(&bk->msgs, &err);
             ok = 0;
@@ -1033,9 +1007,9 @@ static const char downloads_css[] =
     "footer{margin-top:3rem;color:var(--muted);font-size:.85rem}\n";
 
 static char *copy_cover(build *b, const char *src_rel) {
-    char *src = xasprintf("%s/%s", b->site_dir, src_rel);
-    char *dst = xasprintf("%s/%s", b->out_dir, src_rel);
-    char *dir = xstrdup(dst);
+    char *src = cli_xasprintf("%s/%s", b->site_dir, src_rel);
+    char *dst = cli_xasprintf("%s/%s", b->out_dir, src_rel);
+    char *dir = cli_xstrdup(dst);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     int rc = coll_mkdirs(dir) ? -1 : coll_copy_file(src, dst);
@@ -1043,7 +1017,7 @@ static char *copy_cover(build *b, const char *src_rel) {
     free(dir);
     free(src);
     free(dst);
-    return rc < 0 ? NULL : xstrdup(src_rel);
+    return rc < 0 ? NULL : cli_xstrdup(src_rel);
 }
 
 static int write_downloads(build *b) {
@@ -1067,7 +1041,7 @@ static int write_downloads(build *b) {
     int any_book = 0;
     for (int k = 0; k < 2; k++) {
         cbook *bk = &b->books[k];
-        char *p = bk->out_rel ? xasprintf("%s/%s", b->out_dir, bk->out_rel) : NULL;
+        char *p = bk->out_rel ? cli_xasprintf("%s/%s", b->out_dir, bk->out_rel) : NULL;
         long long size = p ? file_size(p) : -1;
         free(p);
         if (size < 0 || bk->failed || !b->nmembers) continue;
@@ -1080,7 +1054,7 @@ static int write_downloads(build *b) {
         coll_puts(&s, "<li>\n");
         if (b->cfg.book.cover) {
             const char *c = b->cfg.book.cover[0] == '/' ? b->cfg.book.cover + 1 : b->cfg.book.cover;
-            char *full = xasprintf("%s/%s", b->site_dir, c);
+            char *full = cli_xasprintf("%s/%s", b->site_dir, c);
             if (file_exists(full)) {
                 char *rel = copy_cover(b, c);
                 if (rel) {
@@ -1121,7 +1095,7 @@ static int write_downloads(build *b) {
     if (any_book) coll_puts(&s, "</ul>\n</section>\n");
 
     /* the documents */
-    size_t *order = xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *order), n = 0;
+    size_t *order = cli_xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *order), n = 0;
     for (size_t i = 0; i < b->ndocs; i++) {
         cdoc *d = &b->docs[i];
         if (d->doc && d->want_pdf && !d->failed) order[n++] = i;
@@ -1134,7 +1108,7 @@ static int write_downloads(build *b) {
     }
     for (size_t k = 0; k < n; k++) {
         cdoc *d = &b->docs[order[k]];
-        char *p = xasprintf("%s/%s", b->out_dir, d->pdf_rel);
+        char *p = cli_xasprintf("%s/%s", b->out_dir, d->pdf_rel);
         long long size = file_size(p);
         free(p);
         if (size < 0) continue;
@@ -1154,7 +1128,7 @@ static int write_downloads(build *b) {
         coll_put_html(&s, d->title ? d->title : d->rel);
         coll_puts(&s, "</a></h3>\n");
         put_entry_meta(&s, d->date, "PDF", d->pages, "page", "pages", size);
-        char *hp = xasprintf("%s/%s", b->out_dir, d->html_rel);
+        char *hp = cli_xasprintf("%s/%s", b->out_dir, d->html_rel);
         if (file_exists(hp)) {
             coll_puts(&s, "<p class=\"also\"><a href=\"");
             coll_put_url(&s, d->html_rel);
@@ -1169,7 +1143,7 @@ static int write_downloads(build *b) {
     coll_puts(&s, "</main>\n<footer>\n<p>Made with octavo ");
     coll_put_html(&s, octavo_version());
     coll_puts(&s, ".</p>\n</footer>\n</body>\n</html>\n");
-    char *path = xasprintf("%s/downloads.html", b->out_dir);
+    char *path = cli_xasprintf("%s/downloads.html", b->out_dir);
     int rc = coll_write_file(path, s.s, s.len);
     if (rc) progress_printf("%s: error: cannot write: %s\n", path, strerror(errno));
     free(path);
@@ -1208,7 +1182,7 @@ static void remove_temporaries_in(const char *dir, int depth) {
     while ((e = readdir(d))) {
         const char *n = e->d_name;
         if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
-        char *p = xasprintf("%s/%s", dir, n);
+        char *p = cli_xasprintf("%s/%s", dir, n);
         struct stat st;
         if (!lstat(p, &st)) {
             if (S_ISDIR(st.st_mode) && n[0] != '.' && depth < 32) remove_temporaries_in(p, depth + 1);
@@ -1222,7 +1196,7 @@ static void remove_temporaries_in(const char *dir, int depth) {
 static void remove_temporaries(build *b) { remove_temporaries_in(b->out_dir, 0); }
 
 static void remove_output(build *b, const char *rel) {
-    char *p = xasprintf("%s/%s", b->out_dir, rel);
+    char *p = cli_xasprintf("%s/%s", b->out_dir, rel);
     if (!unlink(p) && b->c.verbose) progress_printf("removed %s\n", rel);
     free(p);
 }
@@ -1388,16 +1362,16 @@ int collateral_main(int argc, char **argv) {
         return 2;
     }
     /* the site's title: the option, the configuration, else the folder's name */
-    if (b->title_opt) b->site_title = xstrdup(b->title_opt);
-    else if (b->cfg.title) b->site_title = xstrdup(b->cfg.title);
+    if (b->title_opt) b->site_title = cli_xstrdup(b->title_opt);
+    else if (b->cfg.title) b->site_title = cli_xstrdup(b->cfg.title);
     else {
-        char *tmp = xstrdup(b->site_real);
-        b->site_title = xstrdup(basename(tmp));
+        char *tmp = cli_xstrdup(b->site_real);
+        b->site_title = cli_xstrdup(basename(tmp));
         free(tmp);
     }
-    b->book_file = xstrdup(b->cfg.book.file ? b->cfg.book.file : "blog");
-    b->books[0] = (cbook){.kind = "EPUB", .fmt = OCTAVO_FORMAT_EPUB, .out_rel = xasprintf("%s.epub", b->book_file)};
-    b->books[1] = (cbook){.kind = "PDF", .fmt = OCTAVO_FORMAT_PDF, .out_rel = xasprintf("%s.pdf", b->book_file)};
+    b->book_file = cli_xstrdup(b->cfg.book.file ? b->cfg.book.file : "blog");
+    b->books[0] = (cbook){.kind = "EPUB", .fmt = OCTAVO_FORMAT_EPUB, .out_rel = cli_xasprintf("%s.epub", b->book_file)};
+    b->books[1] = (cbook){.kind = "PDF", .fmt = OCTAVO_FORMAT_PDF, .out_rel = cli_xasprintf("%s.pdf", b->book_file)};
 
     if (site_links_init(&b->c.opt, b->site_dir, b->out_dir)) {
         build_free(b);
@@ -1428,7 +1402,7 @@ int collateral_main(int argc, char **argv) {
     find_documents(b);
     {
         /* links go to the pages this build makes (configured exclusions included) */
-        const char **rels = xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *rels);
+        const char **rels = cli_xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *rels);
         for (size_t i = 0; i < b->ndocs; i++) rels[i] = b->docs[i].rel;
         site_links_set_pages(rels, b->ndocs);
         free(rels);
@@ -1489,14 +1463,14 @@ int collateral_main(int argc, char **argv) {
         else if (d->m_have && !d->m_pdf) d->need_pdf = 1; /* newly selected for a PDF */
         if (!d->need_pdf && d->want_pdf) d->pages = d->m_pages;
         if (d->in_book) {
-            b->book_members = xrealloc(b->book_members, (b->nmembers + 1) * sizeof *b->book_members);
+            b->book_members = cli_xrealloc(b->book_members, (b->nmembers + 1) * sizeof *b->book_members);
             b->book_members[b->nmembers++] = i;
         }
     }
     uint64_t book_key = hash_u64(b->opt_key, b->nmembers);
     if (b->cfg.book.cover) { /* the cover image is part of the books */
         const char *c = b->cfg.book.cover;
-        char *p = xasprintf("%s/%s", b->site_dir, c[0] == '/' ? c + 1 : c);
+        char *p = cli_xasprintf("%s/%s", b->site_dir, c[0] == '/' ? c + 1 : c);
         struct stat cs;
         if (!stat(p, &cs)) {
             book_key = hash_u64(book_key, (uint64_t)cs.st_size);
@@ -1521,7 +1495,7 @@ int collateral_main(int argc, char **argv) {
     for (size_t i = 0; i < b->ndocs; i++) {
         cdoc *d = &b->docs[i];
         if (!d->need_html && !d->need_pdf) continue;
-        char *p = xasprintf("%s/%s", b->out_dir, d->html_rel);
+        char *p = cli_xasprintf("%s/%s", b->out_dir, d->html_rel);
         char *slash = strrchr(p, '/');
         *slash = 0;
         if (coll_mkdirs(p)) {
@@ -1532,7 +1506,7 @@ int collateral_main(int argc, char **argv) {
     }
 
     /* C: render, the longest jobs first */
-    job_cost *jc = xrealloc(NULL, (b->ndocs + 2) * sizeof *jc);
+    job_cost *jc = cli_xrealloc(NULL, (b->ndocs + 2) * sizeof *jc);
     size_t nj = 0;
     double book_cost = 0;
     for (size_t k = 0; k < b->nmembers; k++) book_cost += b->docs[b->book_members[k]].cost;
@@ -1544,7 +1518,7 @@ int collateral_main(int argc, char **argv) {
         jc[nj++] = (job_cost){i + 2, d->cost * (d->need_pdf ? 1.0 : 0.1)};
     }
     qsort(jc, nj, sizeof *jc, cmp_cost);
-    size_t *order = xrealloc(NULL, (nj ? nj : 1) * sizeof *order);
+    size_t *order = cli_xrealloc(NULL, (nj ? nj : 1) * sizeof *order);
     for (size_t k = 0; k < nj; k++) order[k] = jc[k].item;
     free(jc);
     progress_start(nj, b->tty);
@@ -1577,7 +1551,7 @@ int collateral_main(int argc, char **argv) {
     if (!b->nmembers)
         for (int k = 0; k < 2; k++) remove_output(b, b->books[k].out_rel);
     {
-        site_entry *entries = xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *entries);
+        site_entry *entries = cli_xrealloc(NULL, (b->ndocs ? b->ndocs : 1) * sizeof *entries);
         size_t ne = 0;
         for (size_t i = 0; i < b->ndocs; i++) {
             cdoc *d = &b->docs[i];

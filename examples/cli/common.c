@@ -1,10 +1,41 @@
 #include "common.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char *cli_prog = "octavo";
+
+void *cli_xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "%s: out of memory\n", cli_prog);
+        exit(1);
+    }
+    return q;
+}
+
+char *cli_xstrdup(const char *s) {
+    if (!s) s = "";
+    size_t n = strlen(s);
+    char *d = cli_xrealloc(NULL, n + 1);
+    memcpy(d, s, n + 1);
+    return d;
+}
+
+char *cli_xasprintf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    char *s = cli_xrealloc(NULL, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
 
 const char cli_common_help[] =
     "  --root DIR          resource root: site-absolute targets (/img/x.webp) resolve against it;\n"

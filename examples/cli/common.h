@@ -28,4 +28,9 @@ int cli_diag_format(const octavo_diag *d, char *buf, size_t size);
 void cli_error(const octavo_error *err);
 /** The program's name for messages. */
 extern const char *cli_prog;
+/** realloc, strdup (NULL gives "") and asprintf that print "out of memory" and exit(1) rather
+ *  than return NULL: the CLI has nothing better to do then. */
+void *cli_xrealloc(void *p, size_t n);
+char *cli_xstrdup(const char *s);
+char *cli_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #endif

@@ -30,14 +30,6 @@ static void cfg_error(cfg_ctx *c, const yaml_node_t *n, const char *fmt, ...) {
     c->errors++;
 }
 
-static char *xstrdup(const char *s) {
-    char *d = strdup(s ? s : "");
-    if (!d) {
-        fprintf(stderr, "%s: out of memory\n", cli_prog);
-        exit(1);
-    }
-    return d;
-}
 
 static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 
@@ -60,7 +52,7 @@ static void get_string(cfg_ctx *c, const char *key, const yaml_node_t *v, char *
     const char *s = scalar(v);
     if (is_plain(v) && (!*s || !strcmp(s, "~") || !strcmp(s, "null"))) return;
     free(*slot);
-    *slot = xstrdup(s);
+    *slot = cli_xstrdup(s);
 }
 
 static void get_bool(cfg_ctx *c, const char *key, const yaml_node_t *v, int *slot) {
@@ -116,7 +108,7 @@ static void get_list(cfg_ctx *c, const char *key, const yaml_node_t *v, cli_strl
         }
         out->v = realloc(out->v, (out->n + 1) * sizeof *out->v);
         if (!out->v) exit(1);
-        out->v[out->n++] = xstrdup(scalar(e));
+        out->v[out->n++] = cli_xstrdup(scalar(e));
     }
 }
 
@@ -132,7 +124,7 @@ static void get_where(cfg_ctx *c, const yaml_node_t *v, cli_select *sel) {
             cfg_error(c, k, "a 'where' key must be a frontmatter path such as templateKey or seo.title");
             continue;
         }
-        cli_where w = {xstrdup(scalar(k)), {NULL, 0}};
+        cli_where w = {cli_xstrdup(scalar(k)), {NULL, 0}};
         get_list(c, w.path, val, &w.values);
         sel->where = realloc(sel->where, (sel->nwhere + 1) * sizeof *sel->where);
         if (!sel->where) exit(1);
@@ -303,7 +295,7 @@ int cli_config_load(cli_config *cfg, const char *site_dir, const char *path) {
         fprintf(stderr, "%s: error: cannot read the configuration: %s\n", path, strerror(errno));
         return -1;
     }
-    cfg->file = xstrdup(path);
+    cfg->file = cli_xstrdup(path);
     cfg_ctx c = {cfg, NULL, 0};
     yaml_parser_t parser;
     yaml_document_t doc;

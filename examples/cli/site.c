@@ -96,30 +96,12 @@ static void sb_url(sbuf *b, const char *p) {
     }
 }
 
-static char *xstrdup(const char *s) {
-    char *d = strdup(s ? s : "");
-    if (!d) { fprintf(stderr, "%s: out of memory\n", cli_prog); exit(1); }
-    return d;
-}
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = malloc((size_t)n + 1);
-    if (!s) { fprintf(stderr, "%s: out of memory\n", cli_prog); exit(1); }
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
 
 static int mkdirs(const char *path) {
     struct stat st0;
     if (!stat(path, &st0) && S_ISDIR(st0.st_mode)) return 0; /* the usual case: one call */
-    char *p = xstrdup(path);
+    char *p = cli_xstrdup(path);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/') continue;
         *s = 0;
@@ -151,7 +133,7 @@ static int copy_atomic(const char *src, const char *dst) {
     /* a hard link when the bundle is on the same file system: instant, and as atomic */
     if (!mkparent(dst)) {
         const char *slash = strrchr(dst, '/');
-        char *tmp = slash ? xasprintf("%.*s/.%s.XXXXXX", (int)(slash - dst), dst, slash + 1) : xasprintf(".%s.XXXXXX", dst);
+        char *tmp = slash ? cli_xasprintf("%.*s/.%s.XXXXXX", (int)(slash - dst), dst, slash + 1) : cli_xasprintf(".%s.XXXXXX", dst);
         int fd = mkstemp(tmp); /* a fresh name, then the link takes its place */
         if (fd >= 0) {
             close(fd);
@@ -211,14 +193,14 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 /* Every Markdown file under dir (relative paths), skipping hidden entries, symbolic links to
  * folders and the folder skip (the output, when it is inside the site). */
 static void scan(const char *root, const char *rel, const char *skip_real, strlist *out) {
-    char *path = *rel ? xasprintf("%s/%s", root, rel) : xstrdup(root);
+    char *path = *rel ? cli_xasprintf("%s/%s", root, rel) : cli_xstrdup(root);
     DIR *d = opendir(path);
     if (!d) { free(path); return; }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue;
-        char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
-        char *full = xasprintf("%s/%s", path, e->d_name);
+        char *r = *rel ? cli_xasprintf("%s/%s", rel, e->d_name) : cli_xstrdup(e->d_name);
+        char *full = cli_xasprintf("%s/%s", path, e->d_name);
         struct stat lst, st;
         if (lstat(full, &lst) || stat(full, &st)) { free(r); free(full); continue; }
         if (S_ISDIR(st.st_mode)) {
@@ -256,7 +238,7 @@ char *site_page_path(const char *rel) {
     size_t n = strlen(rel);
     if (has_suffix(rel, ".md")) n -= 3;
     else if (has_suffix(rel, ".markdown")) n -= 9;
-    return xasprintf("%.*s.html", (int)n, rel);
+    return cli_xasprintf("%.*s.html", (int)n, rel);
 }
 
 static int page_exists(const char *rel, char **found) {
@@ -327,14 +309,14 @@ static void percent_decode(char *s) {
 static char *doc_rel(const char *doc_name) {
     size_t n = strlen(L.site_dir);
     if (!strncmp(doc_name, L.site_dir, n) && doc_name[n] == '/') {
-        char *r = xstrdup(doc_name + n + 1);
+        char *r = cli_xstrdup(doc_name + n + 1);
         if (!normalize(r)) return r;
         free(r);
     }
     char *real = realpath(doc_name, NULL);
     size_t m = strlen(L.site_real);
     char *r = NULL;
-    if (real && !strncmp(real, L.site_real, m) && real[m] == '/') r = xstrdup(real + m + 1);
+    if (real && !strncmp(real, L.site_real, m) && real[m] == '/') r = cli_xstrdup(real + m + 1);
     free(real);
     return r;
 }
@@ -344,10 +326,10 @@ static int copy_once(const char *rel) {
     pthread_mutex_lock(&L.mu);
     for (size_t i = 0; i < L.copied.n; i++)
         if (!strcmp(L.copied.v[i], rel)) { pthread_mutex_unlock(&L.mu); return 0; }
-    char *src = xasprintf("%s/%s", L.site_real, rel);
-    char *dst = xasprintf("%s/%s", L.out_dir, rel);
+    char *src = cli_xasprintf("%s/%s", L.site_real, rel);
+    char *dst = cli_xasprintf("%s/%s", L.out_dir, rel);
     int rc = copy_atomic(src, dst);
-    if (!rc) sl_add(&L.copied, xstrdup(rel));
+    if (!rc) sl_add(&L.copied, cli_xstrdup(rel));
     free(src);
     free(dst);
     pthread_mutex_unlock(&L.mu);
@@ -356,7 +338,7 @@ static int copy_once(const char *rel) {
 
 /* Whether rel is a regular file inside the site (no escape through symbolic links). */
 static int site_file(const char *rel) {
-    char *full = xasprintf("%s/%s", L.site_real, rel);
+    char *full = cli_xasprintf("%s/%s", L.site_real, rel);
     char *real = realpath(full, NULL);
     size_t m = strlen(L.site_real);
     int ok = real && !strncmp(real, L.site_real, m) && real[m] == '/' && is_file(real);
@@ -388,16 +370,16 @@ static int site_link(void *ud, const char *doc_name, const char *target, char *o
     if (!path) return 0;
     percent_decode(path);
     char *from = doc_rel(doc_name);
-    if (!from) from = xstrdup("index.md");
+    if (!from) from = cli_xstrdup("index.md");
     char *from_page = site_page_path(from);
 
     /* the target's path in the site */
     char *sp;
     int absolute = path[0] == '/';
-    if (absolute) sp = xstrdup(path + 1);
+    if (absolute) sp = cli_xstrdup(path + 1);
     else {
         const char *slash = strrchr(from, '/');
-        sp = slash ? xasprintf("%.*s/%s", (int)(slash - from), from, path) : xstrdup(path);
+        sp = slash ? cli_xasprintf("%.*s/%s", (int)(slash - from), from, path) : cli_xstrdup(path);
     }
     int trailing = plen > 0 && path[plen - 1] == '/';
     int ok = normalize(sp) == 0;
@@ -408,7 +390,7 @@ static int site_link(void *ud, const char *doc_name, const char *target, char *o
         rc = 0;
     } else if (ok) {
         /* a page? */
-        char *base = xstrdup(sp);
+        char *base = cli_xstrdup(sp);
         if (has_suffix(base, ".html")) base[strlen(base) - 5] = 0;
         else if (has_suffix(base, ".htm")) base[strlen(base) - 4] = 0;
         const char *pre[2] = {"", "pages/"};
@@ -417,9 +399,9 @@ static int site_link(void *ud, const char *doc_name, const char *target, char *o
         } else {
             for (int k = 0; k < 2 && !page; k++) {
                 if (!absolute && k == 1) break;
-                char *c1 = *base ? xasprintf("%s%s.md", pre[k], base) : NULL;
-                char *c2 = *base ? xasprintf("%s%s/index.md", pre[k], base) : xasprintf("%sindex.md", pre[k]);
-                char *c3 = *base ? xasprintf("%s%s/README.md", pre[k], base) : xasprintf("%sREADME.md", pre[k]);
+                char *c1 = *base ? cli_xasprintf("%s%s.md", pre[k], base) : NULL;
+                char *c2 = *base ? cli_xasprintf("%s%s/index.md", pre[k], base) : cli_xasprintf("%sindex.md", pre[k]);
+                char *c3 = *base ? cli_xasprintf("%s%s/README.md", pre[k], base) : cli_xasprintf("%sREADME.md", pre[k]);
                 if (!(c1 && !trailing && page_exists(c1, &page)) && !page_exists(c2, &page)) page_exists(c3, &page);
                 free(c1);
                 free(c2);
@@ -472,14 +454,14 @@ int site_links_init(octavo_options *o, const char *site_dir, const char *out_dir
         fprintf(stderr, "%s: error: cannot create the output folder: %s\n", out_dir, strerror(errno));
         return -1;
     }
-    L.site_dir = xstrdup(site_dir);
+    L.site_dir = cli_xstrdup(site_dir);
     size_t n = strlen(L.site_dir);
     while (n > 1 && L.site_dir[n - 1] == '/') L.site_dir[--n] = 0;
-    L.out_dir = xstrdup(out_dir);
-    L.lang = xstrdup(o->lang && *o->lang ? o->lang : "en");
+    L.out_dir = cli_xstrdup(out_dir);
+    L.lang = cli_xstrdup(o->lang && *o->lang ? o->lang : "en");
     if (o->base_url && *o->base_url) {
         size_t b = strlen(o->base_url);
-        L.base_url = xasprintf("%s%s", o->base_url, o->base_url[b - 1] == '/' ? "" : "/");
+        L.base_url = cli_xasprintf("%s%s", o->base_url, o->base_url[b - 1] == '/' ? "" : "/");
     }
     char *out_real = realpath(out_dir, NULL);
     scan(L.site_real, "", out_real, &L.pages);
@@ -494,7 +476,7 @@ int site_links_init(octavo_options *o, const char *site_dir, const char *out_dir
 
 void site_links_set_pages(const char *const *rels, size_t n) {
     sl_free(&L.pages);
-    for (size_t i = 0; i < n; i++) sl_add(&L.pages, xstrdup(rels[i]));
+    for (size_t i = 0; i < n; i++) sl_add(&L.pages, cli_xstrdup(rels[i]));
     qsort(L.pages.v, L.pages.n, sizeof *L.pages.v, cmp_str);
 }
 
@@ -535,8 +517,8 @@ static const char *listing_name(const char *out_dir, const site_entry *e, size_t
 }
 
 int site_listing_exists(const char *out_dir) {
-    char *a = xasprintf("%s/index.html", out_dir), *b = xasprintf("%s/feed.xml", out_dir);
-    char *c = xasprintf("%s/site-index.html", out_dir);
+    char *a = cli_xasprintf("%s/index.html", out_dir), *b = cli_xasprintf("%s/feed.xml", out_dir);
+    char *c = cli_xasprintf("%s/site-index.html", out_dir);
     int ok = (is_file(a) || is_file(c)) && is_file(b);
     free(a);
     free(b);
@@ -727,7 +709,7 @@ int site_write_listing(octavo *ov, const char *out_dir, const char *title, const
     }
     sb_puts(&f, "</feed>\n");
 
-    char *ip = xasprintf("%s/%s", out_dir, index_name), *fp = xasprintf("%s/feed.xml", out_dir);
+    char *ip = cli_xasprintf("%s/%s", out_dir, index_name), *fp = cli_xasprintf("%s/feed.xml", out_dir);
     int rc = 0;
     if (write_atomic(ip, h.s, h.len)) {
         fprintf(stderr, "%s: error: %s\n", ip, strerror(errno));
