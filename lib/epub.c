@@ -1047,17 +1047,21 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
     if ((rc = add_text(&e, z, cover_page ? "OEBPS/cover.xhtml" : "OEBPS/titlepage.xhtml", front_page(&e, &m, cover_page))))
         goto done;
     /* second walk: the chapters */
-    for (size_t i = 0; i < e.nch; i++) {
+    {
+        /* one buffer for every chapter: each is deflated (into a copy the zip keeps) before the
+         * next is written */
         ov_buf b;
         ov_buf_init(&b);
-        rc = chapter_xhtml(&e, &e.ch[i], &b);
-        if (rc) { ov_buf_free(&b); goto done; }
-        char name[64];
-        snprintf(name, sizeof name, "OEBPS/%s", e.ch[i].file);
-        size_t len;
-        char *data = ov_buf_detach(&b, &len);
-        if (!data) { rc = nomem(&e); goto done; }
-        if ((rc = ov_zipw_add(z, name, data, len, 1, 1, err))) goto done;
+        for (size_t i = 0; i < e.nch && !rc; i++) {
+            b.len = 0;
+            rc = chapter_xhtml(&e, &e.ch[i], &b);
+            if (rc) break;
+            char name[64];
+            snprintf(name, sizeof name, "OEBPS/%s", e.ch[i].file);
+            rc = ov_zipw_add(z, name, b.data, b.len, 0, 1, err);
+        }
+        ov_buf_free(&b);
+        if (rc) goto done;
     }
     for (size_t i = 0; i < e.nimg; i++) {
         ov_epub_image *im = &e.img[i];

@@ -192,6 +192,13 @@ typedef struct ov_sink {
     int failed;
 } ov_sink;
 int ov_sink_write(ov_sink *s, const void *p, size_t n);
+/** The file descriptor of an atomic-file sink (octavo_*_render_file), else -1. Such a sink may
+ *  be written at offsets from its first byte with ov_sink_pwrite (the limit and failures count as
+ *  for ov_sink_write; written becomes the furthest byte), then ov_sink_pwrite_end puts the file
+ *  offset at that end. 0 or -1. */
+int ov_sink_fd(const ov_sink *s);
+int ov_sink_pwrite(ov_sink *s, const void *p, size_t n, uint64_t off);
+int ov_sink_pwrite_end(ov_sink *s);
 /** The render's result once the sink has had its say: a failed write or the output limit wins. */
 int ov_sink_result(ov_sink *s, int rc, const char *name, octavo_error *err);
 

@@ -312,6 +312,36 @@ TEST(test_books) {
     CHECK(same(b0, l0, b1, l1));
     free(b1);
 
+    /* into a file, written at offsets: the output limit still holds, and nothing is left */
+    {
+        octavo_options o;
+        octavo_options_init(&o, sizeof o);
+        o.resource_root = root;
+        o.diag = diag;
+        o.flags = OCTAVO_TRUSTED | OCTAVO_NO_CACHE;
+        o.limits.output_bytes = l0 / 2;
+        octavo_error err;
+        octavo *lov = octavo_new(&o, &err);
+        octavo_book *b = octavo_book_new(lov);
+        char p[1024];
+        path_of(p, sizeof p, "pages/alpha.md");
+        octavo_doc *d = NULL;
+        octavo_doc_load_file(lov, p, &d, &err);
+        octavo_book_add(b, d, &err);
+        char lim[1100];
+        snprintf(lim, sizeof lim, "%s/out/limited.epub", root);
+        CHECK_INT(octavo_book_render_file(b, OCTAVO_FORMAT_EPUB, lim, &err), OCTAVO_E_LIMIT);
+        struct stat ls;
+        CHECK(stat(lim, &ls) != 0);
+        DIR *od = opendir(outdir);
+        int others = 0;
+        for (struct dirent *de; od && (de = readdir(od));) others += strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, "book.epub");
+        if (od) closedir(od);
+        CHECK_INT(others, 0);
+        octavo_book_free(b);
+        octavo_free(lov);
+    }
+
     /* the index is what a warm build trusts: an entry's hash is the file's */
     char img[1024];
     path_of(img, sizeof img, "img/one.webp");
