@@ -193,10 +193,14 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
             indexed = 1;
             unsigned char sha[32];
             unsigned fl = 0;
-            if (ov_cache_src_get(e->ov, real, &st, sha, &fl) && (fl & SRC_WEBP) &&
-                ov_image_epub_cached_sha(e->ov, sha, (fl & SRC_PNG_FIRST) != 0, &im->out, &im->cached, &im->cached_crc)) {
+            char trust[512], token[512];
+            if (ov_cache_src_get(e->ov, real, &st, sha, &fl, trust, sizeof trust) && (fl & SRC_WEBP) &&
+                ov_image_epub_cached_sha(e->ov, sha, (fl & SRC_PNG_FIRST) != 0, trust, token, sizeof token, &im->out,
+                                         &im->cached, &im->cached_crc)) {
                 memcpy(im->sha, sha, 32);
                 im->have_sha = 1;
+                /* the entry checked whole this time: the next build need only read its head */
+                if (token[0] && strcmp(token, trust)) ov_cache_src_put(e->ov, real, &st, &t0, sha, fl, token);
                 ov_free(real);
                 return;
             }
@@ -221,7 +225,7 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
         struct stat st2;
         if (indexed && lstat(real, &st2) == 0 && same_stat(&st, &st2))
             ov_cache_src_put(e->ov, real, &st, &t0, im->sha,
-                             SRC_WEBP | (info.lossless || info.has_alpha ? SRC_PNG_FIRST : 0));
+                             SRC_WEBP | (info.lossless || info.has_alpha ? SRC_PNG_FIRST : 0), NULL);
         ov_free(real);
         real = NULL;
         if (cache && ov_image_epub_cached(e->ov, im->blob.data, im->blob.len, im->sha, &im->out, &im->cached, &im->cached_crc)) {

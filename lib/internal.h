@@ -174,9 +174,17 @@ char *ov_resolve_relpath(const octavo_doc *doc, const char *target, octavo_error
 struct stat;
 struct timespec;
 int ov_cache_src_get(const octavo *ov, const char *path, const struct stat *st, unsigned char sha[32],
-                     unsigned *flags);
+                     unsigned *flags, char *trust, size_t trust_size);
 void ov_cache_src_put(const octavo *ov, const char *path, const struct stat *st, const struct timespec *read_at,
-                      const unsigned char sha[32], unsigned flags);
+                      const unsigned char sha[32], unsigned flags, const char *token);
+/** The entry's trust (src_get: *trust, "" when none; src_put: token, NULL or "" for none) is a
+ *  token of ov_cache_peek_trust: a cache entry it checked whole, by name and stat. Given back as
+ *  trust while the entry's stat is the same, the peek reads only the head (the CRC is checked
+ *  when the bytes are copied). token (>= 512 bytes) is set when the entry was checked and is
+ *  older than the racily-clean margin, else "". The rest as ov_cache_peek (image.h). */
+int ov_cache_peek_trust(const octavo *ov, const char *key, unsigned char *head, size_t head_size, size_t *head_len,
+                        size_t *len, uint32_t *crc_out, char **path_out, const char *trust, char *token,
+                        size_t token_size);
 /** Tests only: the racily-clean margin in nanoseconds (default 1 s). */
 void ov_test_src_index_margin(long ns);
 /** Tests only: the threads an EPUB's chapter models are built on (0: one per core, from 4
