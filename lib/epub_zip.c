@@ -72,6 +72,11 @@ static int dflush(wsrc *w) {
 }
 
 static int dwrite(wsrc *w, const void *data, size_t len) {
+    if (w->slen && w->pos >= w->stage_at && w->pos - w->stage_at <= w->slen && len <= w->slen - (w->pos - w->stage_at)) {
+        /* a local header rewritten while its entry is still gathered */
+        memcpy(w->stage + (w->pos - w->stage_at), data, len);
+        return 0;
+    }
     if (w->slen && (w->pos != w->stage_at + w->slen || w->slen + len > CHUNK) && dflush(w)) return -1;
     if (!w->slen) w->stage_at = w->pos;
     if (len >= CHUNK) { /* big: straight to the file */
