@@ -37,6 +37,7 @@
 #include <libxml/parser.h>
 
 #include "epub.h"
+#include "zipdl.h" /* ov_zip_load */
 
 #define MIMETYPE "application/epub+zip"
 
@@ -400,6 +401,14 @@ static void *model_worker(void *arg) {
     return NULL;
 }
 
+/* The first helper loads libzip (zipdl.c: dlopen, ~2 ms of mapping and relocating libzip and
+ * what it links) while the models are built, rather than the writer waiting for it later. */
+static void *model_helper(void *arg) {
+    octavo_error er;
+    (void)ov_zip_load(&er); /* a failure is reported when the zip is opened */
+    return model_worker(arg);
+}
+
 static int test_threads; /* tests: the threads a book's models are built on (0: as above) */
 void ov_test_epub_threads(int n) { test_threads = n < 0 ? 0 : n > 8 ? 8 : n; }
 
@@ -426,7 +435,7 @@ static int build_models(ov_epub *e) {
     pthread_t th[8];
     size_t started = 0;
     for (size_t i = 1; i < nt; i++) {
-        if (pthread_create(&th[started], NULL, model_worker, &p)) break;
+        if (pthread_create(&th[started], NULL, i == 1 ? model_helper : model_worker, &p)) break;
         started++;
     }
     model_worker(&p); /* this thread works too; with no thread started it builds them all */
