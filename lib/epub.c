@@ -412,13 +412,19 @@ static void *model_helper(void *arg) {
 static int test_threads; /* tests: the threads a book's models are built on (0: as above) */
 void ov_test_epub_threads(int n) { test_threads = n < 0 ? 0 : n > 8 ? 8 : n; }
 
-static int build_models(ov_epub *e) {
+/* The threads a book's models are built on (its chapters deflated on, when more than one). */
+static size_t model_threads(const ov_epub *e) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nt = cores > 1 ? (size_t)cores : 1;
     if (nt > 8) nt = 8;
     if (e->nch < MODEL_THREADS_FROM) nt = 1;
     if (test_threads) nt = (size_t)test_threads;
     if (nt > e->nch) nt = e->nch;
+    return nt;
+}
+
+static int build_models(ov_epub *e) {
+    size_t nt = model_threads(e);
     if (nt <= 1) {
         for (size_t i = 0; i < e->nch; i++) {
             int rc = ov_model_build(e->ch[i].doc, e->err);
@@ -940,6 +946,149 @@ static int chapter_xhtml(ov_epub *e, ov_epub_chapter *c, ov_buf *b) {
     return b->failed ? nomem(e) : OCTAVO_OK;
 }
 
+/* ---- the chapters into the zip. This thread writes every chapter's XHTML, in order (the
+ * warnings come out in the book's order); deflating them is shared with a helper thread that
+ * deflates each chapter as soon as it is written, with its own deflater; the entries are added
+ * in the book's order, the bytes those of one thread. Books whose models are built on one thread
+ * are written so too: one buffer for every chapter, each deflated before the next is written. */
+typedef struct zjob {
+    char *xhtml;               /* written, not yet deflated (NULL once taken) */
+    size_t len;
+    unsigned char *z;          /* deflated */
+    size_t zlen;
+    uint32_t crc;
+    int done;                  /* deflated, or failed (rc) */
+    int rc;
+} zjob;
+
+typedef struct zpool {
+    zjob *jobs;
+    size_t n;
+    size_t written;            /* chapters whose XHTML is there */
+    size_t taken;              /* chapters taken to deflate */
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} zpool;
+
+/* Deflates the next chapter written and not taken, if any: called locked, returns locked. */
+static int deflate_next(zpool *p, ov_zip_deflater *d) {
+    if (p->stop || p->taken >= p->written) return 0;
+    zjob *j = &p->jobs[p->taken++];
+    char *x = j->xhtml;
+    j->xhtml = NULL;
+    pthread_mutex_unlock(&p->mu);
+    unsigned char *out;
+    size_t n;
+    uint32_t crc = 0;
+    int rc = ov_zip_pack(d, x, j->len, &out, &n, &crc);
+    ov_free(x);
+    pthread_mutex_lock(&p->mu);
+    j->z = out;
+    j->zlen = n;
+    j->crc = crc;
+    j->rc = rc;
+    j->done = 1;
+    pthread_cond_broadcast(&p->cv);
+    return 1;
+}
+
+static void *zworker(void *arg) {
+    zpool *p = arg;
+    ov_zip_deflater d;
+    memset(&d, 0, sizeof d);
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && p->taken < p->n)
+        if (!deflate_next(p, &d)) pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    ov_zip_deflater_end(&d);
+    return NULL;
+}
+
+static int write_chapters(ov_epub *e, ov_zipw *z) {
+    int rc = OCTAVO_OK;
+    char name[64];
+    if (model_threads(e) <= 1) {
+        ov_buf b;
+        ov_buf_init(&b);
+        for (size_t i = 0; i < e->nch && !rc; i++) {
+            b.len = 0;
+            rc = chapter_xhtml(e, &e->ch[i], &b);
+            if (rc) break;
+            snprintf(name, sizeof name, "OEBPS/%s", e->ch[i].file);
+            rc = ov_zipw_add(z, name, b.data, b.len, 0, 1, e->err);
+        }
+        ov_buf_free(&b);
+        return rc;
+    }
+    zpool p;
+    memset(&p, 0, sizeof p);
+    p.n = e->nch;
+    p.jobs = ov_calloc(e->nch, sizeof *p.jobs);
+    if (!p.jobs) return nomem(e);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    pthread_t th;
+    int started = pthread_create(&th, NULL, zworker, &p) == 0;
+    ov_zip_deflater d;
+    memset(&d, 0, sizeof d);
+    for (size_t i = 0; i < e->nch && !rc; i++) {
+        ov_buf b;
+        ov_buf_init(&b);
+        rc = chapter_xhtml(e, &e->ch[i], &b);
+        size_t len = b.len;
+        char *x = rc ? NULL : ov_buf_detach(&b, &len);
+        ov_buf_free(&b);
+        if (!rc && !x) rc = nomem(e);
+        if (rc) break;
+        pthread_mutex_lock(&p.mu);
+        p.jobs[i].xhtml = x;
+        p.jobs[i].len = len;
+        p.written = i + 1;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+    }
+    /* then this thread deflates too, and adds each chapter once it and those before it are */
+    size_t added = 0;
+    pthread_mutex_lock(&p.mu);
+    if (rc) {
+        p.stop = 1;
+        pthread_cond_broadcast(&p.cv);
+    }
+    while (!rc && added < p.n) {
+        zjob *j = &p.jobs[added];
+        if (j->done) {
+            pthread_mutex_unlock(&p.mu);
+            snprintf(name, sizeof name, "OEBPS/%s", e->ch[added].file);
+            if (j->rc)
+                rc = ov_error(e->err, j->rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
+                              j->rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
+            else
+                rc = ov_zipw_add_deflated(z, name, j->z, j->zlen, j->len, j->crc, e->err);
+            j->z = NULL;
+            pthread_mutex_lock(&p.mu);
+            added++;
+            if (rc) {
+                p.stop = 1;
+                pthread_cond_broadcast(&p.cv);
+            }
+        } else if (!deflate_next(&p, &d)) {
+            pthread_cond_wait(&p.cv, &p.mu);
+        }
+    }
+    pthread_mutex_unlock(&p.mu);
+    if (started) pthread_join(th, NULL);
+    ov_zip_deflater_end(&d);
+    for (size_t i = 0; i < p.n; i++) {
+        ov_free(p.jobs[i].xhtml);
+        ov_free(p.jobs[i].z);
+    }
+    ov_free(p.jobs);
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
+    return rc;
+}
+
 /* ---- the book */
 static void free_epub(ov_epub *e) {
     for (size_t i = 0; i < e->nch; i++) {
@@ -1060,22 +1209,7 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
     if ((rc = add_text(&e, z, cover_page ? "OEBPS/cover.xhtml" : "OEBPS/titlepage.xhtml", front_page(&e, &m, cover_page))))
         goto done;
     /* second walk: the chapters */
-    {
-        /* one buffer for every chapter: each is deflated (into a copy the zip keeps) before the
-         * next is written */
-        ov_buf b;
-        ov_buf_init(&b);
-        for (size_t i = 0; i < e.nch && !rc; i++) {
-            b.len = 0;
-            rc = chapter_xhtml(&e, &e.ch[i], &b);
-            if (rc) break;
-            char name[64];
-            snprintf(name, sizeof name, "OEBPS/%s", e.ch[i].file);
-            rc = ov_zipw_add(z, name, b.data, b.len, 0, 1, err);
-        }
-        ov_buf_free(&b);
-        if (rc) goto done;
-    }
+    if ((rc = write_chapters(&e, z))) goto done;
     for (size_t i = 0; i < e.nimg; i++) {
         ov_epub_image *im = &e.img[i];
         if (im->code || im->alias >= 0 || !im->href) continue;

@@ -187,15 +187,12 @@ static zip_int64_t wsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cm
 
 struct ov_zipw {
     unsigned char *scratch;    /* CHUNK bytes: a chunk of the file entry being copied */
-    unsigned char *dbuf;       /* deflated bytes of the entry being added (reused) */
-    size_t dcap;
     zip_t *za;
     wsrc *w;
     zip_source_t *src;
     time_t mtime;              /* as libzip wants it: local time giving the fields we chose */
     char why[OCTAVO_ERROR_SIZE]; /* what went wrong with a file entry, when it did */
-    z_stream zs;
-    int zs_ready;
+    ov_zip_deflater d;         /* for the entries deflated by the writer */
 };
 
 /* ---- entries */
@@ -409,9 +406,8 @@ void ov_zipw_discard(ov_zipw *z) {
     if (!z) return;
     if (z->za) zip_discard(z->za); /* frees the archive source too */
     else if (z->src) zip_source_free(z->src);
-    if (z->zs_ready) deflateEnd(&z->zs);
+    ov_zip_deflater_end(&z->d);
     ov_free(z->scratch);
-    ov_free(z->dbuf);
     if (z->w) {
         ov_free(z->w->stage);
         ov_buf_free(&z->w->buf);
@@ -421,74 +417,55 @@ void ov_zipw_discard(ov_zipw *z) {
     ov_free(z);
 }
 
-/* Deflates data (raw, no zlib header) into e. */
-static int deflate_into(ov_zipw *z, const void *data, size_t len, entry *e) {
-    if (!z->zs_ready) {
-        memset(&z->zs, 0, sizeof z->zs);
-        if (deflateInit2(&z->zs, DEFLATE_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return OCTAVO_E_ZIP;
-        z->zs_ready = 1;
-    } else if (deflateReset(&z->zs) != Z_OK) {
+void ov_zip_deflater_end(ov_zip_deflater *d) {
+    if (d->ready) deflateEnd(&d->zs);
+    ov_free(d->buf);
+    memset(d, 0, sizeof *d);
+}
+
+/* Deflates data (raw, no zlib header) into the deflater's buffer (reused), then a copy of its
+ * size: fresh pages for the deflated bytes only, not for a bound of the original's size. */
+int ov_zip_pack(ov_zip_deflater *d, const void *data, size_t len, unsigned char **out, size_t *out_len,
+                uint32_t *crc) {
+    *out = NULL;
+    *out_len = 0;
+    if (!d->ready) {
+        memset(&d->zs, 0, sizeof d->zs);
+        if (deflateInit2(&d->zs, DEFLATE_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return OCTAVO_E_ZIP;
+        d->ready = 1;
+    } else if (deflateReset(&d->zs) != Z_OK) {
         return OCTAVO_E_ZIP;
     }
     if (len > (uLong)-1 / 2) return OCTAVO_E_LIMIT;
-    /* into the writer's buffer (reused), then kept at its size: fresh pages for the deflated
-     * bytes only, not for a bound of the original's size per entry */
-    uLong bound = deflateBound(&z->zs, (uLong)len);
-    if (bound > z->dcap) { /* the old bytes are not needed: no realloc copy */
-        ov_free(z->dbuf);
-        z->dcap = 0;
+    uLong bound = deflateBound(&d->zs, (uLong)len);
+    if (bound > d->cap) { /* the old bytes are not needed: no realloc copy */
+        ov_free(d->buf);
+        d->cap = 0;
         size_t cap = bound < 16384 ? 16384 : bound + bound / 4;
-        if (!(z->dbuf = ov_malloc(cap))) return OCTAVO_E_NOMEM;
-        z->dcap = cap;
+        if (!(d->buf = ov_malloc(cap))) return OCTAVO_E_NOMEM;
+        d->cap = cap;
     }
-    z->zs.next_in = (Bytef *)data;
-    z->zs.avail_in = (uInt)len;
-    z->zs.next_out = z->dbuf;
-    z->zs.avail_out = (uInt)z->dcap;
-    if (deflate(&z->zs, Z_FINISH) != Z_STREAM_END) return OCTAVO_E_ZIP;
-    size_t n = (size_t)z->zs.total_out;
-    e->data = ov_malloc(n ? n : 1);
-    if (!e->data) return OCTAVO_E_NOMEM;
-    memcpy(e->data, z->dbuf, n);
-    e->len = n;
-    e->deflated = 1;
+    d->zs.next_in = (Bytef *)data;
+    d->zs.avail_in = (uInt)len;
+    d->zs.next_out = d->buf;
+    d->zs.avail_out = (uInt)d->cap;
+    if (deflate(&d->zs, Z_FINISH) != Z_STREAM_END) return OCTAVO_E_ZIP;
+    size_t n = (size_t)d->zs.total_out;
+    *out = ov_malloc(n ? n : 1);
+    if (!*out) return OCTAVO_E_NOMEM;
+    memcpy(*out, d->buf, n);
+    *out_len = n;
+    *crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
     return OCTAVO_OK;
 }
 
-int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err) {
-    entry *e = ov_calloc(1, sizeof *e);
-    if (!e) {
-        if (take) ov_free(data);
-        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
-    }
-    zip_error_init(&e->error);
-    e->size = len;
-    int rc = OCTAVO_OK;
-    if (compress && len) {
-        /* stored entries get their CRC from libzip as it copies them */
-        e->crc = crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
-        rc = deflate_into(z, data, len, e);
-        if (take) ov_free(data);
-    } else if (take) {
-        e->data = data;
-        e->len = len;
-    } else if (len) {
-        e->data = ov_malloc(len);
-        if (e->data) memcpy(e->data, data, len);
-        else rc = OCTAVO_E_NOMEM;
-        e->len = len;
-    }
-    if (rc) {
-        ov_free(e->data);
-        ov_free(e);
-        return ov_error(err, rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
-                        rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
-    }
+/* Adds entry e (freeing the source frees it). */
+static int add_entry(ov_zipw *z, const char *name, entry *e, octavo_error *err) {
     zip_error_t ze;
     zip_error_init(&ze);
     zip_source_t *s = zip_source_function_create(entry_cb, e, &ze);
     if (!s) {
-        rc = zip_fail(err, name, &ze);
+        int rc = zip_fail(err, name, &ze);
         zip_error_fini(&ze);
         ov_free(e->data);
         ov_free(e);
@@ -508,6 +485,56 @@ int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, 
         zip_file_set_external_attributes(z->za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX, 0100644u << 16))
         return zip_fail(err, name, zip_get_error(z->za));
     return OCTAVO_OK;
+}
+
+int ov_zipw_add_deflated(ov_zipw *z, const char *name, unsigned char *data, size_t len, size_t size, uint32_t crc,
+                         octavo_error *err) {
+    entry *e = ov_calloc(1, sizeof *e);
+    if (!e) {
+        ov_free(data);
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+    }
+    zip_error_init(&e->error);
+    e->data = data;
+    e->len = len;
+    e->size = size;
+    e->crc = crc;
+    e->deflated = 1;
+    return add_entry(z, name, e, err);
+}
+
+int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err) {
+    entry *e = ov_calloc(1, sizeof *e);
+    if (!e) {
+        if (take) ov_free(data);
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+    }
+    zip_error_init(&e->error);
+    e->size = len;
+    int rc = OCTAVO_OK;
+    if (compress && len) {
+        /* stored entries get their CRC from libzip as it copies them */
+        uint32_t c = 0;
+        rc = ov_zip_pack(&z->d, data, len, &e->data, &e->len, &c);
+        e->crc = c;
+        e->deflated = 1;
+        if (take) ov_free(data);
+    } else if (take) {
+        e->data = data;
+        e->len = len;
+    } else if (len) {
+        e->data = ov_malloc(len);
+        if (e->data) memcpy(e->data, data, len);
+        else rc = OCTAVO_E_NOMEM;
+        e->len = len;
+    }
+    if (rc) {
+        ov_free(e->data);
+        ov_free(e);
+        return ov_error(err, rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
+                        rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
+    }
+    return add_entry(z, name, e, err);
 }
 
 int ov_zipw_add_file(ov_zipw *z, const char *name, const char *path, size_t off, size_t len, uint32_t crc,
