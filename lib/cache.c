@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -120,19 +121,35 @@ int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t
     return ok;
 }
 
+/* The racily-clean margin (see the source index below). */
+static long src_margin_ns = 1000000000L; /* 1 s: coarse file system clocks, remote file systems */
+
+void ov_test_src_index_margin(long ns) { src_margin_ns = ns; }
+
+static long long ns_of(const struct timespec *t) { return (long long)t->tv_sec * 1000000000LL + t->tv_nsec; }
+
 /* A hit checked without holding the payload: read through a small buffer for the CRC; the first
  * head_size bytes are kept for the caller to probe. The EPUB writer then copies the entry's file
  * into the zip (OV_CACHE_HDR bytes in), so a warm build holds no image in memory. */
 int ov_cache_peek(const octavo *ov, const char *key, unsigned char *head, size_t head_size, size_t *head_len,
                   size_t *len, uint32_t *crc_out, char **path_out) {
+    return ov_cache_peek_trust(ov, key, head, head_size, head_len, len, crc_out, path_out, NULL, NULL, 0);
+}
+
+int ov_cache_peek_trust(const octavo *ov, const char *key, unsigned char *head, size_t head_size, size_t *head_len,
+                        size_t *len, uint32_t *crc_out, char **path_out, const char *trust, char *token,
+                        size_t token_size) {
     const char *dir = cache_dir(ov);
     *head_len = 0;
     *len = 0;
     *crc_out = 0;
     *path_out = NULL;
+    if (token && token_size) token[0] = 0;
     if (!dir || !key_ok(key)) return 0;
     char *path = entry_path(dir, key);
     if (!path) return 0;
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now)) now.tv_sec = 0, now.tv_nsec = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { ov_free(path); return 0; }
     unsigned char hdr[HDR], chunk[32768];
@@ -143,25 +160,39 @@ int ov_cache_peek(const octavo *ov, const char *key, unsigned char *head, size_t
         uint64_t n = 0;
         for (int i = 7; i >= 0; i--) n = n << 8 | hdr[4 + i];
         size_t lim = ov->opt.limits.output_bytes ? ov->opt.limits.output_bytes : (size_t)1 << 30;
+        /* what identifies this very file as it is: the name and the stat a change would alter */
+        char tok[300];
+        snprintf(tok, sizeof tok, "%s %ju %ju %jd %jd %ld %jd %ld", key, (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+                 (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
+                 (intmax_t)st.st_ctim.tv_sec, (long)st.st_ctim.tv_nsec);
+        int trusted = trust && *trust && !strcmp(trust, tok);
         if (n == (uint64_t)st.st_size - HDR && n <= lim) {
             uLong c = crc32(0, Z_NULL, 0);
             uint64_t left = n;
             ok = 1;
-            while (left && ok) {
+            /* checked whole, or (trusted: checked so by an earlier build, unchanged since) only
+             * its head read; the EPUB writer checks the CRC again as it copies the bytes */
+            while (left && ok && (!trusted || *head_len < head_size)) {
                 size_t k = left > sizeof chunk ? sizeof chunk : (size_t)left;
+                if (trusted && k > head_size - *head_len) k = head_size - *head_len;
                 if (read_all(fd, chunk, k)) { ok = 0; break; }
                 if (*head_len < head_size) {
                     size_t h = head_size - *head_len < k ? head_size - *head_len : k;
                     memcpy(head + *head_len, chunk, h);
                     *head_len += h;
                 }
-                c = crc32(c, chunk, (uInt)k);
+                if (!trusted) c = crc32(c, chunk, (uInt)k);
                 left -= k;
             }
             uint32_t want = (uint32_t)hdr[12] | (uint32_t)hdr[13] << 8 | (uint32_t)hdr[14] << 16 | (uint32_t)hdr[15] << 24;
-            if (ok && (uint32_t)c == want) {
+            if (ok && (trusted || (uint32_t)c == want)) {
                 *len = (size_t)n;
                 *crc_out = want;
+                /* a token only for a file older than the margin: a later change alters its ctime */
+                long long at = ns_of(&now) - src_margin_ns;
+                if (token && token_size && ns_of(&st.st_ctim) <= at && ns_of(&st.st_mtim) <= at &&
+                    strlen(tok) < token_size)
+                    memcpy(token, tok, strlen(tok) + 1);
             } else {
                 ok = 0;
             }
@@ -214,4 +245,159 @@ void ov_cache_put(const octavo *ov, const char *key, const void *data, size_t le
 out:
     ov_free(tmp);
     ov_free(path);
+}
+
+/* ---- the source index: a source file's SHA-256, remembered under its path with the stat facts
+ * it had when hashed, so that a rebuild finds its conversion without reading and hashing the
+ * source again (ccache's direct mode and git's index do the same). Entry "src-<sha256 of the
+ * path>", one per path (replaced when the file changes), holding one line of text:
+ *     OVS1 sha-hex flags-hex dev ino size mtime.s mtime.ns ctime.s ctime.ns path crc32-hex\n
+ * the CRC covering everything before its space; then, once a build has checked the conversion's
+ * cache entry whole, "OVE1 token crc32-hex\n" with the entry's name and stat (ov_cache_peek_trust):
+ * while they are the same, the next build reads only its head (the EPUB writer checks the CRC as
+ * it copies the bytes, and fails rather than pack changed ones). The entry must be the very line rebuilt from the
+ * file's stat now: any difference (a field, the path, a short, long or altered entry) is a miss,
+ * and the caller hashes the bytes as before. An entry is only written for a file whose ctime and
+ * mtime are older than the moment it was read by a margin: a change after that moment gives a
+ * later ctime, so it can never be recorded as clean ("racily clean" in git). */
+static const char hexd[] = "0123456789abcdef";
+
+static char *src_entry_name(const char *path) {
+    unsigned char h[32];
+    ov_sha256(path, strlen(path), h);
+    char *n = ov_malloc(4 + 64 + 1);
+    if (!n) return NULL;
+    memcpy(n, "src-", 4);
+    for (int i = 0; i < 32; i++) {
+        n[4 + 2 * i] = hexd[h[i] >> 4];
+        n[5 + 2 * i] = hexd[h[i] & 15];
+    }
+    n[68] = 0;
+    return n;
+}
+
+/* The line an entry holds for path, st, sha and flags, without its CRC. */
+static char *src_line(const char *path, const struct stat *st, const unsigned char sha[32], unsigned flags) {
+    char hex[65];
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = hexd[sha[i] >> 4];
+        hex[2 * i + 1] = hexd[sha[i] & 15];
+    }
+    hex[64] = 0;
+    ov_buf b;
+    ov_buf_init(&b);
+    ov_buf_printf(&b, "OVS1 %s %02x %ju %ju %jd %jd %ld %jd %ld %s", hex, flags & 0xffu, (uintmax_t)st->st_dev,
+                  (uintmax_t)st->st_ino, (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+                  (intmax_t)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec, path);
+    return ov_buf_detach(&b, NULL);
+}
+
+static int hexnib(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Parses n hex digits into bytes; 0 when one is not a lower-case hex digit. */
+static int unhex(const char *s, size_t nbytes, unsigned char *out) {
+    for (size_t i = 0; i < nbytes; i++) {
+        int a = hexnib((unsigned char)s[2 * i]), b = hexnib((unsigned char)s[2 * i + 1]);
+        if (a < 0 || b < 0) return 0;
+        out[i] = (unsigned char)(a << 4 | b);
+    }
+    return 1;
+}
+
+#define SRC_MAX 4096 /* paths are at most PATH_MAX; the rest of a line is under 256 */
+
+/* A line "TEXT crc32-hex\n" of n bytes (newline included) whose CRC is right: TEXT's length, or
+ * 0 when it is not one. */
+static size_t checked_line(const char *b, size_t n) {
+    unsigned char c4[4];
+    if (n < 11 || b[n - 1] != '\n' || b[n - 10] != ' ' || !unhex(b + n - 9, 4, c4)) return 0;
+    uint32_t want = (uint32_t)c4[0] << 24 | (uint32_t)c4[1] << 16 | (uint32_t)c4[2] << 8 | c4[3];
+    return crc((const unsigned char *)b, n - 10) == want ? n - 10 : 0;
+}
+
+int ov_cache_src_get(const octavo *ov, const char *path, const struct stat *st, unsigned char sha[32],
+                     unsigned *flags, char *trust, size_t trust_size) {
+    const char *dir = cache_dir(ov);
+    if (trust && trust_size) trust[0] = 0;
+    if (!dir || !path || !S_ISREG(st->st_mode)) return 0;
+    char *name = src_entry_name(path);
+    char *file = name ? entry_path(dir, name) : NULL;
+    ov_free(name);
+    if (!file) return 0;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    ov_free(file);
+    if (fd < 0) return 0;
+    char buf[SRC_MAX + 2 * 512 + 1];
+    size_t n = 0;
+    for (;;) { /* filling the buffer means an entry longer than any we write */
+        ssize_t k = read(fd, buf + n, sizeof buf - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        n += (size_t)k;
+        if (n == sizeof buf) break;
+    }
+    close(fd);
+    if (n == sizeof buf) return 0;
+    const char *nl = memchr(buf, '\n', n);
+    size_t n1 = nl ? (size_t)(nl - buf) + 1 : 0, t1 = checked_line(buf, n1);
+    unsigned char s[32], f;
+    if (!t1 || t1 < 5 + 65 + 3 || memcmp(buf, "OVS1 ", 5) || buf[69] != ' ' || !unhex(buf + 5, 32, s) ||
+        buf[70 + 2] != ' ' || !unhex(buf + 70, 1, &f))
+        return 0;
+    buf[t1] = 0;
+    char *line = src_line(path, st, s, f);
+    int ok = line && !strcmp(line, buf);
+    ov_free(line);
+    if (!ok) return 0;
+    memcpy(sha, s, 32);
+    *flags = f;
+    /* the conversion's cache entry as an earlier build checked it whole: "OVE1 token crc\n" */
+    size_t t2 = n > n1 ? checked_line(buf + n1, n - n1) : 0;
+    if (t2 > 5 && !memcmp(buf + n1, "OVE1 ", 5) && trust && t2 - 5 < trust_size) {
+        memcpy(trust, buf + n1 + 5, t2 - 5);
+        trust[t2 - 5] = 0;
+    }
+    return 1;
+}
+
+void ov_cache_src_put(const octavo *ov, const char *path, const struct stat *st, const struct timespec *read_at,
+                      const unsigned char sha[32], unsigned flags, const char *token) {
+    const char *dir = cache_dir(ov);
+    if (!dir || !path || !S_ISREG(st->st_mode) || strlen(path) > SRC_MAX) return;
+    /* racily clean: changed too close to when it was read to tell a later change by the stat */
+    long long ct = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+    long long mt = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    long long at = (long long)read_at->tv_sec * 1000000000LL + read_at->tv_nsec;
+    if (ct > at - src_margin_ns || mt > at - src_margin_ns) return;
+    if (make_dirs(dir)) return;
+    char *name = src_entry_name(path);
+    char *line = src_line(path, st, sha, flags);
+    char *file = name ? entry_path(dir, name) : NULL;
+    ov_buf b, t;
+    ov_buf_init(&b);
+    ov_buf_init(&t);
+    if (line) ov_buf_printf(&b, "%s %08x\n", line, crc((const unsigned char *)line, strlen(line)));
+    if (line && token && *token && strlen(token) < 500 && !strchr(token, '\n')) {
+        size_t from = b.len;
+        ov_buf_printf(&b, "OVE1 %s", token);
+        if (!b.failed) ov_buf_printf(&b, " %08x\n", crc((const unsigned char *)b.data + from, b.len - from));
+    }
+    if (name) ov_buf_printf(&t, "%s/.tmp-%s-XXXXXX", dir, name);
+    if (line && file && !b.failed && !t.failed && t.data) {
+        int fd = mkstemp(t.data);
+        if (fd >= 0) {
+            int bad = write_all(fd, (const unsigned char *)b.data, b.len);
+            bad |= close(fd) != 0;
+            if (bad || rename(t.data, file) != 0) unlink(t.data);
+        }
+    }
+    ov_buf_free(&b);
+    ov_buf_free(&t);
+    ov_free(file);
+    ov_free(name);
+    ov_free(line);
 }

@@ -30,12 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
 
 #include "epub.h"
+#include "zipdl.h" /* ov_zip_load */
 
 #define MIMETYPE "application/epub+zip"
 
@@ -160,11 +162,53 @@ static void set_failed(ov_epub_image *im, int rc, const octavo_error *er) {
 
 /* Reads an image's bytes and its header (main thread: the reads are short). With the built-in
  * resolver the bytes are read again when converted rather than held meanwhile. */
+/* The source index's flags for an image. */
+#define SRC_WEBP 1u
+#define SRC_PNG_FIRST 2u
+
+static int same_stat(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size && a->st_mode == b->st_mode &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 static void resolve_one(ov_epub *e, ov_epub_image *im) {
     octavo_error er;
     memset(&er, 0, sizeof er);
+    /* A rebuild: a local file whose stat is what the source index recorded with its hash is a
+     * WebP known by that hash, and its conversion is looked up without reading the source. Only
+     * with the built-in resolver (a caller's may give other bytes for the same path). */
+    int cache = e->ov->cache_dir && !(e->ov->opt.flags & OCTAVO_NO_CACHE);
+    char *real = NULL;
+    struct stat st;
+    struct timespec t0;
+    int indexed = 0;
+    if (cache && im->relpath && !e->ov->opt.resolve && e->ov->resource_root) {
+        ov_buf p;
+        ov_buf_init(&p);
+        const char *root = e->ov->resource_root;
+        ov_buf_printf(&p, "%s%s%s", root, strcmp(root, "/") ? "/" : "", im->relpath);
+        real = ov_buf_detach(&p, NULL);
+        /* the time first: a change after it gives a later ctime than the stat's */
+        if (real && clock_gettime(CLOCK_REALTIME, &t0) == 0 && lstat(real, &st) == 0 && S_ISREG(st.st_mode)) {
+            indexed = 1;
+            unsigned char sha[32];
+            unsigned fl = 0;
+            char trust[512], token[512];
+            if (ov_cache_src_get(e->ov, real, &st, sha, &fl, trust, sizeof trust) && (fl & SRC_WEBP) &&
+                ov_image_epub_cached_sha(e->ov, sha, (fl & SRC_PNG_FIRST) != 0, trust, token, sizeof token, &im->out,
+                                         &im->cached, &im->cached_crc)) {
+                memcpy(im->sha, sha, 32);
+                im->have_sha = 1;
+                /* the entry checked whole this time: the next build need only read its head */
+                if (token[0] && strcmp(token, trust)) ov_cache_src_put(e->ov, real, &st, &t0, sha, fl, token);
+                ov_free(real);
+                return;
+            }
+        }
+    }
     int rc = ov_resolve(im->doc, im->target, &im->blob, &er);
-    if (rc) { memset(&im->blob, 0, sizeof im->blob); set_failed(im, rc, &er); return; }
+    if (rc) { memset(&im->blob, 0, sizeof im->blob); set_failed(im, rc, &er); ov_free(real); return; }
     /* equal files are found by their path; without one, by their bytes */
     if (!im->relpath) {
         ov_sha256(im->blob.data, im->blob.len, im->sha);
@@ -174,11 +218,17 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
     if (ov_image_probe(e->ov, im->blob.data, im->blob.len, &info, &er) == OCTAVO_OK && info.format == OV_IMG_WEBP) {
         /* converted before (a rebuild): the cache entry is checked now and copied into the zip
          * from its file, so that its bytes are never held; the hash is kept for a conversion */
-        int cache = e->ov->cache_dir && !(e->ov->opt.flags & OCTAVO_NO_CACHE);
         if (cache && !im->have_sha) {
             ov_sha256(im->blob.data, im->blob.len, im->sha);
             im->have_sha = 1;
         }
+        /* remembered for the next build when the file is as it was before it was read */
+        struct stat st2;
+        if (indexed && lstat(real, &st2) == 0 && same_stat(&st, &st2))
+            ov_cache_src_put(e->ov, real, &st, &t0, im->sha,
+                             SRC_WEBP | (info.lossless || info.has_alpha ? SRC_PNG_FIRST : 0), NULL);
+        ov_free(real);
+        real = NULL;
         if (cache && ov_image_epub_cached(e->ov, im->blob.data, im->blob.len, im->sha, &im->out, &im->cached, &im->cached_crc)) {
             ov_blob_release(&im->blob);
             return;
@@ -189,6 +239,7 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
         size_t px = (size_t)info.width * info.height;
         im->cost = info.lossless || info.has_alpha ? px * 4 + ((size_t)7 << 20) : px * 7 / 2 + ((size_t)1 << 20);
     }
+    ov_free(real);
     if (!e->ov->opt.resolve) ov_blob_release(&im->blob);
 }
 
@@ -292,16 +343,114 @@ static int convert_images(ov_epub *e) {
     pthread_cond_init(&p.cv, NULL);
     pthread_t th[8];
     size_t started = 0;
-    for (size_t i = 1; i < nt; i++) {
+    for (size_t i = 0; i < nt && nt > 1; i++) {
         if (pthread_create(&th[started], NULL, worker, &p)) break;
         started++;
     }
-    worker(&p); /* this thread works too; with no threads started it does everything */
+    /* With threads this one only waits: what the calling thread allocates then does not depend
+     * on which conversions it would have won (the allocation-failure tests count it; they
+     * failed now and then when it converted one image more than in the counting run). A warm
+     * build converts nothing and starts no thread. */
+    if (!started) worker(&p);
     for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
     pthread_cond_destroy(&p.cv);
     pthread_mutex_destroy(&p.mu);
     ov_free(order);
     ov_free(taken);
+    return OCTAVO_OK;
+}
+
+/* ---- the models: every chapter's DOM (cmark-gfm's HTML parsed by libxml2) is independent of
+ * the others' and warns nothing (errors go to its own octavo_error), so they are built on up to
+ * one thread per core. The result is the serial one: the error of the first chapter (in the
+ * book's order) that failed. Small books are built on this thread: starting a thread costs more
+ * than such a model. */
+#ifndef MODEL_THREADS_FROM
+#define MODEL_THREADS_FROM 4
+#endif
+
+typedef struct mpool {
+    ov_epub *e;
+    size_t next;               /* the next chapter to take */
+    size_t failed;             /* the first chapter that failed (nch: none yet) */
+    int code;
+    octavo_error err;          /* its error */
+    pthread_mutex_t mu;
+} mpool;
+
+static void *model_worker(void *arg) {
+    mpool *p = arg;
+    octavo_error er;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next < p->failed ? p->next++ : p->e->nch; /* none after a failure */
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->e->nch) break;
+        memset(&er, 0, sizeof er);
+        int rc = ov_model_build(p->e->ch[i].doc, &er);
+        if (rc) {
+            pthread_mutex_lock(&p->mu);
+            if (i < p->failed) {
+                p->failed = i;
+                p->code = rc;
+                p->err = er;
+            }
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+    return NULL;
+}
+
+/* The first helper loads libzip (zipdl.c: dlopen, ~2 ms of mapping and relocating libzip and
+ * what it links) while the models are built, rather than the writer waiting for it later. */
+static void *model_helper(void *arg) {
+    octavo_error er;
+    (void)ov_zip_load(&er); /* a failure is reported when the zip is opened */
+    return model_worker(arg);
+}
+
+static int test_threads; /* tests: the threads a book's models are built on (0: as above) */
+void ov_test_epub_threads(int n) { test_threads = n < 0 ? 0 : n > 8 ? 8 : n; }
+
+/* The threads a book's models are built on (its chapters deflated on, when more than one). */
+static size_t model_threads(const ov_epub *e) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cores > 1 ? (size_t)cores : 1;
+    if (nt > 8) nt = 8;
+    if (e->nch < MODEL_THREADS_FROM) nt = 1;
+    if (test_threads) nt = (size_t)test_threads;
+    if (nt > e->nch) nt = e->nch;
+    return nt;
+}
+
+static int build_models(ov_epub *e) {
+    size_t nt = model_threads(e);
+    if (nt <= 1) {
+        for (size_t i = 0; i < e->nch; i++) {
+            int rc = ov_model_build(e->ch[i].doc, e->err);
+            if (rc) return rc;
+        }
+        return OCTAVO_OK;
+    }
+    xmlInitParser(); /* before threads parse */
+    mpool p;
+    memset(&p, 0, sizeof p);
+    p.e = e;
+    p.failed = e->nch;
+    if (pthread_mutex_init(&p.mu, NULL)) return ov_error(e->err, OCTAVO_E_INTERNAL, OCTAVO_STAGE_EPUB, NULL, 0, 0, "mutex");
+    pthread_t th[8];
+    size_t started = 0;
+    for (size_t i = 1; i < nt; i++) {
+        if (pthread_create(&th[started], NULL, i == 1 ? model_helper : model_worker, &p)) break;
+        started++;
+    }
+    model_worker(&p); /* this thread works too; with no thread started it builds them all */
+    for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&p.mu);
+    if (p.failed < e->nch) {
+        *e->err = p.err;
+        return p.code;
+    }
     return OCTAVO_OK;
 }
 
@@ -797,6 +946,149 @@ static int chapter_xhtml(ov_epub *e, ov_epub_chapter *c, ov_buf *b) {
     return b->failed ? nomem(e) : OCTAVO_OK;
 }
 
+/* ---- the chapters into the zip. This thread writes every chapter's XHTML, in order (the
+ * warnings come out in the book's order); deflating them is shared with a helper thread that
+ * deflates each chapter as soon as it is written, with its own deflater; the entries are added
+ * in the book's order, the bytes those of one thread. Books whose models are built on one thread
+ * are written so too: one buffer for every chapter, each deflated before the next is written. */
+typedef struct zjob {
+    char *xhtml;               /* written, not yet deflated (NULL once taken) */
+    size_t len;
+    unsigned char *z;          /* deflated */
+    size_t zlen;
+    uint32_t crc;
+    int done;                  /* deflated, or failed (rc) */
+    int rc;
+} zjob;
+
+typedef struct zpool {
+    zjob *jobs;
+    size_t n;
+    size_t written;            /* chapters whose XHTML is there */
+    size_t taken;              /* chapters taken to deflate */
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} zpool;
+
+/* Deflates the next chapter written and not taken, if any: called locked, returns locked. */
+static int deflate_next(zpool *p, ov_zip_deflater *d) {
+    if (p->stop || p->taken >= p->written) return 0;
+    zjob *j = &p->jobs[p->taken++];
+    char *x = j->xhtml;
+    j->xhtml = NULL;
+    pthread_mutex_unlock(&p->mu);
+    unsigned char *out;
+    size_t n;
+    uint32_t crc = 0;
+    int rc = ov_zip_pack(d, x, j->len, &out, &n, &crc);
+    ov_free(x);
+    pthread_mutex_lock(&p->mu);
+    j->z = out;
+    j->zlen = n;
+    j->crc = crc;
+    j->rc = rc;
+    j->done = 1;
+    pthread_cond_broadcast(&p->cv);
+    return 1;
+}
+
+static void *zworker(void *arg) {
+    zpool *p = arg;
+    ov_zip_deflater d;
+    memset(&d, 0, sizeof d);
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && p->taken < p->n)
+        if (!deflate_next(p, &d)) pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    ov_zip_deflater_end(&d);
+    return NULL;
+}
+
+static int write_chapters(ov_epub *e, ov_zipw *z) {
+    int rc = OCTAVO_OK;
+    char name[64];
+    if (model_threads(e) <= 1) {
+        ov_buf b;
+        ov_buf_init(&b);
+        for (size_t i = 0; i < e->nch && !rc; i++) {
+            b.len = 0;
+            rc = chapter_xhtml(e, &e->ch[i], &b);
+            if (rc) break;
+            snprintf(name, sizeof name, "OEBPS/%s", e->ch[i].file);
+            rc = ov_zipw_add(z, name, b.data, b.len, 0, 1, e->err);
+        }
+        ov_buf_free(&b);
+        return rc;
+    }
+    zpool p;
+    memset(&p, 0, sizeof p);
+    p.n = e->nch;
+    p.jobs = ov_calloc(e->nch, sizeof *p.jobs);
+    if (!p.jobs) return nomem(e);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    pthread_t th;
+    int started = pthread_create(&th, NULL, zworker, &p) == 0;
+    ov_zip_deflater d;
+    memset(&d, 0, sizeof d);
+    for (size_t i = 0; i < e->nch && !rc; i++) {
+        ov_buf b;
+        ov_buf_init(&b);
+        rc = chapter_xhtml(e, &e->ch[i], &b);
+        size_t len = b.len;
+        char *x = rc ? NULL : ov_buf_detach(&b, &len);
+        ov_buf_free(&b);
+        if (!rc && !x) rc = nomem(e);
+        if (rc) break;
+        pthread_mutex_lock(&p.mu);
+        p.jobs[i].xhtml = x;
+        p.jobs[i].len = len;
+        p.written = i + 1;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+    }
+    /* then this thread deflates too, and adds each chapter once it and those before it are */
+    size_t added = 0;
+    pthread_mutex_lock(&p.mu);
+    if (rc) {
+        p.stop = 1;
+        pthread_cond_broadcast(&p.cv);
+    }
+    while (!rc && added < p.n) {
+        zjob *j = &p.jobs[added];
+        if (j->done) {
+            pthread_mutex_unlock(&p.mu);
+            snprintf(name, sizeof name, "OEBPS/%s", e->ch[added].file);
+            if (j->rc)
+                rc = ov_error(e->err, j->rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
+                              j->rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
+            else
+                rc = ov_zipw_add_deflated(z, name, j->z, j->zlen, j->len, j->crc, e->err);
+            j->z = NULL;
+            pthread_mutex_lock(&p.mu);
+            added++;
+            if (rc) {
+                p.stop = 1;
+                pthread_cond_broadcast(&p.cv);
+            }
+        } else if (!deflate_next(&p, &d)) {
+            pthread_cond_wait(&p.cv, &p.mu);
+        }
+    }
+    pthread_mutex_unlock(&p.mu);
+    if (started) pthread_join(th, NULL);
+    ov_zip_deflater_end(&d);
+    for (size_t i = 0; i < p.n; i++) {
+        ov_free(p.jobs[i].xhtml);
+        ov_free(p.jobs[i].z);
+    }
+    ov_free(p.jobs);
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
+    return rc;
+}
+
 /* ---- the book */
 static void free_epub(ov_epub *e) {
     for (size_t i = 0; i < e->nch; i++) {
@@ -863,14 +1155,13 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
         snprintf(c->file, sizeof c->file, "chapter-%zu.xhtml", i + 1);
         const char *lang = octavo_doc_lang(c->doc);
         snprintf(c->lang, sizeof c->lang, "%s", ov_epub_lang_ok(lang) ? lang : "en");
-        rc = ov_model_build(c->doc, err);
-        if (rc) break;
         if (c->doc->name && *c->doc->name) {
             c->key = ov_book_key(c->doc->name, NULL);
             if (!c->key) { rc = nomem(&e); break; }
             e.keys[i] = c->key;
         }
     }
+    if (!rc) rc = build_models(&e);
     /* first walk: ids, sections, images */
     for (size_t i = 0; i < e.nch && !rc; i++) {
         rc = ov_epub_chapter_walk(&e, &e.ch[i], 0, NULL);
@@ -918,18 +1209,7 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
     if ((rc = add_text(&e, z, cover_page ? "OEBPS/cover.xhtml" : "OEBPS/titlepage.xhtml", front_page(&e, &m, cover_page))))
         goto done;
     /* second walk: the chapters */
-    for (size_t i = 0; i < e.nch; i++) {
-        ov_buf b;
-        ov_buf_init(&b);
-        rc = chapter_xhtml(&e, &e.ch[i], &b);
-        if (rc) { ov_buf_free(&b); goto done; }
-        char name[64];
-        snprintf(name, sizeof name, "OEBPS/%s", e.ch[i].file);
-        size_t len;
-        char *data = ov_buf_detach(&b, &len);
-        if (!data) { rc = nomem(&e); goto done; }
-        if ((rc = ov_zipw_add(z, name, data, len, 1, 1, err))) goto done;
-    }
+    if ((rc = write_chapters(&e, z))) goto done;
     for (size_t i = 0; i < e.nimg; i++) {
         ov_epub_image *im = &e.img[i];
         if (im->code || im->alias >= 0 || !im->href) continue;

@@ -12,6 +12,7 @@
 #define OCTAVO_EPUB_H
 
 #include <time.h>
+#include <zlib.h>
 
 #include "image.h"
 #include "internal.h"
@@ -113,6 +114,20 @@ int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, 
  *  when the archive is written, and checked against crc then (a mismatch fails the archive). */
 int ov_zipw_add_file(ov_zipw *z, const char *name, const char *path, size_t off, size_t len, uint32_t crc,
                      octavo_error *err);
+/** Text deflated apart from the writer, on any thread (one deflater per thread; a zeroed one is
+ *  ready, ov_zip_deflater_end frees it): ov_zip_pack gives the deflated bytes (*out, ov_free),
+ *  their size and the CRC-32 of data; ov_zipw_add_deflated adds them as the entry name (it takes
+ *  data, also on failure). The bytes are those ov_zipw_add would deflate. */
+typedef struct ov_zip_deflater {
+    z_stream zs;
+    int ready;
+    unsigned char *buf;        /* deflated bytes (reused) */
+    size_t cap;
+} ov_zip_deflater;
+int ov_zip_pack(ov_zip_deflater *d, const void *data, size_t len, unsigned char **out, size_t *out_len, uint32_t *crc);
+void ov_zip_deflater_end(ov_zip_deflater *d);
+int ov_zipw_add_deflated(ov_zipw *z, const char *name, unsigned char *data, size_t len, size_t size, uint32_t crc,
+                         octavo_error *err);
 /** Finishes the archive (the rest of its bytes go to the sink) and frees the writer. */
 int ov_zipw_finish(ov_zipw *z, octavo_error *err);
 /** Frees a writer that is not finished. NULL is a no-op. */

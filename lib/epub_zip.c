@@ -7,9 +7,15 @@
  *    cost more than the compression). The source's stat reports the method, CRC and both sizes, so
  *    libzip copies the bytes as they are (zip_close.c: no recompression when the source's method
  *    is the entry's). An entry's bytes are freed as soon as libzip has copied them.
+ *  - cached images: stored entries whose bytes are a cache file's, read in 64 KiB chunks into one
+ *    fixed buffer as libzip copies them, their CRC checked as they go (bytes changed since the
+ *    book was planned fail the archive at the entry's last chunk, never go into it silently).
  *  - the archive: libzip writes an entry's local header, its data, seeks back to rewrite the
- *    header, then seeks to the end. Everything before that end is final, so the write source
- *    hands it to the sink there: only one entry is ever buffered, never the whole archive.
+ *    header, then seeks to the end. Into an atomic output file (ov_sink_fd) the write source
+ *    writes at those offsets (pwrite, through a 64 KiB write-behind buffer for libzip's small
+ *    writes): nothing is held. Into a write callback, everything before the end is final, so the
+ *    write source hands it to the sink there: only one entry is ever buffered, never the archive.
+ *    Both give the same bytes.
  * Reproducible: entries in the order added, one timestamp for all, fixed Unix attributes, deflate
  * at a fixed level, no extra fields (libzip adds none of its own to new entries).
  */
@@ -25,12 +31,17 @@
 #include "zipdl.h" /* after <zip.h>: libzip is loaded on first use */
 
 #define DEFLATE_LEVEL 3
+#define CHUNK ((size_t)64 << 10) /* the write-behind buffer; the chunks cached files are read in */
 
 /* ---- the archive's write source */
 typedef struct wsrc {
     ov_sink *sink;
-    ov_buf buf;                /* bytes [base, base + buf.len) not yet sent */
+    ov_buf buf;                /* callback sink: bytes [base, base + buf.len) not yet sent */
     zip_uint64_t base, pos, end;
+    int direct;                /* file sink: written at offsets */
+    unsigned char *stage;      /* direct: CHUNK bytes, [stage_at, stage_at + slen) not yet written */
+    zip_uint64_t stage_at;
+    size_t slen;
     zip_error_t error;
     int sink_failed;
 } wsrc;
@@ -50,8 +61,73 @@ static int wflush(wsrc *w) {
     return 0;
 }
 
+/* ---- direct: pwrite at libzip's offsets, small contiguous writes gathered */
+static int dflush(wsrc *w) {
+    if (w->slen && ov_sink_pwrite(w->sink, w->stage, w->slen, w->stage_at)) {
+        w->sink_failed = 1;
+        return -1;
+    }
+    w->slen = 0;
+    return 0;
+}
+
+static int dwrite(wsrc *w, const void *data, size_t len) {
+    if (w->slen && w->pos >= w->stage_at && w->pos - w->stage_at <= w->slen && len <= w->slen - (w->pos - w->stage_at)) {
+        /* a local header rewritten while its entry is still gathered */
+        memcpy(w->stage + (w->pos - w->stage_at), data, len);
+        return 0;
+    }
+    if (w->slen && (w->pos != w->stage_at + w->slen || w->slen + len > CHUNK) && dflush(w)) return -1;
+    if (!w->slen) w->stage_at = w->pos;
+    if (len >= CHUNK) { /* big: straight to the file */
+        if (ov_sink_pwrite(w->sink, data, len, w->pos)) { w->sink_failed = 1; return -1; }
+    } else {
+        memcpy(w->stage + w->slen, data, len);
+        w->slen += len;
+    }
+    return 0;
+}
+
+static zip_int64_t wsrc_direct(wsrc *w, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
+    switch (cmd) {
+    case ZIP_SOURCE_BEGIN_WRITE:
+        w->pos = w->end = 0;
+        w->slen = 0;
+        return 0;
+    case ZIP_SOURCE_WRITE:
+        if (len > SIZE_MAX || dwrite(w, data, (size_t)len)) return werr(w, ZIP_ER_WRITE, EIO);
+        w->pos += len;
+        if (w->pos > w->end) w->end = w->pos;
+        return (zip_int64_t)len;
+    case ZIP_SOURCE_SEEK_WRITE: {
+        zip_source_args_seek_t *a = ZIP_SOURCE_GET_ARGS(zip_source_args_seek_t, data, len, &w->error);
+        if (!a) return -1;
+        zip_int64_t to = a->whence == SEEK_SET ? a->offset
+                         : a->whence == SEEK_CUR ? (zip_int64_t)w->pos + a->offset
+                                                 : (zip_int64_t)w->end + a->offset;
+        if (to < 0 || (zip_uint64_t)to > w->end) return werr(w, ZIP_ER_SEEK, EINVAL);
+        w->pos = (zip_uint64_t)to;
+        return 0;
+    }
+    case ZIP_SOURCE_COMMIT_WRITE:
+        if (dflush(w) || ov_sink_pwrite_end(w->sink)) {
+            w->sink_failed = 1;
+            return werr(w, ZIP_ER_WRITE, EIO);
+        }
+        return 0;
+    case ZIP_SOURCE_ROLLBACK_WRITE:
+        w->slen = 0;
+        return 0;
+    default:
+        return werr(w, ZIP_ER_OPNOTSUPP, 0);
+    }
+}
+
 static zip_int64_t wsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
     wsrc *w = ud;
+    if (w->direct && (cmd == ZIP_SOURCE_BEGIN_WRITE || cmd == ZIP_SOURCE_WRITE || cmd == ZIP_SOURCE_SEEK_WRITE ||
+                      cmd == ZIP_SOURCE_COMMIT_WRITE || cmd == ZIP_SOURCE_ROLLBACK_WRITE))
+        return wsrc_direct(w, data, len, cmd);
     switch (cmd) {
     case ZIP_SOURCE_SUPPORTS:
         return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_SEEK,
@@ -110,57 +186,84 @@ static zip_int64_t wsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cm
 }
 
 struct ov_zipw {
-    unsigned char *scratch;    /* the bytes of the file entry being copied (grows, reused) */
-    size_t scratch_cap;
+    unsigned char *scratch;    /* CHUNK bytes: a chunk of the file entry being copied */
     zip_t *za;
     wsrc *w;
     zip_source_t *src;
     time_t mtime;              /* as libzip wants it: local time giving the fields we chose */
-    z_stream zs;
-    int zs_ready;
+    char why[OCTAVO_ERROR_SIZE]; /* what went wrong with a file entry, when it did */
+    ov_zip_deflater d;         /* for the entries deflated by the writer */
 };
 
 /* ---- entries */
 typedef struct entry {
     unsigned char *data;       /* as stored: deflated or not */
-    char *path;                /* or, stored, bytes [off, off + len) of this file (read when opened) */
+    char *path;                /* or, stored, bytes [off, off + len) of this file (read when copied) */
     off_t off;
-    ov_zipw *z;                /* its scratch buffer holds a file's bytes while libzip copies them */
+    ov_zipw *z;                /* its scratch buffer holds a chunk of the file while libzip copies it */
+    int fd;                    /* the file, while libzip copies it; -1 */
+    size_t got;                /* bytes of the file read so far */
+    size_t chunk_at;           /* the scratch holds [chunk_at, got) */
+    uLong run;                 /* CRC-32 of the bytes read so far */
     size_t len;                /* stored size */
     size_t size;               /* uncompressed size */
     uLong crc;
     int deflated;
     size_t at;                 /* read position */
+    char *name;                /* file entries: the entry's name, for the error */
     zip_error_t error;
 } entry;
 
-/* A file entry (a cache entry checked when the book was planned) is read whole into the writer's
- * scratch buffer when libzip opens it, and checked again: bytes changed since then (someone wrote
- * into the cache meanwhile) fail the archive rather than go into it. */
+/* A file entry (a cache entry checked when the book was planned) is read in chunks as libzip
+ * copies it, and checked again: bytes changed since then (someone wrote into the cache
+ * meanwhile) fail the archive, the last chunk withheld, rather than go into it. */
 static int file_open(entry *e) {
     ov_zipw *z = e->z;
-    if (e->len > z->scratch_cap) {
-        unsigned char *p = ov_realloc(z->scratch, e->len);
-        if (!p) { zip_error_set(&e->error, ZIP_ER_MEMORY, 0); return -1; }
-        z->scratch = p;
-        z->scratch_cap = e->len;
-    }
-    int fd = open(e->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { zip_error_set(&e->error, ZIP_ER_OPEN, errno); return -1; }
-    size_t got = 0;
-    while (got < e->len) {
-        ssize_t k = pread(fd, z->scratch + got, e->len - got, e->off + (off_t)got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break;
-        got += (size_t)k;
-    }
-    close(fd);
-    if (got != e->len || crc32(crc32(0L, Z_NULL, 0), z->scratch, (uInt)e->len) != e->crc) {
-        zip_error_set(&e->error, ZIP_ER_READ, EIO);
+    if (!z->scratch && !(z->scratch = ov_malloc(CHUNK))) {
+        zip_error_set(&e->error, ZIP_ER_MEMORY, 0);
         return -1;
     }
-    e->data = z->scratch;
-    e->at = 0;
+    e->fd = open(e->path, O_RDONLY | O_CLOEXEC);
+    if (e->fd < 0) {
+        zip_error_set(&e->error, ZIP_ER_OPEN, errno);
+        snprintf(z->why, sizeof z->why, "zip: %s: cannot open the cached file %s: %s", e->name, e->path, strerror(errno));
+        return -1;
+    }
+    e->got = e->chunk_at = e->at = 0;
+    e->run = crc32(0L, Z_NULL, 0);
+    return 0;
+}
+
+static void file_close(entry *e) {
+    if (e->fd >= 0) close(e->fd);
+    e->fd = -1;
+}
+
+/* The next chunk of a file entry into the scratch buffer. */
+static int file_fill(entry *e) {
+    unsigned char *b = e->z->scratch;
+    size_t want = e->len - e->got < CHUNK ? e->len - e->got : CHUNK, n = 0;
+    while (n < want) {
+        ssize_t k = pread(e->fd, b + n, want - n, e->off + (off_t)(e->got + n));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        n += (size_t)k;
+    }
+    if (n != want) {
+        zip_error_set(&e->error, ZIP_ER_READ, EIO);
+        snprintf(e->z->why, sizeof e->z->why, "zip: %s: the cached file %s is shorter than when it was checked",
+                 e->name, e->path);
+        return -1;
+    }
+    e->run = crc32(e->run, b, (uInt)n);
+    e->chunk_at = e->got;
+    e->got += n;
+    if (e->got == e->len && e->run != e->crc) {
+        zip_error_set(&e->error, ZIP_ER_CRC, 0);
+        snprintf(e->z->why, sizeof e->z->why, "zip: %s: the cached file %s changed after it was checked", e->name,
+                 e->path);
+        return -1;
+    }
     return 0;
 }
 
@@ -179,6 +282,14 @@ static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_c
         e->at = 0;
         return 0;
     case ZIP_SOURCE_READ: {
+        if (e->path) {
+            if (e->at == e->got && e->got < e->len && file_fill(e)) return -1;
+            size_t n = e->got - e->at;
+            if (n > len) n = (size_t)len;
+            if (n) memcpy(data, e->z->scratch + (e->at - e->chunk_at), n);
+            e->at += n;
+            return (zip_int64_t)n;
+        }
         size_t n = e->len - e->at;
         if (n > len) n = (size_t)len;
         if (n) memcpy(data, e->data + e->at, n);
@@ -186,8 +297,8 @@ static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_c
         return (zip_int64_t)n;
     }
     case ZIP_SOURCE_CLOSE:
-        if (e->path) { /* the bytes were the scratch buffer's */
-            e->data = NULL;
+        if (e->path) {
+            file_close(e);
             return 0;
         }
         /* libzip reads an entry once; its bytes are in the archive now */
@@ -211,8 +322,9 @@ static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_c
     case ZIP_SOURCE_ERROR:
         return zip_error_to_data(&e->error, data, len);
     case ZIP_SOURCE_FREE:
-        if (e->path) e->data = NULL;
+        if (e->path) file_close(e);
         ov_free(e->path);
+        ov_free(e->name);
         ov_free(e->data);
         zip_error_fini(&e->error);
         ov_free(e);
@@ -257,6 +369,15 @@ int ov_zipw_open(ov_zipw **out, ov_sink *sink, time_t mtime, octavo_error *err) 
     }
     w->sink = sink;
     ov_buf_init(&w->buf);
+    if (ov_sink_fd(sink) >= 0) {
+        w->stage = ov_malloc(CHUNK);
+        if (!w->stage) {
+            ov_free(z);
+            ov_free(w);
+            return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+        }
+        w->direct = 1;
+    }
     zip_error_init(&w->error);
     z->w = w;
     zip_error_t ze;
@@ -285,9 +406,10 @@ void ov_zipw_discard(ov_zipw *z) {
     if (!z) return;
     if (z->za) zip_discard(z->za); /* frees the archive source too */
     else if (z->src) zip_source_free(z->src);
-    if (z->zs_ready) deflateEnd(&z->zs);
+    ov_zip_deflater_end(&z->d);
     ov_free(z->scratch);
     if (z->w) {
+        ov_free(z->w->stage);
         ov_buf_free(&z->w->buf);
         zip_error_fini(&z->w->error);
         ov_free(z->w);
@@ -295,63 +417,55 @@ void ov_zipw_discard(ov_zipw *z) {
     ov_free(z);
 }
 
-/* Deflates data (raw, no zlib header) into e. */
-static int deflate_into(ov_zipw *z, const void *data, size_t len, entry *e) {
-    if (!z->zs_ready) {
-        memset(&z->zs, 0, sizeof z->zs);
-        if (deflateInit2(&z->zs, DEFLATE_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return OCTAVO_E_ZIP;
-        z->zs_ready = 1;
-    } else if (deflateReset(&z->zs) != Z_OK) {
+void ov_zip_deflater_end(ov_zip_deflater *d) {
+    if (d->ready) deflateEnd(&d->zs);
+    ov_free(d->buf);
+    memset(d, 0, sizeof *d);
+}
+
+/* Deflates data (raw, no zlib header) into the deflater's buffer (reused), then a copy of its
+ * size: fresh pages for the deflated bytes only, not for a bound of the original's size. */
+int ov_zip_pack(ov_zip_deflater *d, const void *data, size_t len, unsigned char **out, size_t *out_len,
+                uint32_t *crc) {
+    *out = NULL;
+    *out_len = 0;
+    if (!d->ready) {
+        memset(&d->zs, 0, sizeof d->zs);
+        if (deflateInit2(&d->zs, DEFLATE_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return OCTAVO_E_ZIP;
+        d->ready = 1;
+    } else if (deflateReset(&d->zs) != Z_OK) {
         return OCTAVO_E_ZIP;
     }
     if (len > (uLong)-1 / 2) return OCTAVO_E_LIMIT;
-    uLong bound = deflateBound(&z->zs, (uLong)len);
-    e->data = ov_malloc(bound ? bound : 1);
-    if (!e->data) return OCTAVO_E_NOMEM;
-    z->zs.next_in = (Bytef *)data;
-    z->zs.avail_in = (uInt)len;
-    z->zs.next_out = e->data;
-    z->zs.avail_out = (uInt)bound;
-    if (deflate(&z->zs, Z_FINISH) != Z_STREAM_END) return OCTAVO_E_ZIP;
-    e->len = (size_t)z->zs.total_out;
-    e->deflated = 1;
+    uLong bound = deflateBound(&d->zs, (uLong)len);
+    if (bound > d->cap) { /* the old bytes are not needed: no realloc copy */
+        ov_free(d->buf);
+        d->cap = 0;
+        size_t cap = bound < 16384 ? 16384 : bound + bound / 4;
+        if (!(d->buf = ov_malloc(cap))) return OCTAVO_E_NOMEM;
+        d->cap = cap;
+    }
+    d->zs.next_in = (Bytef *)data;
+    d->zs.avail_in = (uInt)len;
+    d->zs.next_out = d->buf;
+    d->zs.avail_out = (uInt)d->cap;
+    if (deflate(&d->zs, Z_FINISH) != Z_STREAM_END) return OCTAVO_E_ZIP;
+    size_t n = (size_t)d->zs.total_out;
+    *out = ov_malloc(n ? n : 1);
+    if (!*out) return OCTAVO_E_NOMEM;
+    memcpy(*out, d->buf, n);
+    *out_len = n;
+    *crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
     return OCTAVO_OK;
 }
 
-int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err) {
-    entry *e = ov_calloc(1, sizeof *e);
-    if (!e) {
-        if (take) ov_free(data);
-        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
-    }
-    zip_error_init(&e->error);
-    e->size = len;
-    int rc = OCTAVO_OK;
-    if (compress && len) {
-        /* stored entries get their CRC from libzip as it copies them */
-        e->crc = crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
-        rc = deflate_into(z, data, len, e);
-        if (take) ov_free(data);
-    } else if (take) {
-        e->data = data;
-        e->len = len;
-    } else if (len) {
-        e->data = ov_malloc(len);
-        if (e->data) memcpy(e->data, data, len);
-        else rc = OCTAVO_E_NOMEM;
-        e->len = len;
-    }
-    if (rc) {
-        ov_free(e->data);
-        ov_free(e);
-        return ov_error(err, rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
-                        rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
-    }
+/* Adds entry e (freeing the source frees it). */
+static int add_entry(ov_zipw *z, const char *name, entry *e, octavo_error *err) {
     zip_error_t ze;
     zip_error_init(&ze);
     zip_source_t *s = zip_source_function_create(entry_cb, e, &ze);
     if (!s) {
-        rc = zip_fail(err, name, &ze);
+        int rc = zip_fail(err, name, &ze);
         zip_error_fini(&ze);
         ov_free(e->data);
         ov_free(e);
@@ -373,17 +487,70 @@ int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, 
     return OCTAVO_OK;
 }
 
+int ov_zipw_add_deflated(ov_zipw *z, const char *name, unsigned char *data, size_t len, size_t size, uint32_t crc,
+                         octavo_error *err) {
+    entry *e = ov_calloc(1, sizeof *e);
+    if (!e) {
+        ov_free(data);
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+    }
+    zip_error_init(&e->error);
+    e->data = data;
+    e->len = len;
+    e->size = size;
+    e->crc = crc;
+    e->deflated = 1;
+    return add_entry(z, name, e, err);
+}
+
+int ov_zipw_add(ov_zipw *z, const char *name, void *data, size_t len, int take, int compress, octavo_error *err) {
+    entry *e = ov_calloc(1, sizeof *e);
+    if (!e) {
+        if (take) ov_free(data);
+        return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
+    }
+    zip_error_init(&e->error);
+    e->size = len;
+    int rc = OCTAVO_OK;
+    if (compress && len) {
+        /* stored entries get their CRC from libzip as it copies them */
+        uint32_t c = 0;
+        rc = ov_zip_pack(&z->d, data, len, &e->data, &e->len, &c);
+        e->crc = c;
+        e->deflated = 1;
+        if (take) ov_free(data);
+    } else if (take) {
+        e->data = data;
+        e->len = len;
+    } else if (len) {
+        e->data = ov_malloc(len);
+        if (e->data) memcpy(e->data, data, len);
+        else rc = OCTAVO_E_NOMEM;
+        e->len = len;
+    }
+    if (rc) {
+        ov_free(e->data);
+        ov_free(e);
+        return ov_error(err, rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
+                        rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
+    }
+    return add_entry(z, name, e, err);
+}
+
 int ov_zipw_add_file(ov_zipw *z, const char *name, const char *path, size_t off, size_t len, uint32_t crc,
                      octavo_error *err) {
     entry *e = ov_calloc(1, sizeof *e);
-    char *p = ov_strdup(path);
-    if (!e || !p || len > (uInt)-1) {
+    char *p = ov_strdup(path), *nm = ov_strdup(name);
+    if (!e || !p || !nm || len > (uInt)-1) {
         ov_free(e);
         ov_free(p);
+        ov_free(nm);
         return ov_error(err, len > (uInt)-1 ? OCTAVO_E_LIMIT : OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
     }
     zip_error_init(&e->error);
+    e->fd = -1;
     e->path = p;
+    e->name = nm;
     e->off = (off_t)off;
     e->z = z;
     e->len = e->size = len;
@@ -395,6 +562,7 @@ int ov_zipw_add_file(ov_zipw *z, const char *name, const char *path, size_t off,
         int rc = zip_fail(err, name, &ze);
         zip_error_fini(&ze);
         ov_free(e->path);
+        ov_free(e->name);
         ov_free(e);
         return rc;
     }
@@ -415,6 +583,7 @@ int ov_zipw_finish(ov_zipw *z, octavo_error *err) {
     int rc = OCTAVO_OK;
     if (zip_close(z->za) < 0) {
         if (z->w->sink_failed) rc = ov_error(err, OCTAVO_E_WRITE, OCTAVO_STAGE_OUTPUT, NULL, 0, 0, "the write callback failed");
+        else if (z->why[0]) rc = ov_error(err, OCTAVO_E_ZIP, OCTAVO_STAGE_EPUB, NULL, 0, 0, "%s", z->why);
         else rc = zip_fail(err, "writing the archive", zip_get_error(z->za));
         ov_zipw_discard(z);
         return rc;

@@ -629,14 +629,26 @@ int ov_image_epub_cached(const octavo *ov, const void *data, size_t len, const u
     if (!ov || !ov->cache_dir || (ov->opt.flags & OCTAVO_NO_CACHE)) return 0;
     ov_image_info info;
     if (ov_image_probe(ov, data, len, &info, NULL) || info.format != OV_IMG_WEBP) return 0;
+    unsigned char h[32];
+    if (sha) memcpy(h, sha, 32);
+    else ov_sha256(data, len, h);
+    return ov_image_epub_cached_sha(ov, h, info.lossless || info.has_alpha, NULL, NULL, 0, out, path, crc);
+}
+
+int ov_image_epub_cached_sha(const octavo *ov, const unsigned char sha[32], int png_first, const char *trust,
+                             char *token, size_t token_size, ov_image_out *out, char **path, uint32_t *crc) {
+    memset(out, 0, sizeof *out);
+    *path = NULL;
+    *crc = 0;
+    if (!ov || !ov->cache_dir || (ov->opt.flags & OCTAVO_NO_CACHE)) return 0;
     char key[OV_IMAGE_KEY_SIZE], name[OV_IMAGE_KEY_SIZE + 8];
-    if (ov_image_cache_key(data, len, sha, EPUB_CONVERSION, key)) return 0;
-    const char *first = info.lossless || info.has_alpha ? "png" : "jpg";
+    if (ov_image_cache_key(NULL, 0, sha, EPUB_CONVERSION, key)) return 0;
+    const char *first = png_first ? "png" : "jpg";
     for (int k = 0; k < 2; k++) {
         snprintf(name, sizeof name, "%s.%s", key, k == 0 ? first : first[0] == 'p' ? "jpg" : "png");
         unsigned char head[PEEK_HEAD];
         size_t hn, n;
-        if (!ov_cache_peek(ov, name, head, sizeof head, &hn, &n, crc, path)) continue;
+        if (!ov_cache_peek_trust(ov, name, head, sizeof head, &hn, &n, crc, path, trust, token, token_size)) continue;
         /* the same test as from_cache: it probes as what we store and fits the limits */
         ov_image_info ci;
         if (n <= limit_bytes(ov) && ov_image_probe(ov, head, hn, &ci, NULL) == OCTAVO_OK &&

@@ -146,5 +146,10 @@ int ov_cache_peek(const octavo *ov, const char *key, unsigned char *head, size_t
  *  ov_image_for_epub_sha). sha: of data, or NULL. */
 int ov_image_epub_cached(const octavo *ov, const void *data, size_t len, const unsigned char sha[32],
                          ov_image_out *out, char **path, uint32_t *crc);
+/** The same for a WebP source known by its SHA-256 alone (the source index): png_first when it is
+ *  lossless or has alpha (the conversion that was likelier stored); trust, token: those of
+ *  ov_cache_peek_trust (internal.h), or NULL. */
+int ov_image_epub_cached_sha(const octavo *ov, const unsigned char sha[32], int png_first, const char *trust,
+                             char *token, size_t token_size, ov_image_out *out, char **path, uint32_t *crc);
 
 #endif

@@ -166,6 +166,31 @@ void ov_blob_release(octavo_blob *b);
  *  against the root (no escape, symlinks included); NULL with err when it cannot be had. */
 char *ov_resolve_relpath(const octavo_doc *doc, const char *target, octavo_error *err);
 
+/* ---- the source index (cache.c): a local source's SHA-256 remembered with the stat facts it
+ * had when hashed, so that a rebuild trusts an unchanged file without reading it. path is the
+ * canonical (real) path. get: 1 when the entry matches st exactly (sha, flags filled), else 0.
+ * put: records it unless the cache is off or the file changed within a margin of read_at (the
+ * time taken before st and before the bytes were read). flags: 8 bits of the caller's. */
+struct stat;
+struct timespec;
+int ov_cache_src_get(const octavo *ov, const char *path, const struct stat *st, unsigned char sha[32],
+                     unsigned *flags, char *trust, size_t trust_size);
+void ov_cache_src_put(const octavo *ov, const char *path, const struct stat *st, const struct timespec *read_at,
+                      const unsigned char sha[32], unsigned flags, const char *token);
+/** The entry's trust (src_get: *trust, "" when none; src_put: token, NULL or "" for none) is a
+ *  token of ov_cache_peek_trust: a cache entry it checked whole, by name and stat. Given back as
+ *  trust while the entry's stat is the same, the peek reads only the head (the CRC is checked
+ *  when the bytes are copied). token (>= 512 bytes) is set when the entry was checked and is
+ *  older than the racily-clean margin, else "". The rest as ov_cache_peek (image.h). */
+int ov_cache_peek_trust(const octavo *ov, const char *key, unsigned char *head, size_t head_size, size_t *head_len,
+                        size_t *len, uint32_t *crc_out, char **path_out, const char *trust, char *token,
+                        size_t token_size);
+/** Tests only: the racily-clean margin in nanoseconds (default 1 s). */
+void ov_test_src_index_margin(long ns);
+/** Tests only: the threads an EPUB's chapter models are built on (0: one per core, from 4
+ *  chapters on). */
+void ov_test_epub_threads(int n);
+
 /* ---- sinks (output.c) */
 typedef struct ov_sink {
     octavo_write_fn write;
@@ -175,6 +200,13 @@ typedef struct ov_sink {
     int failed;
 } ov_sink;
 int ov_sink_write(ov_sink *s, const void *p, size_t n);
+/** The file descriptor of an atomic-file sink (octavo_*_render_file), else -1. Such a sink may
+ *  be written at offsets from its first byte with ov_sink_pwrite (the limit and failures count as
+ *  for ov_sink_write; written becomes the furthest byte), then ov_sink_pwrite_end puts the file
+ *  offset at that end. 0 or -1. */
+int ov_sink_fd(const ov_sink *s);
+int ov_sink_pwrite(ov_sink *s, const void *p, size_t n, uint64_t off);
+int ov_sink_pwrite_end(ov_sink *s);
 /** The render's result once the sink has had its say: a failed write or the output limit wins. */
 int ov_sink_result(ov_sink *s, int rc, const char *name, octavo_error *err);
 

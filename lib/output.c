@@ -133,6 +133,47 @@ static int fd_write(void *ud, const void *p, size_t n) {
     return 0;
 }
 
+/* A sink that is an atomic output file: its bytes may be written at offsets (the EPUB writer
+ * lets libzip rewrite each local header in place rather than hold the entry). Offsets count from
+ * the sink's first byte, which is the file's first byte (a new file, written only through the
+ * sink). The output limit and a failed write count as for ov_sink_write. */
+int ov_sink_fd(const ov_sink *s) {
+    return s && s->write == fd_write && !s->failed ? ((const file_sink *)s->ud)->fd : -1;
+}
+
+int ov_sink_pwrite(ov_sink *s, const void *p, size_t n, uint64_t off) {
+    if (s->failed) return -1;
+    if (off > s->limit || n > s->limit - off) { s->failed = 2; return -1; }
+    file_sink *f = s->ud;
+    const char *c = p;
+    while (n) {
+        ssize_t w = pwrite(f->fd, c, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            f->failed = errno;
+            s->failed = 1;
+            return -1;
+        }
+        if (w == 0) { f->failed = EIO; s->failed = 1; return -1; }
+        c += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    if (off > s->written) s->written = (size_t)off;
+    return 0;
+}
+
+/* After writing at offsets: the file's offset at its end, as ov_sink_write leaves it. */
+int ov_sink_pwrite_end(ov_sink *s) {
+    file_sink *f = s->ud;
+    if (lseek(f->fd, (off_t)s->written, SEEK_SET) < 0) {
+        f->failed = errno;
+        s->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
 static int to_file(render_fn fn, void *obj, octavo_format fmt, const char *path, octavo_error *err) {
     if (!path || !*path) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_OUTPUT, NULL, 0, 0, "no output path");
     ov_buf tmp;

@@ -1,0 +1,572 @@
+/* The warm EPUB build's machinery: the zip writer (a forward stream; cached files checked as they
+ * are copied), file and callback sinks giving the same bytes, the source index (stat-keyed hashes
+ * of source images: trusted when the stat is the same, ignored when damaged, bypassed when the
+ * file changed), and books built on several threads giving the bytes of one. */
+#define _GNU_SOURCE /* memmem */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <webp/encode.h>
+#include <zip.h>
+#include <zlib.h>
+
+#include "epub.h"
+#include "harness.h"
+#include "internal.h"
+
+static char root[] = "/tmp/octavo-epub-speed-XXXXXX";
+
+static void path_of(char *p, size_t size, const char *rel) { snprintf(p, size, "%s/%s", root, rel); }
+
+static void write_file(const char *rel, const void *data, size_t len) {
+    char p[1024];
+    path_of(p, sizeof p, rel);
+    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
+        *s = 0;
+        mkdir(p, 0755);
+        *s = '/';
+    }
+    FILE *f = fopen(p, "wb");
+    if (!f) { perror(p); exit(2); }
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+static void write_text(const char *rel, const char *text) { write_file(rel, text, strlen(text)); }
+
+static void rm_rf(const char *path) {
+    struct stat st;
+    if (lstat(path, &st)) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[2048];
+            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+            rm_rf(p);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    *len = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    return b;
+}
+
+/* A WebP of w x h; seed varies the pixels; alpha makes it lossless with transparency. */
+static void make_webp(const char *rel, int w, int h, int seed, int alpha) {
+    uint8_t *px = malloc((size_t)w * h * 4);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = px + ((size_t)y * w + x) * 4;
+            p[0] = (uint8_t)(x * 7 + seed);
+            p[1] = (uint8_t)(y * 5 + seed * 3);
+            p[2] = (uint8_t)((x ^ y) + seed);
+            p[3] = (uint8_t)(alpha && x < 3 ? 0 : 255);
+        }
+    uint8_t *out = NULL;
+    size_t n = alpha ? WebPEncodeLosslessRGBA(px, w, h, w * 4, &out) : WebPEncodeRGBA(px, w, h, w * 4, 80, &out);
+    if (!n) { fprintf(stderr, "WebP encode failed\n"); exit(2); }
+    write_file(rel, out, n);
+    WebPFree(out);
+    free(px);
+}
+
+/* ---- sinks */
+static int buf_put(void *ud, const void *p, size_t n) { return ov_buf_put(ud, p, n); }
+static int fail_put(void *ud, const void *p, size_t n) {
+    (void)p;
+    (void)n;
+    return ++*(int *)ud > 1; /* the second write fails */
+}
+
+/* ---- reading a zip back */
+static zip_t *zopen(const char *data, size_t len, zip_source_t **src) {
+    zip_error_t ze;
+    zip_error_init(&ze);
+    *src = zip_source_buffer_create(data, len, 0, &ze);
+    zip_t *za = *src ? zip_open_from_source(*src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
+    zip_error_fini(&ze);
+    if (!za && *src) zip_source_free(*src);
+    return za;
+}
+
+static char *zentry(zip_t *za, const char *name, size_t *len) {
+    zip_stat_t st;
+    if (zip_stat(za, name, 0, &st)) return NULL;
+    zip_file_t *f = zip_fopen(za, name, 0);
+    if (!f) return NULL;
+    char *buf = malloc(st.size + 1);
+    zip_int64_t n = zip_fread(f, buf, st.size);
+    zip_fclose(f);
+    if (n < 0 || (zip_uint64_t)n != st.size) { free(buf); return NULL; }
+    buf[st.size] = 0;
+    *len = st.size;
+    return buf;
+}
+
+/* The zip writer alone: entries stored, deflated and copied from a file come back as they went
+ * in; a file that changed after its CRC was taken, or is shorter, fails the archive. */
+TEST(test_zip_writer) {
+    size_t big = 300000; /* several staging buffers */
+    unsigned char *payload = malloc(big);
+    for (size_t i = 0; i < big; i++) payload[i] = (unsigned char)(i * 131 + (i >> 9));
+    unsigned char hdr[16] = "0123456789abcdef"; /* the file's payload starts at 16, as cache entries */
+    char file[1024];
+    path_of(file, sizeof file, "zipsrc.bin");
+    FILE *f = fopen(file, "wb");
+    fwrite(hdr, 1, 16, f);
+    fwrite(payload, 1, big, f);
+    fclose(f);
+    uint32_t crc = (uint32_t)crc32(crc32(0, Z_NULL, 0), payload, (uInt)big);
+    const char *text = "<p>Some text, some text, some text, some text.</p>\n";
+
+    for (int variant = 0; variant < 4; variant++) {
+        ov_buf out;
+        ov_buf_init(&out);
+        int fails = 0;
+        ov_sink sink = {variant == 3 ? fail_put : buf_put, variant == 3 ? (void *)&fails : (void *)&out, 0, (size_t)1 << 30, 0};
+        octavo_error err;
+        memset(&err, 0, sizeof err);
+        ov_zipw *z = NULL;
+        int rc = ov_zipw_open(&z, &sink, 1700000000, &err);
+        CHECK(rc == OCTAVO_OK && z);
+        if (rc) continue;
+        rc = ov_zipw_add(z, "mimetype", (void *)"application/epub+zip", 20, 0, 0, &err);
+        if (!rc) rc = ov_zipw_add(z, "a/text.xhtml", (void *)text, strlen(text), 0, 1, &err);
+        if (!rc) rc = ov_zipw_add(z, "a/big-stored.bin", payload, big, 0, 0, &err);
+        if (!rc) {
+            /* variant 1: the file changed after its CRC was taken; 2: it is shorter */
+            uint32_t c = variant == 1 ? crc ^ 1 : crc;
+            size_t n = variant == 2 ? big + 1 : big;
+            rc = ov_zipw_add_file(z, "a/big-file.bin", file, 16, n, c, &err);
+        }
+        if (!rc) rc = ov_zipw_finish(z, &err);
+        else ov_zipw_discard(z);
+        if (variant == 0) {
+            CHECKF(rc == OCTAVO_OK, "%d %s", rc, err.message);
+            CHECK(out.len > 38 && !memcmp(out.data + 30, "mimetypeapplication/epub+zip", 28));
+            zip_source_t *src;
+            zip_t *za = zopen(out.data, out.len, &src);
+            CHECK(za != NULL);
+            if (za) {
+                CHECK_INT(zip_get_num_entries(za, 0), 4);
+                size_t n;
+                char *t = zentry(za, "a/text.xhtml", &n);
+                CHECK(t && n == strlen(text) && !memcmp(t, text, n));
+                free(t);
+                for (int k = 0; k < 2; k++) {
+                    char *b = zentry(za, k ? "a/big-file.bin" : "a/big-stored.bin", &n);
+                    CHECK(b && n == big && !memcmp(b, payload, big));
+                    free(b);
+                }
+                zip_stat_t st;
+                CHECK(zip_stat(za, "a/text.xhtml", 0, &st) == 0 && st.comp_method == ZIP_CM_DEFLATE);
+                CHECK(zip_stat(za, "a/big-file.bin", 0, &st) == 0 && st.comp_method == ZIP_CM_STORE && st.crc == crc);
+                /* 2023-11-14T22:13:20Z in every time zone */
+                struct tm tm;
+                CHECK(zip_stat(za, "mimetype", 0, &st) == 0 && localtime_r(&st.mtime, &tm) && tm.tm_year == 123 &&
+                      tm.tm_mon == 10 && tm.tm_mday == 14 && tm.tm_hour == 22 && tm.tm_min == 13 && tm.tm_sec == 20);
+                zip_discard(za);
+            }
+        } else if (variant == 3) {
+            CHECK_INT(rc, OCTAVO_E_WRITE);
+        } else {
+            CHECKF(rc == OCTAVO_E_ZIP && strstr(err.message, "a/big-file.bin"), "%d %s", rc, err.message);
+        }
+        ov_buf_free(&out);
+    }
+    free(payload);
+}
+
+/* ---- books */
+static const char DOC_A[] = "---\ntitle: Alpha\ndate: 2020-01-01\n---\n\nText ![one](/img/one.webp) and ![two](../img/two.webp).\n\n"
+                            "## Part\n\n![three](/img/three.png)\n";
+static const char DOC_B[] = "---\ntitle: Beta\ndate: 2020-02-01\n---\n\nAgain ![one](/img/one.webp), a [link](alpha.md).\n";
+
+static unsigned nwarn;
+static void diag(void *ud, const octavo_diag *d) {
+    (void)ud;
+    (void)d;
+    nwarn++;
+}
+
+static octavo *handle(const char *cache) {
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.resource_root = root;
+    o.diag = diag;
+    o.flags = OCTAVO_TRUSTED | (cache ? 0 : OCTAVO_NO_CACHE);
+    o.cache_dir = cache;
+    octavo_error err;
+    octavo *ov = octavo_new(&o, &err);
+    if (!ov) fprintf(stderr, "octavo_new: %s\n", err.message);
+    return ov;
+}
+
+/* The book of the two documents: into a buffer (file NULL) or a file; bytes returned (free). */
+static char *book(const char *cache, const char *file, size_t *len) {
+    octavo *ov = handle(cache);
+    octavo_book *b = octavo_book_new(ov);
+    octavo_error err;
+    memset(&err, 0, sizeof err);
+    const char *docs[] = {"pages/alpha.md", "pages/beta.md"};
+    for (int i = 0; i < 2; i++) {
+        char p[1024];
+        path_of(p, sizeof p, docs[i]);
+        octavo_doc *d = NULL;
+        if (octavo_doc_load_file(ov, p, &d, &err)) fprintf(stderr, "load %s: %s\n", p, err.message);
+        octavo_book_add(b, d, &err);
+    }
+    octavo_book_set(b, "title", "Speed");
+    char *res = NULL;
+    int rc;
+    if (file) {
+        rc = octavo_book_render_file(b, OCTAVO_FORMAT_EPUB, file, &err);
+        if (!rc) res = read_file(file, len);
+    } else {
+        char *out = NULL;
+        rc = octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, &err);
+        if (!rc) {
+            res = malloc(*len);
+            memcpy(res, out, *len);
+        }
+        octavo_buffer_free(out);
+    }
+    if (rc) fprintf(stderr, "book: %s\n", err.message);
+    octavo_book_free(b);
+    octavo_free(ov);
+    return res;
+}
+
+static int same(const char *a, size_t al, const char *b, size_t bl) { return a && b && al == bl && !memcmp(a, b, al); }
+
+static int count_src_entries(const char *cache) {
+    DIR *d = opendir(cache);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += !strncmp(e->d_name, "src-", 4);
+    if (d) closedir(d);
+    return n;
+}
+
+/* Every source index entry damaged: cut short (odd) or a byte changed (even). */
+static void damage_src_entries(const char *cache) {
+    DIR *d = opendir(cache);
+    int k = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, "src-", 4)) continue;
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
+        if (k++ % 2) {
+            CHECK(truncate(p, 40) == 0);
+        } else {
+            FILE *f = fopen(p, "r+b");
+            fseek(f, 8, SEEK_SET);
+            int c = fgetc(f);
+            fseek(f, 8, SEEK_SET);
+            fputc(c == 'a' ? 'b' : 'a', f);
+            fclose(f);
+        }
+    }
+    if (d) closedir(d);
+}
+
+TEST(test_books) {
+    ov_test_src_index_margin(0); /* the files were just written */
+    char cache[1100], file[1100];
+    snprintf(cache, sizeof cache, "%s/cache", root);
+    snprintf(file, sizeof file, "%s/out/book.epub", root);
+    char outdir[1100];
+    snprintf(outdir, sizeof outdir, "%s/out", root);
+    mkdir(outdir, 0755);
+    size_t l0, l1, l2, l3;
+    char *b0 = book(NULL, NULL, &l0);
+    CHECK(b0 != NULL);
+    char *b1 = book(NULL, file, &l1);
+    CHECK(same(b0, l0, b1, l1)); /* a file sink and a callback sink: the same bytes */
+    free(b1);
+    b1 = book(cache, file, &l1); /* cold */
+    CHECK(same(b0, l0, b1, l1));
+    free(b1);
+    CHECK_INT(count_src_entries(cache), 2); /* the two WebP files, not the PNG */
+    b1 = book(cache, NULL, &l1); /* warm, through the index */
+    CHECK(same(b0, l0, b1, l1));
+    free(b1);
+
+    /* into a file, written at offsets: the output limit still holds, and nothing is left */
+    {
+        octavo_options o;
+        octavo_options_init(&o, sizeof o);
+        o.resource_root = root;
+        o.diag = diag;
+        o.flags = OCTAVO_TRUSTED | OCTAVO_NO_CACHE;
+        o.limits.output_bytes = l0 / 2;
+        octavo_error err;
+        octavo *lov = octavo_new(&o, &err);
+        octavo_book *b = octavo_book_new(lov);
+        char p[1024];
+        path_of(p, sizeof p, "pages/alpha.md");
+        octavo_doc *d = NULL;
+        octavo_doc_load_file(lov, p, &d, &err);
+        octavo_book_add(b, d, &err);
+        char lim[1100];
+        snprintf(lim, sizeof lim, "%s/out/limited.epub", root);
+        CHECK_INT(octavo_book_render_file(b, OCTAVO_FORMAT_EPUB, lim, &err), OCTAVO_E_LIMIT);
+        struct stat ls;
+        CHECK(stat(lim, &ls) != 0);
+        DIR *od = opendir(outdir);
+        int others = 0;
+        for (struct dirent *de; od && (de = readdir(od));) others += strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, "book.epub");
+        if (od) closedir(od);
+        CHECK_INT(others, 0);
+        octavo_book_free(b);
+        octavo_free(lov);
+    }
+
+    /* the index is what a warm build trusts: an entry's hash is the file's */
+    char img[1024];
+    path_of(img, sizeof img, "img/one.webp");
+    struct stat st;
+    CHECK(stat(img, &st) == 0);
+    octavo *ov = handle(cache);
+    unsigned char sha[32], want[32];
+    unsigned fl = 0;
+    size_t n;
+    char *bytes = read_file(img, &n);
+    ov_sha256(bytes, n, want);
+    free(bytes);
+    CHECK(ov_cache_src_get(ov, img, &st, sha, &fl, NULL, 0) == 1 && !memcmp(sha, want, 32) && (fl & 1));
+    /* another path, or any stat field changed: a miss */
+    char other[1024];
+    path_of(other, sizeof other, "img/two.webp");
+    CHECK(ov_cache_src_get(ov, other, &st, sha, &fl, NULL, 0) == 0);
+    struct stat st2 = st;
+    st2.st_mtim.tv_nsec ^= 1;
+    CHECK(ov_cache_src_get(ov, img, &st2, sha, &fl, NULL, 0) == 0);
+    st2 = st;
+    st2.st_ctim.tv_nsec ^= 1;
+    CHECK(ov_cache_src_get(ov, img, &st2, sha, &fl, NULL, 0) == 0);
+    st2 = st;
+    st2.st_ino++;
+    CHECK(ov_cache_src_get(ov, img, &st2, sha, &fl, NULL, 0) == 0);
+    st2 = st;
+    st2.st_size++;
+    CHECK(ov_cache_src_get(ov, img, &st2, sha, &fl, NULL, 0) == 0);
+    /* nothing recorded for a file changed within the margin of its reading */
+    ov_test_src_index_margin(1000000000L);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    st2 = st;
+    st2.st_ctim = now;
+    ov_cache_src_put(ov, other, &st2, &now, want, 1, NULL);
+    CHECK(ov_cache_src_get(ov, other, &st2, sha, &fl, NULL, 0) == 0);
+    ov_test_src_index_margin(0);
+    octavo_free(ov);
+
+    /* the source changes: same size, its old modification time put back; the ctime tells, the
+     * bytes are hashed again, and the book has the new image, as a build without cache */
+    struct timespec old[2] = {st.st_atim, st.st_mtim};
+    struct stat st3;
+    for (int seed = 2; seed < 2000; seed++) { /* other pixels, the same size */
+        make_webp("img/one.webp", 40, 30, seed, 1);
+        if (stat(img, &st3) == 0 && st3.st_size == st.st_size) break;
+    }
+    CHECK(utimensat(AT_FDCWD, img, old, 0) == 0);
+    CHECK(stat(img, &st3) == 0 && st3.st_ino == st.st_ino && st3.st_size == st.st_size &&
+          st3.st_mtim.tv_sec == st.st_mtim.tv_sec && st3.st_mtim.tv_nsec == st.st_mtim.tv_nsec);
+    char *b2 = book(NULL, NULL, &l2);
+    char *b3 = book(cache, NULL, &l3);
+    CHECK(b2 && !same(b0, l0, b2, l2));
+    CHECK(same(b2, l2, b3, l3));
+    free(b3);
+    b3 = book(cache, NULL, &l3); /* and warm again, through the new entry */
+    CHECK(same(b2, l2, b3, l3));
+    free(b3);
+
+    /* damaged entries are ignored (the bytes are hashed) and replaced */
+    damage_src_entries(cache);
+    b3 = book(cache, NULL, &l3);
+    CHECK(same(b2, l2, b3, l3));
+    free(b3);
+    b3 = book(cache, NULL, &l3);
+    CHECK(same(b2, l2, b3, l3));
+    free(b3);
+
+    /* a warm build that checked the conversions whole records them: the next one reads only
+     * their heads while their stat is the same, and the same book comes out */
+    b3 = book(cache, NULL, &l3);
+    CHECK(same(b2, l2, b3, l3));
+    free(b3);
+    {
+        DIR *dd = opendir(cache);
+        int trusted = 0;
+        for (struct dirent *de; dd && (de = readdir(dd));) {
+            if (strncmp(de->d_name, "src-", 4)) continue;
+            char p[2048];
+            snprintf(p, sizeof p, "%s/%s", cache, de->d_name);
+            size_t tn;
+            char *t = read_file(p, &tn);
+            trusted += t && tn && memmem(t, tn, "\nOVE1 ", 6) != NULL;
+            free(t);
+        }
+        if (dd) closedir(dd);
+        CHECK_INT(trusted, 2);
+    }
+    b3 = book(cache, NULL, &l3);
+    CHECK(same(b2, l2, b3, l3));
+    free(b3);
+    /* a trusted entry changed in place, its size and mtime as they were: the ctime tells, it is
+     * checked whole, found damaged, converted again; the same book */
+    DIR *d = opendir(cache);
+    int flipped = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !strncmp(e->d_name, "src-", 4)) continue;
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
+        struct stat es;
+        CHECK(stat(p, &es) == 0);
+        FILE *f = fopen(p, "r+b");
+        fseek(f, 40, SEEK_SET);
+        int c = fgetc(f);
+        fseek(f, 40, SEEK_SET);
+        fputc(c ^ 0x20, f);
+        fclose(f);
+        struct timespec keep[2] = {es.st_atim, es.st_mtim};
+        CHECK(utimensat(AT_FDCWD, p, keep, 0) == 0);
+        flipped++;
+    }
+    if (d) closedir(d);
+    CHECK(flipped >= 2);
+    b3 = book(cache, NULL, &l3);
+    CHECK(same(b2, l2, b3, l3));
+    free(b3);
+
+    /* a cache entry damaged after the index found it: converted again, the same book */
+    d = opendir(cache);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !strncmp(e->d_name, "src-", 4)) continue;
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
+        CHECK(truncate(p, 30) == 0);
+    }
+    if (d) closedir(d);
+    b3 = book(cache, NULL, &l3);
+    CHECK(same(b2, l2, b3, l3));
+    free(b3);
+    free(b2);
+    free(b0);
+}
+
+/* A book of many chapters built on one thread and on several: the same bytes, the same
+ * warnings in the same order; a failing model is reported for the first chapter that fails. */
+static char wlog[8192];
+static void diag_log(void *ud, const octavo_diag *d) {
+    (void)ud;
+    size_t l = strlen(wlog);
+    snprintf(wlog + l, sizeof wlog - l, "%s:%u: %s\n", d->file, d->line, d->message);
+}
+
+static char *many(int threads, size_t nesting, size_t *len, int *code, char *msg, size_t msg_size) {
+    ov_test_epub_threads(threads);
+    wlog[0] = 0;
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.resource_root = root;
+    o.diag = diag_log;
+    o.flags = OCTAVO_NO_CACHE;
+    if (nesting) o.limits.nesting = nesting;
+    octavo_error err;
+    memset(&err, 0, sizeof err);
+    octavo *ov = octavo_new(&o, &err);
+    octavo_book *b = octavo_book_new(ov);
+    for (int i = 0; i < 9; i++) {
+        char name[64], text[2048], deep[1200] = "";
+        for (int k = 0; i % 4 == 3 && k < 70; k++) strcat(deep, "<div>");
+        snprintf(name, sizeof name, "%s/pages/many-%d.md", root, i);
+        snprintf(text, sizeof text,
+                 "---\ntitle: Chapter %d\ndate: 2021-01-%02d\n---\n\n## Head %d\n\nSee [%d](many-%d.md#head-%d), "
+                 "![missing %d](/img/none-%d.png), ![one](/img/one.webp).\n\n%s\n<div onclick=\"x()\">raw %d</div>\n",
+                 i, i + 1, i, i, (i + 1) % 9, (i + 1) % 9, i, i,
+                 deep, i);
+        octavo_doc *d = NULL;
+        if (octavo_doc_load(ov, name, text, strlen(text), &d, &err)) fprintf(stderr, "load: %s\n", err.message);
+        octavo_book_add(b, d, &err);
+    }
+    octavo_book_set(b, "title", "Many");
+    char *out = NULL, *res = NULL;
+    *code = octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, &err);
+    if (!*code) {
+        res = malloc(*len);
+        memcpy(res, out, *len);
+    }
+    snprintf(msg, msg_size, "%s:%u: %s", err.file, err.line, *code ? err.message : "");
+    octavo_buffer_free(out);
+    octavo_book_free(b);
+    octavo_free(ov);
+    ov_test_epub_threads(0);
+    return res;
+}
+
+TEST(test_threads) {
+    size_t l1, l4;
+    int c1, c4;
+    char m1[2048], m4[2048], w1[8192];
+    char *b1 = many(1, 0, &l1, &c1, m1, sizeof m1);
+    snprintf(w1, sizeof w1, "%s", wlog);
+    for (int threads = 2; threads <= 4; threads += 2) {
+        char *b4 = many(threads, 0, &l4, &c4, m4, sizeof m4);
+        CHECK(c1 == 0 && c4 == 0 && same(b1, l1, b4, l4));
+        CHECK_STR(wlog, w1);
+        free(b4);
+    }
+    CHECK(strstr(w1, "none-0.png") && strstr(w1, "none-8.png") && strstr(w1, "none-0.png") < strstr(w1, "none-8.png"));
+    free(b1);
+    /* chapters 3 and 7 nest deeper than the limit: chapter 3 is the one named, however built */
+    b1 = many(1, 10, &l1, &c1, m1, sizeof m1);
+    char *b4 = many(4, 10, &l4, &c4, m4, sizeof m4);
+    CHECK(!b1 && !b4 && c1 == OCTAVO_E_LIMIT && c4 == OCTAVO_E_LIMIT);
+    CHECKF(strstr(m1, "many-3.md") && !strcmp(m1, m4), "%s | %s", m1, m4);
+    free(b1);
+    free(b4);
+}
+
+int main(void) {
+    if (!mkdtemp(root)) { perror("mkdtemp"); return 2; }
+    make_webp("img/one.webp", 40, 30, 1, 1);
+    make_webp("img/two.webp", 64, 48, 2, 0);
+    /* a PNG passes through: made by hand, the smallest there is (1x1 gray) */
+    static const unsigned char png[] = {0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49,
+                                        0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00,
+                                        0x00, 0x00, 0x00, 0x3a, 0x7e, 0x9b, 0x55, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44,
+                                        0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 0x48,
+                                        0xaf, 0xa4, 0x71, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
+                                        0x60, 0x82};
+    write_file("img/three.png", png, sizeof png);
+    write_text("pages/alpha.md", DOC_A);
+    write_text("pages/beta.md", DOC_B);
+    RUN(test_zip_writer);
+    RUN(test_books);
+    RUN(test_threads);
+    rm_rf(root);
+    return t_done();
+}
