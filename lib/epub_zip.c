@@ -468,6 +468,8 @@ static int add_entry(ov_zipw *z, const char *name, entry *e, octavo_error *err) 
         int rc = zip_fail(err, name, &ze);
         zip_error_fini(&ze);
         ov_free(e->data);
+        ov_free(e->path);
+        ov_free(e->name);
         ov_free(e);
         return rc;
     }
@@ -555,28 +557,7 @@ int ov_zipw_add_file(ov_zipw *z, const char *name, const char *path, size_t off,
     e->z = z;
     e->len = e->size = len;
     e->crc = crc;
-    zip_error_t ze;
-    zip_error_init(&ze);
-    zip_source_t *s = zip_source_function_create(entry_cb, e, &ze);
-    if (!s) {
-        int rc = zip_fail(err, name, &ze);
-        zip_error_fini(&ze);
-        ov_free(e->path);
-        ov_free(e->name);
-        ov_free(e);
-        return rc;
-    }
-    zip_error_fini(&ze);
-    zip_int64_t idx = zip_file_add(z->za, name, s, 0);
-    if (idx < 0) {
-        zip_source_free(s);
-        return zip_fail(err, name, zip_get_error(z->za));
-    }
-    if (zip_set_file_compression(z->za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) ||
-        zip_file_set_mtime(z->za, (zip_uint64_t)idx, z->mtime, 0) ||
-        zip_file_set_external_attributes(z->za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX, 0100644u << 16))
-        return zip_fail(err, name, zip_get_error(z->za));
-    return OCTAVO_OK;
+    return add_entry(z, name, e, err); /* stored: e->deflated is 0 */
 }
 
 int ov_zipw_finish(ov_zipw *z, octavo_error *err) {

@@ -490,6 +490,17 @@ static boolean jdest_empty(j_compress_ptr c) {
 
 static void jdest_term(j_compress_ptr c) { (void)c; }
 
+/* Starts j's compressor writing into j's memory destination (after the caller's setjmp: libjpeg
+ * reports errors by jumping there). */
+static void jpeg_compress_start(jpeg_job *j) {
+    jpeg_create_compress(&j->u.c);
+    j->created = 1;
+    j->dest.init_destination = jdest_init;
+    j->dest.empty_output_buffer = jdest_empty;
+    j->dest.term_destination = jdest_term;
+    j->u.c.dest = &j->dest;
+}
+
 static int encode_jpeg(const ov_pixels *px, int quality, int consume, unsigned char **out, size_t *len) {
     if (!px || !px->data || !px->width || !px->height || px->channels < 1 || px->channels > 4 || !out || !len)
         return OCTAVO_E_ARG;
@@ -506,12 +517,7 @@ static int encode_jpeg(const ov_pixels *px, int quality, int consume, unsigned c
         jpeg_job_free(j, 0);
         return code;
     }
-    jpeg_create_compress(c);
-    j->created = 1;
-    j->dest.init_destination = jdest_init;
-    j->dest.empty_output_buffer = jdest_empty;
-    j->dest.term_destination = jdest_term;
-    c->dest = &j->dest;
+    jpeg_compress_start(j);
     int ch = px->channels, color = ch >= 3 ? 3 : 1;
     c->image_width = px->width;
     c->image_height = px->height;
@@ -551,6 +557,7 @@ static int encode_jpeg(const ov_pixels *px, int quality, int consume, unsigned c
     jpeg_job_free(j, 0);
     return OCTAVO_OK;
 }
+
 
 int ov_image_encode_jpeg(const ov_pixels *px, int quality, unsigned char **out, size_t *len) {
     return encode_jpeg(px, quality, 0, out, len);
@@ -934,12 +941,7 @@ int ov_image_webp_jpeg(const octavo *ov, const void *data, size_t len, unsigned 
         jpeg_job_free(j, 0);
         return code;
     }
-    jpeg_create_compress(c);
-    j->created = 1;
-    j->dest.init_destination = jdest_init;
-    j->dest.empty_output_buffer = jdest_empty;
-    j->dest.term_destination = jdest_term;
-    c->dest = &j->dest;
+    jpeg_compress_start(j);
     c->image_width = w;
     c->image_height = h;
     c->input_components = 3;

@@ -1062,6 +1062,20 @@ static prep *prep_next(ov_imgprep *p) {
     return NULL;
 }
 
+/* Prepares job j on this thread, counted against the budget; called and returns with p->mu held. */
+static void run_job(ov_imgprep *p, prep *j, prepctx *t) {
+    j->state = PREP_RUNNING;
+    p->used += j->cost;
+    p->running++;
+    pthread_mutex_unlock(&p->mu);
+    prepare_image(p->ov, j, t);
+    pthread_mutex_lock(&p->mu);
+    j->state = PREP_DONE;
+    p->used -= j->cost;
+    p->running--;
+    pthread_cond_broadcast(&p->cv);
+}
+
 static void *prep_worker(void *arg) {
     ov_imgprep *p = arg;
     zctx z;
@@ -1077,16 +1091,7 @@ static void *prep_worker(void *arg) {
             pthread_cond_wait(&p->cv, &p->mu);
             continue;
         }
-        j->state = PREP_RUNNING;
-        p->used += j->cost;
-        p->running++;
-        pthread_mutex_unlock(&p->mu);
-        prepare_image(p->ov, j, &t);
-        pthread_mutex_lock(&p->mu);
-        j->state = PREP_DONE;
-        p->used -= j->cost;
-        p->running--;
-        pthread_cond_broadcast(&p->cv);
+        run_job(p, j, &t);
     }
     pthread_mutex_unlock(&p->mu);
     prepctx_free(&t);
@@ -1226,16 +1231,7 @@ static prep *prep_take(ov_imgprep *p, size_t ref, zctx *z) {
     }
     pthread_mutex_lock(&p->mu);
     if (j->state == PREP_TODO) { /* needed now: it starts whatever the budget says */
-        j->state = PREP_RUNNING;
-        p->used += j->cost;
-        p->running++;
-        pthread_mutex_unlock(&p->mu);
-        prepare_image(p->ov, j, &p->wt);
-        pthread_mutex_lock(&p->mu);
-        j->state = PREP_DONE;
-        p->used -= j->cost;
-        p->running--;
-        pthread_cond_broadcast(&p->cv);
+        run_job(p, j, &p->wt);
     }
     /* while a worker finishes it, the writer makes the next images rather than wait idle */
     while (j->state != PREP_DONE) {
@@ -1244,16 +1240,7 @@ static prep *prep_take(ov_imgprep *p, size_t ref, zctx *z) {
             pthread_cond_wait(&p->cv, &p->mu);
             continue;
         }
-        h->state = PREP_RUNNING;
-        p->used += h->cost;
-        p->running++;
-        pthread_mutex_unlock(&p->mu);
-        prepare_image(p->ov, h, &p->wt);
-        pthread_mutex_lock(&p->mu);
-        h->state = PREP_DONE;
-        p->used -= h->cost;
-        p->running--;
-        pthread_cond_broadcast(&p->cv);
+        run_job(p, h, &p->wt);
     }
     pthread_mutex_unlock(&p->mu);
     return j;
