@@ -234,10 +234,11 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
             return;
         }
         /* measured peak RSS of single conversions (the encoders give the pixel rows back as
-         * they consume them): to JPEG 3.5 bytes a pixel (RGB, then libjpeg's coefficients),
-         * to PNG with alpha 5 (RGBA and the decoder's alpha plane) plus about 6 MB */
+         * they consume them): to JPEG 1.5 bytes a pixel (the WebP's Y'CbCr planes go straight
+         * to libjpeg, standard Huffman tables: no RGB, no coefficient buffer), to PNG with alpha
+         * 5 (RGBA and the decoder's alpha plane) plus about 6 MB */
         size_t px = (size_t)info.width * info.height;
-        im->cost = info.lossless || info.has_alpha ? px * 4 + ((size_t)7 << 20) : px * 7 / 2 + ((size_t)1 << 20);
+        im->cost = info.lossless || info.has_alpha ? px * 4 + ((size_t)7 << 20) : px * 3 / 2 + ((size_t)1 << 20);
     }
     ov_free(real);
     if (!e->ov->opt.resolve) ov_blob_release(&im->blob);
