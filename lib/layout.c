@@ -39,8 +39,23 @@ void lay_tag(lay *L, int type, const char *alt) {
     ov_tag *t = &ly->tags[ly->ntags++];
     t->type = type;
     t->alt = alt && *alt ? lay_str(L, alt) + 1 : 0;
+    t->parent = L->tag_group;
     L->cur_tag = (int32_t)ly->ntags;
 }
+
+int32_t lay_tag_group(lay *L, int type) {
+    ov_layout *ly = L->ly;
+    int32_t back = L->tag_group;
+    GROW(ly->tags, ly->ntags, ly->cap_tags, 1, L->nomem = 1; return back);
+    ov_tag *t = &ly->tags[ly->ntags++];
+    t->type = type;
+    t->alt = 0;
+    t->parent = back;
+    L->tag_group = (int32_t)ly->ntags;
+    return back;
+}
+
+void lay_tag_end(lay *L, int32_t back) { L->tag_group = back; }
 
 const ov_hyphenator *lay_hyphenator(lay *L) {
     if (!L->hyph_loaded) {

@@ -138,12 +138,21 @@ typedef enum ov_tag_type {
     OV_TAG_FIGURE,     /* an image, with its alternate description */
     OV_TAG_CAPTION,
     OV_TAG_NOTE,       /* a footnote */
-    OV_TAG_CODE        /* a code block */
+    OV_TAG_CODE,       /* a code block */
+    /* groups: elements that hold others, never text of their own */
+    OV_TAG_L,          /* a list, */
+    OV_TAG_LI,         /* its items */
+    OV_TAG_LBODY,      /* and their contents */
+    OV_TAG_TABLE,      /* a table, */
+    OV_TAG_TR,         /* its rows */
+    OV_TAG_TH,         /* and their header */
+    OV_TAG_TD          /* and data cells */
 } ov_tag_type;
 
 typedef struct ov_tag {
     int type;                  /* ov_tag_type */
     uint32_t alt;              /* figures: offset + 1 of the alternate text in ly->strs, 0: none */
+    int32_t parent;            /* the group it is in: index + 1 in ly->tags, 0: the document */
 } ov_tag;
 
 typedef struct ov_box {

@@ -180,9 +180,12 @@ static void list(lay *L, xmlNodePtr n, bctx *c, int ordered) {
             indent = 18;
     }
     long num = reversed ? start + (long)count - 1 : start;
+    int32_t back = lay_tag_group(L, OV_TAG_L);
     for (xmlNodePtr li = n->children; li && !L->nomem; li = li->next) {
         if (!name_is(li, "li"))
             continue;
+        int32_t back_item = lay_tag_group(L, OV_TAG_LI);
+        int32_t back_body = lay_tag_group(L, OV_TAG_LBODY);
         bctx lc = *c;
         lc.left += indent;
         lc.width -= indent;
@@ -214,8 +217,11 @@ static void list(lay *L, xmlNodePtr n, bctx *c, int ordered) {
             size_t b0 = L->nlb;
             lay_line(L, &lc, L->lead * 0.74f, L->lead * 0.26f, b0);
         }
+        lay_tag_end(L, back_body);
+        lay_tag_end(L, back_item);
         num += reversed ? -1 : 1;
     }
+    lay_tag_end(L, back);
     lay_glue(L, c, c->depth ? 0 : PARA_GAP - 2);
 }
 

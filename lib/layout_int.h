@@ -86,6 +86,7 @@ typedef struct lay {
     int depth;             /* nesting guard */
     int outline_base;      /* outline level of the document title (books: 1) */
     int32_t cur_tag;       /* the structure element new text and images belong to (ov_box.tag) */
+    int32_t tag_group;     /* the group new elements go in (index + 1 in ly->tags, 0: the document) */
     int next_tag;          /* the type of the next paragraph's element (0: para_tag) */
     int para_tag;          /* the type of paragraphs here (P, or Note in footnotes) */
     /* the documents being set (a book's, or the one), for links between them; destination names
@@ -108,6 +109,10 @@ int lay_box(lay *L, const ov_box *b);
 /** Starts a structure element of the type (alt: a figure's alternate text, or NULL): the text and
  *  images boxed from now on belong to it. */
 void lay_tag(lay *L, int type, const char *alt);
+/* Opens a group element (a list, an item, a table, a row, a cell) in the current one and makes it
+ * current; returns the group to go back to (lay_tag_end). */
+int32_t lay_tag_group(lay *L, int type);
+void lay_tag_end(lay *L, int32_t back);
 /** The document language's hyphenation patterns, loaded on first use; NULL when none or off. */
 const ov_hyphenator *lay_hyphenator(lay *L);
 size_t lay_line(lay *L, const bctx *c, float h, float d, size_t b0);

@@ -413,8 +413,12 @@ int lay_paginate(lay *L) {
         float top = L->text_top;
         if (pr[p].repeat >= 0) {
             const vbox *h = &V->v[pr[p].repeat];
-            for (size_t b = h->b0; b < h->b0 + h->nb; b++)
-                page_box(L, pg, &L->lb[b], L->text_left, top - h->h);
+            /* a repeated header is pagination: an artifact, not the table's content again */
+            for (size_t b = h->b0; b < h->b0 + h->nb; b++) {
+                ov_box rb = L->lb[b];
+                rb.tag = -1;
+                page_box(L, pg, &rb, L->text_left, top - h->h);
+            }
             top -= h->h + h->d;
         }
         place_lines(L, pg, (int)p, V, pr[p].s, pr[p].e, top, 1);

@@ -169,11 +169,13 @@ static void set_rows(lay *L, tbl *t, const size_t *cols, size_t ncols, const flo
         /* each cell into its own list */
         float rowh = 0;
         vlist *save = L->v;
+        int32_t back_row = lay_tag_group(L, OV_TAG_TR);
         for (size_t k = 0; k < ncols; k++) {
             memset(&cells[k], 0, sizeof cells[k]);
             if (cols[k] >= row->n)
                 continue; /* a short row */
             tcell *x = &t->cells[row->c0 + cols[k]];
+            int32_t back_cell = lay_tag_group(L, x->header ? OV_TAG_TH : OV_TAG_TD);
             L->v = &cells[k];
             bctx cc = { 0 };
             cc.left = 0;
@@ -206,7 +208,9 @@ static void set_rows(lay *L, tbl *t, const size_t *cols, size_t ncols, const flo
                 h -= cells[k].v[cells[k].n - 1].h;
             if (h > rowh)
                 rowh = h;
+            lay_tag_end(L, back_cell);
         }
+        lay_tag_end(L, back_row);
         L->v = save;
         L->npending = 0; /* anchors inside cells are not kept */
         rowh += 2 * padv;
@@ -343,6 +347,7 @@ void lay_table(lay *L, xmlNodePtr table, bctx *c) {
     L->body_size = size;
     L->lead = size * 1.32f;
     lay_glue(L, c, 6);
+    int32_t back = lay_tag_group(L, OV_TAG_TABLE);
     /* then groups of columns that fit, each after the first repeating the first column */
     size_t next = 0, group = 0;
     while (next < ncols && !L->nomem) {
@@ -363,6 +368,7 @@ void lay_table(lay *L, xmlNodePtr table, bctx *c) {
         set_rows(L, &t, cols, n, wc, c, pad, padv);
         group++;
     }
+    lay_tag_end(L, back);
     L->body_size = bs;
     L->lead = ld;
     lay_glue(L, c, 8);

@@ -1360,8 +1360,8 @@ static void put_code_byte(ov_buf *c, unsigned v) {
 /* ---- tagged PDF: every run of boxes is a marked-content sequence, of its structure element
  * (BDC with an MCID) or an artifact (rules, backgrounds, running heads and page numbers). The
  * sequences never cross the text objects' BT/ET. */
-static const char *const g_tag_names[] = { "P", "P", "H1", "H2", "H3", "H4", "H5", "H6", "Figure", "Caption",
-                                           "Note", "Code" };
+static const char *const g_tag_names[] = { "P",    "P",     "H1", "H2",    "H3", "H4", "H5", "H6", "Figure", "Caption",
+                                           "Note", "Code",  "L",  "LI",    "LBody", "Table", "TR", "TH", "TD" };
 
 static const char *tag_name(const ov_layout *ly, int32_t tag) {
     int t = tag > 0 && (size_t)tag <= ly->ntags ? ly->tags[tag - 1].type : 0;
@@ -1571,20 +1571,32 @@ static int struct_tree(pdfw *w) {
              HPDF_Dict_AddName(docel, "Type", "StructElem") == HPDF_OK &&
              HPDF_Dict_AddName(docel, "S", "Document") == HPDF_OK && HPDF_Dict_Add(docel, "P", root) == HPDF_OK &&
              (dock = HPDF_Array_New(mm)) && HPDF_Dict_Add(docel, "K", dock) == HPDF_OK;
-    /* the elements, in the order of their first sequence */
+    /* the elements, in the order of their first sequence; a group (list, item, table, row, cell)
+     * when the first element inside it is made, so that only groups with content appear */
     for (size_t i = 0; i < w->nmc && ok; i++) {
         struct mcref *r = &w->mc[i];
         HPDF_Dict e = elem[r->tag];
         if (!e) {
-            e = elem[r->tag] = new_dict(w);
-            const ov_tag *t = &ly->tags[r->tag - 1];
-            HPDF_Array k = NULL;
-            ok = e && HPDF_Dict_AddName(e, "S", tag_name(ly, r->tag)) == HPDF_OK &&
-                 HPDF_Dict_Add(e, "P", docel) == HPDF_OK && HPDF_Dict_Add(e, "Pg", w->pages[r->page]) == HPDF_OK &&
-                 (k = HPDF_Array_New(mm)) && HPDF_Dict_Add(e, "K", k) == HPDF_OK && HPDF_Array_Add(dock, e) == HPDF_OK;
-            if (ok && t->alt) {
-                void *alt = text_string(w, ly->strs.data + t->alt - 1);
-                ok = alt && HPDF_Dict_Add(e, "Alt", alt) == HPDF_OK;
+            /* the chain of groups above it not made yet, outermost first */
+            int32_t chain[64];
+            int nchain = 0;
+            for (int32_t g = ly->tags[r->tag - 1].parent; g > 0 && !elem[g] && nchain < 64; g = ly->tags[g - 1].parent)
+                chain[nchain++] = g;
+            for (int c = nchain - 1; c >= -1 && ok; c--) {
+                int32_t ti = c >= 0 ? chain[c] : r->tag;
+                const ov_tag *t = &ly->tags[ti - 1];
+                HPDF_Dict parent = t->parent > 0 && elem[t->parent] ? elem[t->parent] : docel;
+                HPDF_Array pk = parent == docel ? dock : HPDF_Dict_GetItem(parent, "K", HPDF_OCLASS_ARRAY);
+                HPDF_Array k = NULL;
+                e = elem[ti] = new_dict(w);
+                ok = e && pk && HPDF_Dict_AddName(e, "S", tag_name(ly, ti)) == HPDF_OK &&
+                     HPDF_Dict_Add(e, "P", parent) == HPDF_OK &&
+                     (c >= 0 || HPDF_Dict_Add(e, "Pg", w->pages[r->page]) == HPDF_OK) &&
+                     (k = HPDF_Array_New(mm)) && HPDF_Dict_Add(e, "K", k) == HPDF_OK && HPDF_Array_Add(pk, e) == HPDF_OK;
+                if (ok && t->alt) {
+                    void *alt = text_string(w, ly->strs.data + t->alt - 1);
+                    ok = alt && HPDF_Dict_Add(e, "Alt", alt) == HPDF_OK;
+                }
             }
             if (!ok)
                 break;

@@ -767,6 +767,67 @@ TEST(test_wide_table) {
     free(r);
 }
 
+/* The tagged structure nests lists (L > LI > LBody > P, a nested list inside its item) and tables
+ * (Table > TR > TH/TD > P); the header row a long table repeats on every page is pagination (an
+ * artifact), so the tree holds each header cell once. Read back with pdfinfo -struct. */
+static int count_lines(const char *text, const char *line) {
+    int n = 0;
+    size_t l = strlen(line);
+    for (const char *q = text; q && *q;) {
+        const char *e = strchr(q, '\n');
+        size_t len = e ? (size_t)(e - q) : strlen(q);
+        if (len == l && !memcmp(q, line, l)) n++;
+        q = e ? e + 1 : NULL;
+    }
+    return n;
+}
+
+TEST(test_structure_tree) {
+    static char md[32768];
+    snprintf(md, sizeof md, "---\ntitle: Tree\n---\nIntro.\n\n- one\n- two\n  1. inner a\n  2. inner b\n- three\n\n"
+                            "| Key | Value |\n|-----|-------|\n");
+    for (int r = 0; r < 120; r++) {
+        char row[64];
+        snprintf(row, sizeof row, "| k%d | v%d |\n", r, r);
+        strcat(md, row);
+    }
+    strcat(md, "\nEnd.\n");
+    char out[512];
+    snprintf(out, sizeof out, "%s/tree.pdf", dir);
+    unsigned pages = 0;
+    CHECK_INT(render("tree.md", md, 0, out, &pages), OCTAVO_OK);
+    CHECKF(pages >= 3, "the table should span pages (%u)", pages);
+    if (!have("pdfinfo"))
+        return;
+    char *r = run("pdfinfo -struct '%s' 2>&1", out);
+    CHECK(r != NULL);
+    if (!r)
+        return;
+    CHECK_INT(count_lines(r, "  L (block)"), 1);
+    CHECK_INT(count_lines(r, "    LI (block)"), 3);
+    CHECK_INT(count_lines(r, "      LBody (block)"), 3);
+    CHECK_INT(count_lines(r, "        L (block)"), 1);          /* the inner list, in the second item */
+    CHECK_INT(count_lines(r, "          LI (block)"), 2);
+    CHECK_INT(count_lines(r, "              P (block)"), 2);    /* inner items' paragraphs */
+    CHECK_INT(count_lines(r, "  Table (block)"), 1);
+    CHECK_INT(count_lines(r, "    TR"), 121);
+    CHECK_INT(count_lines(r, "      TH"), 2);                   /* once, though repeated on every page */
+    CHECK_INT(count_lines(r, "      TD"), 240);
+    CHECK(strstr(r, "Document\n  H1 (block)\n  P (block)\n  L (block)") != NULL);
+    free(r);
+    /* the header's text belongs to the tree once: its repetitions are artifacts */
+    r = run("pdfinfo -struct-text '%s' 2>&1 | grep -c '\"Key\"'", out);
+    CHECKF(r && atoi(r) == 1, "the header text is in the tree %s times", r ? r : "?");
+    free(r);
+    /* the repeated header is still drawn on every page */
+    r = run("pdftotext '%s' - | grep -c '^Key$'", out);
+    CHECKF(r && atoi(r) == (int)pages, "header on %s of %u pages", r ? r : "?", pages);
+    free(r);
+    r = run("qpdf --check '%s' 2>&1", out);
+    CHECKF(r && strstr(r, "No syntax or stream encoding errors"), "qpdf: %.300s", r ? r : "");
+    free(r);
+}
+
 /* A footnote longer than the space its page has left starts on the page of its reference and
  * goes on at the bottom of the next page; nothing overlaps or leaves the text area. */
 TEST(test_long_footnote) {
@@ -898,6 +959,7 @@ int main(void) {
     RUN(test_book);
     RUN(test_book_links);
     RUN(test_wide_table);
+    RUN(test_structure_tree);
     RUN(test_long_footnote);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
