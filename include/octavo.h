@@ -171,7 +171,7 @@ typedef int (*octavo_link_fn)(void *ud, const char *doc_name, const char *target
 #define OCTAVO_FRAGMENT     (1u << 1)  /* HTML: the body only, not a standalone page */
 #define OCTAVO_RAGGED       (1u << 2)  /* PDF: ragged-right paragraphs instead of justified */
 #define OCTAVO_TOC          (1u << 3)  /* a table of contents (PDF contents page, HTML nav) */
-#define OCTAVO_NO_CACHE     (1u << 4)  /* do not use the converted-image cache */
+#define OCTAVO_NO_CACHE     (1u << 4)  /* do not use the cache (converted images, font subsets, shaped words) */
 #define OCTAVO_NO_HYPHENATE (1u << 5)  /* PDF: no hyphenation */
 
 typedef enum octavo_paper { OCTAVO_PAPER_A4 = 0, OCTAVO_PAPER_LETTER = 1 } octavo_paper;
@@ -201,7 +201,7 @@ typedef struct octavo_options {
     const char *base_url;        /* the site's address, e.g. "https://example.org/" or NULL */
     const char *lang;            /* default language when the frontmatter has no lang ("en") */
     const char *default_author;  /* author when the frontmatter has none (NULL) */
-    const char *cache_dir;       /* converted-image cache; NULL: $XDG_CACHE_HOME/octavo or ~/.cache/octavo */
+    const char *cache_dir;       /* the cache; NULL: $XDG_CACHE_HOME/octavo or ~/.cache/octavo */
     const char *html_template;   /* a page template replacing the built-in page (see README), or NULL */
     octavo_paper paper;          /* PDF page size */
     double margin_pt;            /* PDF page margin in points; 0: the default (56.7 pt = 2 cm) */
