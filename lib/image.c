@@ -678,7 +678,11 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
     ov_image_info info;
     int rc = ov_image_probe(ov, data, len, &info, err);
     if (rc) return rc;
-    if (info.format != OV_IMG_WEBP) return pass_through(data, len, &info, out, err);
+    if (info.format != OV_IMG_WEBP) {
+        /* copied as it is: decoded once first, so that a corrupt image does not go into the book */
+        if ((rc = ov_image_verify(ov, data, len, err))) return rc;
+        return pass_through(data, len, &info, out, err);
+    }
 
     int cache = ov && ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE);
     char key[OV_IMAGE_KEY_SIZE], name[OV_IMAGE_KEY_SIZE + 8];

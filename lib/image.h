@@ -51,6 +51,10 @@ typedef struct ov_pixels {
 /** Decodes PNG (any bit depth, interlaced, palette), JPEG, WebP or the first frame of a GIF or an
  *  animated WebP.
  *  Checks the pixel limit before decoding. */
+/* Decodes a PNG, JPEG or GIF whole, row by row, keeping no pixels: OCTAVO_OK when it is sound,
+ * OCTAVO_E_IMAGE (a corrupt or truncated image), OCTAVO_E_LIMIT or OCTAVO_E_NOMEM otherwise. Other
+ * formats are not checked. */
+int ov_image_verify(const octavo *ov, const void *data, size_t len, octavo_error *err);
 int ov_image_decode(const octavo *ov, const void *data, size_t len, ov_pixels *out, octavo_error *err);
 void ov_pixels_free(ov_pixels *px);
 /** Drops an alpha channel that is fully opaque (4 -> 3, 2 -> 1 channels). */

@@ -137,11 +137,25 @@ static int decode_png(const octavo *ov, const unsigned char *data, size_t len, o
     }
     png_set_expand(j->png);      /* palette -> RGB, gray < 8 bits -> 8, tRNS -> alpha */
     png_set_scale_16(j->png);    /* 16 -> 8 bits, rounded */
-    if (png_get_interlace_type(j->png, j->info) != PNG_INTERLACE_NONE) png_set_interlace_handling(j->png);
+    int passes = 1;
+    if (png_get_interlace_type(j->png, j->info) != PNG_INTERLACE_NONE) passes = png_set_interlace_handling(j->png);
     png_read_update_info(j->png, j->info);
     int ch = png_get_channels(j->png, j->info);
     size_t rowbytes = png_get_rowbytes(j->png, j->info);
     if (ch < 1 || ch > 4 || rowbytes != (size_t)w * ch) png_error(j->png, "unexpected row layout");
+    if (!out) { /* verifying: every row of every pass through one row's buffer, nothing kept */
+        j->pix = ov_malloc(rowbytes);
+        if (!j->pix) {
+            j->code = OCTAVO_E_NOMEM;
+            nomem(err);
+            png_longjmp(j->png, 1);
+        }
+        for (int pass = 0; pass < passes; pass++)
+            for (png_uint_32 y = 0; y < h; y++) png_read_row(j->png, j->pix, NULL);
+        png_read_end(j->png, NULL);
+        png_job_free(j, 1);
+        return OCTAVO_OK;
+    }
     j->pix = alloc_pixels(w, h, ch);
     j->rows = ov_malloc((size_t)h * sizeof *j->rows);
     if (!j->pix || !j->rows) {
@@ -426,6 +440,24 @@ static int decode_jpeg(const octavo *ov, const unsigned char *data, size_t len, 
     if ((!cmyk && ch != 1 && ch != 3) || (cmyk && d->output_components != 4)) {
         snprintf(j->msg, sizeof j->msg, "unexpected output components");
         longjmp(j->jb, 1);
+    }
+    if (!out) { /* verifying: every scanline through one row's buffer, nothing kept */
+        j->row = ov_malloc((size_t)w * (size_t)d->output_components);
+        if (!j->row) {
+            j->code = OCTAVO_E_NOMEM;
+            nomem(err);
+            longjmp(j->jb, 1);
+        }
+        while (d->output_scanline < h) {
+            JSAMPROW r = j->row;
+            if (jpeg_read_scanlines(d, &r, 1) != 1) {
+                snprintf(j->msg, sizeof j->msg, "no scanline");
+                longjmp(j->jb, 1);
+            }
+        }
+        jpeg_finish_decompress(d);
+        jpeg_job_free(j, 1);
+        return OCTAVO_OK;
     }
     j->pix = alloc_pixels(w, h, ch);
     if (cmyk) j->row = ov_malloc((size_t)w * 4);
@@ -753,6 +785,20 @@ static int decode_gif(const octavo *ov, const unsigned char *data, size_t len, o
 }
 
 /* ================================================================================ dispatch */
+
+int ov_image_verify(const octavo *ov, const void *data, size_t len, octavo_error *err) {
+    ov_image_info info;
+    int rc = ov_image_probe(ov, data, len, &info, err);
+    if (rc) return rc;
+    if (info.format == OV_IMG_PNG) return decode_png(ov, data, len, NULL, err);
+    if (info.format == OV_IMG_JPEG) return decode_jpeg(ov, data, len, NULL, err);
+    if (info.format == OV_IMG_GIF) { /* small: the first frame decoded as usual */
+        ov_pixels px;
+        if ((rc = decode_gif(ov, data, len, &px, err))) return rc;
+        ov_pixels_free(&px);
+    }
+    return OCTAVO_OK;
+}
 
 int ov_image_decode(const octavo *ov, const void *data, size_t len, ov_pixels *out, octavo_error *err) {
     if (!out) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "no output");

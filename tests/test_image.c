@@ -689,6 +689,46 @@ TEST(decode_jpeg) {
     }
 }
 
+/* A PNG or JPEG an EPUB copies as it is is decoded first: sound ones (interlaced, 16-bit,
+ * progressive, gray) pass and are copied byte for byte; a truncated one, a flipped byte in a PNG's
+ * compressed data or a JPEG cut short is an OCTAVO_E_IMAGE error, so it never goes into a book. */
+TEST(epub_pass_through_verified) {
+    mem good[5] = { make_png(40, 30, PNG_COLOR_TYPE_RGB, 8, 0), make_png(40, 30, PNG_COLOR_TYPE_RGB_ALPHA, 16, 1),
+                    make_png(17, 9, PNG_COLOR_TYPE_GRAY, 8, 1), make_jpeg(64, 48, 3, 90, 0),
+                    make_jpeg(64, 48, 1, 90, 1) };
+    for (int k = 0; k < 5; k++) {
+        ov_image_out out;
+        octavo_error e;
+        CHECK_INT(ov_image_verify(NULL, good[k].p, good[k].n, &e), OCTAVO_OK);
+        CHECK_INT(ov_image_for_epub(NULL, good[k].p, good[k].n, &out, &e), OCTAVO_OK);
+        CHECK(out.len == good[k].n && !memcmp(out.data, good[k].p, out.len));
+        ov_free(out.data);
+    }
+    for (int k = 0; k < 5; k++) {
+        /* cut in the middle of the image data */
+        size_t cut = good[k].n * 2 / 3;
+        ov_image_out out;
+        octavo_error e;
+        memset(&e, 0, sizeof e);
+        CHECKF(ov_image_for_epub(NULL, good[k].p, cut, &out, &e) == OCTAVO_E_IMAGE, "image %d cut", k);
+        CHECK(out.data == NULL);
+        CHECK(strstr(e.message, k < 3 ? "PNG" : "JPEG") != NULL);
+    }
+    /* one byte of a PNG's compressed data flipped: its CRC no longer matches */
+    for (int k = 0; k < 3; k++) {
+        unsigned char *p = good[k].p;
+        size_t n = good[k].n, at = 0;
+        for (size_t i = 8; i + 8 < n; i++)
+            if (!memcmp(p + i, "IDAT", 4)) { at = i + 4 + 10; break; }
+        CHECK(at > 0 && at < n);
+        if (!at || at >= n) continue;
+        p[at] ^= 0x5a;
+        octavo_error e;
+        CHECKF(ov_image_verify(NULL, p, n, &e) == OCTAVO_E_IMAGE, "png %d flipped", k);
+    }
+    for (int k = 0; k < 5; k++) free(good[k].p);
+}
+
 TEST(decode_webp) {
     static const struct { int alpha, lossless; const char *name; } cases[] = {
         {0, 1, "webp lossless rgb"}, {1, 1, "webp lossless rgba"}, {0, 0, "webp lossy rgb"}, {1, 0, "webp lossy rgba"}};
@@ -1513,6 +1553,7 @@ int main(void) {
     RUN(decode_png);
     RUN(decode_png_lowbit_gray);
     RUN(decode_jpeg);
+    RUN(epub_pass_through_verified);
     RUN(decode_jpeg_orientation);
     RUN(decode_webp);
     RUN(decode_webp_animated);
