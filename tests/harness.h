@@ -2,9 +2,12 @@
  * ends with "N passed, N failed" and exits non-zero when something failed. tests/run.sh sums. */
 #ifndef OCTAVO_TEST_HARNESS_H
 #define OCTAVO_TEST_HARNESS_H
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int t_passed, t_failed;
 static const char *t_name = "";
@@ -28,6 +31,26 @@ static const char *t_name = "";
 static inline int t_done(void) {
     printf("%d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
+}
+
+/* Removes a file or a folder with everything in it (symbolic links are removed, not followed). */
+static inline void t_rm_rf(const char *path) {
+    struct stat st;
+    if (lstat(path, &st)) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[4096];
+            if (snprintf(p, sizeof p, "%s/%s", path, e->d_name) >= (int)sizeof p) continue;
+            t_rm_rf(p);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
 }
 
 /* The shared corpus, when it is there (tests that need it skip otherwise). */

@@ -80,24 +80,6 @@ static blob h_read(const char *path) {
     return b;
 }
 
-static void h_rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st)) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[2048];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            h_rm_rf(p);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static int h_has(const void *hay, size_t n, const char *needle) {
     size_t k = strlen(needle);
@@ -245,7 +227,7 @@ static void h_setup(void) {
     if (symlink(T, p)) perror(p);
 }
 
-static void h_teardown(void) { h_rm_rf(T); }
+static void h_teardown(void) { t_rm_rf(T); }
 
 /* ---- fuzz seeds: with OCTAVO_SEED_DIR set, the tests' own inputs are written there as seeds
  * (tests/fuzz/seeds/TARGET/), documents with an options byte first (0x20: the resource root on) */

@@ -42,24 +42,6 @@ static void write_file(const char *rel, const void *data, size_t len) {
 
 static void write_text(const char *rel, const char *text) { write_file(rel, text, strlen(text)); }
 
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st)) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[2048];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            rm_rf(p);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -567,6 +549,6 @@ int main(void) {
     RUN(test_zip_writer);
     RUN(test_books);
     RUN(test_threads);
-    rm_rf(root);
+    t_rm_rf(root);
     return t_done();
 }

@@ -1197,22 +1197,6 @@ TEST(encode_jpeg) {
 
 static char tmp_root[256];
 
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            rm_rf(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 /* Files in dir: count, and the one name when there is one. */
 static int list_dir(const char *dir, char *one, size_t size) {
@@ -1570,6 +1554,6 @@ int main(void) {
     RUN(cache);
     RUN(threads);
     RUN(corpus);
-    rm_rf(tmp_root);
+    t_rm_rf(tmp_root);
     return t_done();
 }
