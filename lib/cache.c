@@ -86,6 +86,23 @@ static int write_all(int fd, const unsigned char *p, size_t n) {
     return 0;
 }
 
+/* Reads and checks an entry's header from fd: a regular file with our magic whose recorded length
+ * is the rest of the file and within the output limit. 1 with *n that length and *want its CRC. */
+static int read_header(const octavo *ov, int fd, struct stat *st, uint64_t *n, uint32_t *want) {
+    unsigned char hdr[HDR];
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_size < HDR || read_all(fd, hdr, HDR) != 0 ||
+        memcmp(hdr, magic, 4) != 0)
+        return 0;
+    uint64_t len = 0;
+    for (int i = 7; i >= 0; i--) len = len << 8 | hdr[4 + i];
+    size_t lim = ov->opt.limits.output_bytes ? ov->opt.limits.output_bytes : (size_t)1 << 30;
+    if (len != (uint64_t)st->st_size - HDR || len > lim)
+        return 0;
+    *n = len;
+    *want = (uint32_t)hdr[12] | (uint32_t)hdr[13] << 8 | (uint32_t)hdr[14] << 16 | (uint32_t)hdr[15] << 24;
+    return 1;
+}
+
 int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t *len) {
     const char *dir = cache_dir(ov);
     if (data) *data = NULL;
@@ -96,25 +113,16 @@ int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     ov_free(path);
     if (fd < 0) return 0;
-    unsigned char hdr[HDR];
     unsigned char *p = NULL;
     struct stat st;
+    uint64_t n;
+    uint32_t want;
     int ok = 0;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= HDR && read_all(fd, hdr, HDR) == 0 &&
-        memcmp(hdr, magic, 4) == 0) {
-        uint64_t n = 0;
-        for (int i = 7; i >= 0; i--) n = n << 8 | hdr[4 + i];
-        size_t lim = ov->opt.limits.output_bytes ? ov->opt.limits.output_bytes : (size_t)1 << 30;
-        if (n == (uint64_t)st.st_size - HDR && n <= lim && (p = ov_malloc(n ? (size_t)n : 1)) &&
-            read_all(fd, p, (size_t)n) == 0) {
-            uint32_t c = crc(p, (size_t)n);
-            if (hdr[12] == (unsigned char)c && hdr[13] == (unsigned char)(c >> 8) &&
-                hdr[14] == (unsigned char)(c >> 16) && hdr[15] == (unsigned char)(c >> 24)) {
-                *data = p;
-                *len = (size_t)n;
-                ok = 1;
-            }
-        }
+    if (read_header(ov, fd, &st, &n, &want) && (p = ov_malloc(n ? (size_t)n : 1)) && read_all(fd, p, (size_t)n) == 0 &&
+        crc(p, (size_t)n) == want) {
+        *data = p;
+        *len = (size_t)n;
+        ok = 1;
     }
     close(fd);
     if (!ok) ov_free(p);
@@ -152,50 +160,45 @@ int ov_cache_peek_trust(const octavo *ov, const char *key, unsigned char *head, 
     if (clock_gettime(CLOCK_REALTIME, &now)) now.tv_sec = 0, now.tv_nsec = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { ov_free(path); return 0; }
-    unsigned char hdr[HDR], chunk[32768];
+    unsigned char chunk[32768];
     struct stat st;
+    uint64_t n;
+    uint32_t want;
     int ok = 0;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= HDR && read_all(fd, hdr, HDR) == 0 &&
-        memcmp(hdr, magic, 4) == 0) {
-        uint64_t n = 0;
-        for (int i = 7; i >= 0; i--) n = n << 8 | hdr[4 + i];
-        size_t lim = ov->opt.limits.output_bytes ? ov->opt.limits.output_bytes : (size_t)1 << 30;
+    if (read_header(ov, fd, &st, &n, &want)) {
         /* what identifies this very file as it is: the name and the stat a change would alter */
         char tok[300];
         snprintf(tok, sizeof tok, "%s %ju %ju %jd %jd %ld %jd %ld", key, (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
                  (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
                  (intmax_t)st.st_ctim.tv_sec, (long)st.st_ctim.tv_nsec);
         int trusted = trust && *trust && !strcmp(trust, tok);
-        if (n == (uint64_t)st.st_size - HDR && n <= lim) {
-            uLong c = crc32(0, Z_NULL, 0);
-            uint64_t left = n;
-            ok = 1;
-            /* checked whole, or (trusted: checked so by an earlier build, unchanged since) only
-             * its head read; the EPUB writer checks the CRC again as it copies the bytes */
-            while (left && ok && (!trusted || *head_len < head_size)) {
-                size_t k = left > sizeof chunk ? sizeof chunk : (size_t)left;
-                if (trusted && k > head_size - *head_len) k = head_size - *head_len;
-                if (read_all(fd, chunk, k)) { ok = 0; break; }
-                if (*head_len < head_size) {
-                    size_t h = head_size - *head_len < k ? head_size - *head_len : k;
-                    memcpy(head + *head_len, chunk, h);
-                    *head_len += h;
-                }
-                if (!trusted) c = crc32(c, chunk, (uInt)k);
-                left -= k;
+        uLong c = crc32(0, Z_NULL, 0);
+        uint64_t left = n;
+        ok = 1;
+        /* checked whole, or (trusted: checked so by an earlier build, unchanged since) only
+         * its head read; the EPUB writer checks the CRC again as it copies the bytes */
+        while (left && ok && (!trusted || *head_len < head_size)) {
+            size_t k = left > sizeof chunk ? sizeof chunk : (size_t)left;
+            if (trusted && k > head_size - *head_len) k = head_size - *head_len;
+            if (read_all(fd, chunk, k)) { ok = 0; break; }
+            if (*head_len < head_size) {
+                size_t h = head_size - *head_len < k ? head_size - *head_len : k;
+                memcpy(head + *head_len, chunk, h);
+                *head_len += h;
             }
-            uint32_t want = (uint32_t)hdr[12] | (uint32_t)hdr[13] << 8 | (uint32_t)hdr[14] << 16 | (uint32_t)hdr[15] << 24;
-            if (ok && (trusted || (uint32_t)c == want)) {
-                *len = (size_t)n;
-                *crc_out = want;
-                /* a token only for a file older than the margin: a later change alters its ctime */
-                long long at = ns_of(&now) - src_margin_ns;
-                if (token && token_size && ns_of(&st.st_ctim) <= at && ns_of(&st.st_mtim) <= at &&
-                    strlen(tok) < token_size)
-                    memcpy(token, tok, strlen(tok) + 1);
-            } else {
-                ok = 0;
-            }
+            if (!trusted) c = crc32(c, chunk, (uInt)k);
+            left -= k;
+        }
+        if (ok && (trusted || (uint32_t)c == want)) {
+            *len = (size_t)n;
+            *crc_out = want;
+            /* a token only for a file older than the margin: a later change alters its ctime */
+            long long at = ns_of(&now) - src_margin_ns;
+            if (token && token_size && ns_of(&st.st_ctim) <= at && ns_of(&st.st_mtim) <= at &&
+                strlen(tok) < token_size)
+                memcpy(token, tok, strlen(tok) + 1);
+        } else {
+            ok = 0;
         }
     }
     close(fd);

@@ -88,6 +88,13 @@ static int dwrite(wsrc *w, const void *data, size_t len) {
     return 0;
 }
 
+/* Where a seek of libzip's on the archive goes (validated by the caller). */
+static zip_int64_t seek_target(const wsrc *w, const zip_source_args_seek_t *a) {
+    return a->whence == SEEK_SET   ? a->offset
+           : a->whence == SEEK_CUR ? (zip_int64_t)w->pos + a->offset
+                                   : (zip_int64_t)w->end + a->offset;
+}
+
 static zip_int64_t wsrc_direct(wsrc *w, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
     switch (cmd) {
     case ZIP_SOURCE_BEGIN_WRITE:
@@ -102,9 +109,7 @@ static zip_int64_t wsrc_direct(wsrc *w, void *data, zip_uint64_t len, zip_source
     case ZIP_SOURCE_SEEK_WRITE: {
         zip_source_args_seek_t *a = ZIP_SOURCE_GET_ARGS(zip_source_args_seek_t, data, len, &w->error);
         if (!a) return -1;
-        zip_int64_t to = a->whence == SEEK_SET ? a->offset
-                         : a->whence == SEEK_CUR ? (zip_int64_t)w->pos + a->offset
-                                                 : (zip_int64_t)w->end + a->offset;
+        zip_int64_t to = seek_target(w, a);
         if (to < 0 || (zip_uint64_t)to > w->end) return werr(w, ZIP_ER_SEEK, EINVAL);
         w->pos = (zip_uint64_t)to;
         return 0;
@@ -158,9 +163,7 @@ static zip_int64_t wsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cm
     case ZIP_SOURCE_SEEK_WRITE: {
         zip_source_args_seek_t *a = ZIP_SOURCE_GET_ARGS(zip_source_args_seek_t, data, len, &w->error);
         if (!a) return -1;
-        zip_int64_t to = a->whence == SEEK_SET ? a->offset
-                         : a->whence == SEEK_CUR ? (zip_int64_t)w->pos + a->offset
-                                                 : (zip_int64_t)w->end + a->offset;
+        zip_int64_t to = seek_target(w, a);
         if (to < 0 || (zip_uint64_t)to < w->base || (zip_uint64_t)to > w->end) return werr(w, ZIP_ER_SEEK, EINVAL);
         w->pos = (zip_uint64_t)to;
         /* back at the end after rewriting a header: all before it is final */

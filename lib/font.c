@@ -788,35 +788,6 @@ static void fonts_id_init(void) {
     ov_buf_free(&b);
 }
 
-/* A 128-bit hash of the document's bytes for the entry's key (~1 instruction a byte where SHA-256
- * took 45: 0.6 M for a post). It only picks which entry to read: what is read must carry the
- * fonts' identity, and its words are compared whole. */
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= UINT64_C(0xBF58476D1CE4E5B9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94D049BB133111EB);
-    return x ^ (x >> 31);
-}
-
-static void doc_hash(const void *data, size_t n, unsigned char out[16]) {
-    const unsigned char *p = data;
-    uint64_t a = UINT64_C(0x9E3779B97F4A7C15) ^ n, b = UINT64_C(0xC2B2AE3D27D4EB4F);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        a = mix64(a ^ w);
-        b = (b ^ w) * UINT64_C(0x100000001B3) + a;
-    }
-    uint64_t w = 0;
-    memcpy(&w, p + i, n - i);
-    a = mix64(a ^ w ^ ((uint64_t)(n - i) << 56));
-    b = mix64(b ^ a);
-    memcpy(out, &a, 8);
-    memcpy(out + 8, &b, 8);
-}
-
 static void put32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++)
         p[i] = (unsigned char)(v >> (8 * i));
@@ -921,7 +892,12 @@ void ov_shaper_cache(ov_shaper *s, const octavo *ov, const void *doc, const void
     {
         /* the document's bytes, then the fonts' identity */
         unsigned char d[48];
-        doc_hash(text, len, d);
+        /* a fast hash picks the entry; what is read must carry the fonts' identity, and its words
+         * are compared whole */
+        ov_hash128 dh = { UINT64_C(0x9E3779B97F4A7C15) ^ len, UINT64_C(0xC2B2AE3D27D4EB4F) };
+        ov_hash128_feed(&dh, text, len);
+        memcpy(d, &dh.a, 8);
+        memcpy(d + 8, &dh.b, 8);
         memcpy(d + 16, g_fonts_id, 32);
         ov_sha256(d, sizeof d, h);
     }

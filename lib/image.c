@@ -667,6 +667,23 @@ int ov_image_epub_cached_sha(const octavo *ov, const unsigned char sha[32], int 
     return 0;
 }
 
+/* A WebP converted for the book: out takes the encoded bytes; stored in the cache under key.png or
+ * key.jpg when key is given. */
+static void converted(const octavo *ov, const char *key, int png, unsigned char *enc, size_t n, unsigned w,
+                      unsigned h, ov_image_out *out) {
+    out->data = enc;
+    out->len = n;
+    out->mime = png ? "image/png" : "image/jpeg";
+    out->ext = png ? "png" : "jpg";
+    out->width = w;
+    out->height = h;
+    if (key) {
+        char name[OV_IMAGE_KEY_SIZE + 8];
+        snprintf(name, sizeof name, "%s.%s", key, out->ext);
+        ov_cache_put(ov, name, enc, n);
+    }
+}
+
 int ov_image_for_epub(const octavo *ov, const void *data, size_t len, ov_image_out *out, octavo_error *err) {
     return ov_image_for_epub_sha(ov, data, len, NULL, out, err);
 }
@@ -704,16 +721,7 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
         size_t jn = 0;
         unsigned jw = 0, jh = 0;
         if ((rc = ov_image_webp_jpeg(ov, data, len, 0, 0, 85, OV_JPEG_STD_HUFFMAN, NULL, &jpg, &jn, &jw, &jh, err))) return rc;
-        out->data = jpg;
-        out->len = jn;
-        out->mime = "image/jpeg";
-        out->ext = "jpg";
-        out->width = jw;
-        out->height = jh;
-        if (cache) {
-            snprintf(name, sizeof name, "%s.%s", key, out->ext);
-            ov_cache_put(ov, name, jpg, jn);
-        }
+        converted(ov, cache ? key : NULL, 0, jpg, jn, jw, jh, out);
         return OCTAVO_OK;
     }
     ov_pixels px;
@@ -728,15 +736,6 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
     ov_pixels_free(&px);
     if (rc) return ov_error(err, rc, OCTAVO_STAGE_IMAGE, NULL, 0, 0, "WebP conversion to %s failed: %s",
                             png ? "PNG" : "JPEG", octavo_strerror(rc));
-    out->data = enc;
-    out->len = n;
-    out->mime = png ? "image/png" : "image/jpeg";
-    out->ext = png ? "png" : "jpg";
-    out->width = w;
-    out->height = h;
-    if (cache) {
-        snprintf(name, sizeof name, "%s.%s", key, out->ext);
-        ov_cache_put(ov, name, enc, n);
-    }
+    converted(ov, cache ? key : NULL, png, enc, n, w, h, out);
     return OCTAVO_OK;
 }

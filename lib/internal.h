@@ -248,6 +248,13 @@ int ov_utf8_valid(const char *s, size_t n, size_t *bad);
 int ov_utf8_decode(const char *s, size_t n, uint32_t *cp);
 /** SHA-256 of data into out (32 bytes), for content-derived identifiers and cache keys. */
 void ov_sha256(const void *data, size_t len, unsigned char out[32]);
+/** A fast 128-bit hash (not a digest: it tells inputs apart and is the same for the same input;
+ *  about 2 instructions a byte where SHA-256 takes 45). Start from any two seeds, feed pieces in
+ *  order: the PDF's /ID, the shaped-word cache's document key. */
+typedef struct ov_hash128 {
+    uint64_t a, b;
+} ov_hash128;
+void ov_hash128_feed(ov_hash128 *h, const void *data, size_t n);
 /** Formats a time as RFC 3339 UTC ("2022-01-26T01:32:05Z") into buf (at least 32 bytes). */
 void ov_time_rfc3339(const octavo_time *t, char *buf, size_t size);
 

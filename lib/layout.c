@@ -33,25 +33,25 @@ int lay_box(lay *L, const ov_box *b) {
     return 0;
 }
 
-void lay_tag(lay *L, int type, const char *alt) {
+/* A new structure element in the current group: its index + 1, or 0 out of memory. */
+static int32_t add_tag(lay *L, int type, const char *alt) {
     ov_layout *ly = L->ly;
-    GROW(ly->tags, ly->ntags, ly->cap_tags, 1, L->nomem = 1; return);
+    GROW(ly->tags, ly->ntags, ly->cap_tags, 1, L->nomem = 1; return 0);
     ov_tag *t = &ly->tags[ly->ntags++];
     t->type = type;
     t->alt = alt && *alt ? lay_str(L, alt) + 1 : 0;
     t->parent = L->tag_group;
-    L->cur_tag = (int32_t)ly->ntags;
+    return (int32_t)ly->ntags;
+}
+
+void lay_tag(lay *L, int type, const char *alt) {
+    int32_t t = add_tag(L, type, alt);
+    if (t) L->cur_tag = t;
 }
 
 int32_t lay_tag_group(lay *L, int type) {
-    ov_layout *ly = L->ly;
-    int32_t back = L->tag_group;
-    GROW(ly->tags, ly->ntags, ly->cap_tags, 1, L->nomem = 1; return back);
-    ov_tag *t = &ly->tags[ly->ntags++];
-    t->type = type;
-    t->alt = 0;
-    t->parent = back;
-    L->tag_group = (int32_t)ly->ntags;
+    int32_t back = L->tag_group, t = add_tag(L, type, NULL);
+    if (t) L->tag_group = t;
     return back;
 }
 
@@ -238,6 +238,29 @@ static uint32_t doc_link(lay *L, size_t doc, const char *frag) {
     return lay_str(L, buf);
 }
 
+/* target (a path, then ?query and #fragment) as a document of the book: 1 with *off its link, 0
+ * when the book has no such document, -1 out of memory. An empty path is this document when
+ * empty_is_self. */
+static int book_link(lay *L, const char *target, int empty_is_self, uint32_t *off) {
+    char *path = ov_strndup(target, strcspn(target, "?#"));
+    if (!path) {
+        L->nomem = 1;
+        return -1;
+    }
+    pct_decode(path);
+    long k = *path || !empty_is_self ? find_doc(L, path) : (long)L->docidx;
+    ov_free(path);
+    if (k < 0)
+        return 0;
+    const char *hash = strchr(target, '#');
+    char frag[512] = "";
+    if (hash)
+        snprintf(frag, sizeof frag, "%s", hash + 1);
+    pct_decode(frag);
+    *off = doc_link(L, (size_t)k, frag);
+    return 1;
+}
+
 int lay_link(lay *L, xmlNodePtr node, const char *href, uint32_t *off) {
     *off = 0;
     if (!href || !*href)
@@ -254,24 +277,9 @@ int lay_link(lay *L, xmlNodePtr node, const char *href, uint32_t *off) {
     if (base && L->ndocs && !strncmp(href, base, strlen(base)) && href[strlen(base)] != '#') {
         char site[2100];
         snprintf(site, sizeof site, "/%s", href + strlen(base));
-        size_t plen = strcspn(site, "?#");
-        char *path = ov_strndup(site, plen);
-        if (!path) {
-            L->nomem = 1;
-            return -1;
-        }
-        pct_decode(path);
-        long k = find_doc(L, path);
-        ov_free(path);
-        if (k >= 0) {
-            const char *hash = strchr(site, '#');
-            char frag[512] = "";
-            if (hash)
-                snprintf(frag, sizeof frag, "%s", hash + 1);
-            pct_decode(frag);
-            *off = doc_link(L, (size_t)k, frag);
-            return 1;
-        }
+        int r = book_link(L, site, 0, off);
+        if (r)
+            return r;
     }
     if (ov_is_remote(href)) {
         if (!strncasecmp(href, "javascript:", 11) || !strncasecmp(href, "vbscript:", 9) ||
@@ -288,24 +296,9 @@ int lay_link(lay *L, xmlNodePtr node, const char *href, uint32_t *off) {
         return 0;
     }
     /* a local path: a document of the book (or this one)? */
-    size_t plen = strcspn(href, "?#");
-    char *path = ov_strndup(href, plen);
-    if (!path) {
-        L->nomem = 1;
-        return -1;
-    }
-    pct_decode(path);
-    long k = *path ? find_doc(L, path) : (long)L->docidx;
-    ov_free(path);
-    if (k >= 0) {
-        const char *hash = strchr(href, '#');
-        char frag[512] = "";
-        if (hash)
-            snprintf(frag, sizeof frag, "%s", hash + 1);
-        pct_decode(frag);
-        *off = doc_link(L, (size_t)k, frag);
-        return 1;
-    }
+    int r = book_link(L, href, 1, off);
+    if (r)
+        return r;
     if (href[0] == '/' && L->ov->base_url) {
         ov_buf u;
         ov_buf_init(&u);

@@ -559,19 +559,24 @@ out:
     return e;
 }
 
-/* A stream of data deflated already, read from our buffer (owned: freed with the document, or at
- * once on failure). */
-static HPDF_Dict deflated_stream(pdfw *w, const unsigned char *z, size_t zlen, void *owned) {
+/* A new stream object over data encoded already, read from our buffer (owned: freed with the
+ * document, or at once on failure); write_fn names its filter in the dictionary. */
+static HPDF_Dict encoded_stream(pdfw *w, const void *data, size_t len, void *owned, HPDF_Dict_OnWriteFunc write_fn) {
     HPDF_Dict d = HPDF_DictStream_New(w->pdf->mmgr, w->pdf->xref);
     if (!d) {
         ov_free(owned);
         return NULL;
     }
-    if (stream_take(w, d, z, zlen, owned) < 0)
+    if (stream_take(w, d, data, len, owned) < 0)
         return NULL;
     d->filter = HPDF_STREAM_FILTER_NONE;
-    d->write_fn = name_flate_filter;
+    d->write_fn = write_fn;
     return d;
+}
+
+/* A stream of data deflated already. */
+static HPDF_Dict deflated_stream(pdfw *w, const unsigned char *z, size_t zlen, void *owned) {
+    return encoded_stream(w, z, zlen, owned, name_flate_filter);
 }
 
 /* Subsets a font to what its pages draw and makes its PDF objects (the subset and its streams
@@ -688,38 +693,6 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
     return 0;
 }
 
-/* ---- the /ID: a 128-bit hash of the pages' content (not a digest: it only has to tell documents
- * apart and be the same for the same input; SHA-256 cost 45 instructions a byte, this 2) */
-typedef struct idhash {
-    uint64_t a, b;
-} idhash;
-
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= UINT64_C(0xBF58476D1CE4E5B9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94D049BB133111EB);
-    return x ^ (x >> 31);
-}
-
-static void idhash_feed(idhash *h, const void *data, size_t n) {
-    const unsigned char *p = data;
-    uint64_t a = h->a, b = h->b;
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-                     (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-        a = (a ^ v) * UINT64_C(0x9E3779B97F4A7C15);
-        a ^= a >> 32;
-        b = (b + v) * UINT64_C(0xC2B2AE3D27D4EB4F);
-        b ^= b >> 29;
-    }
-    uint64_t t = (uint64_t)n << 56;
-    for (size_t k = 0; k < n; k++)
-        t |= (uint64_t)p[k] << (8 * k);
-    h->a = mix64(a ^ t);
-    h->b = mix64(b + t + h->a);
-}
-
 /* ---- numbers in content streams: short, locale-independent (at most 3 decimals) */
 static void put_num(ov_buf *b, double v) {
     char tmp[32], *e = tmp + sizeof tmp, *q = e;
@@ -764,15 +737,9 @@ static void put_color(ov_buf *b, uint32_t c, const char *op) {
 /* An image XObject dictionary over data (see stream_take for owned). */
 static HPDF_Dict image_dict(pdfw *w, unsigned iw, unsigned ih, int color, const void *data, size_t len, void *owned,
                             HPDF_Dict_OnWriteFunc filter) {
-    HPDF_Dict img = HPDF_DictStream_New(w->pdf->mmgr, w->pdf->xref);
-    if (!img) {
-        ov_free(owned);
+    HPDF_Dict img = encoded_stream(w, data, len, owned, filter);
+    if (!img)
         return NULL;
-    }
-    if (stream_take(w, img, data, len, owned) < 0)
-        return NULL;
-    img->filter = HPDF_STREAM_FILTER_NONE;
-    img->write_fn = filter;
     img->header.obj_class |= HPDF_OSUBCLASS_XOBJECT;
     if (HPDF_Dict_AddName(img, "Type", "XObject") != HPDF_OK || HPDF_Dict_AddName(img, "Subtype", "Image") != HPDF_OK ||
         HPDF_Dict_AddName(img, "ColorSpace", color == 3 ? "DeviceRGB" : "DeviceGray") != HPDF_OK ||
@@ -1829,7 +1796,8 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
     /* content: raw operators straight into each page's stream */
     ov_buf c;
     ov_buf_init(&c);
-    idhash idh = { UINT64_C(0x6F6374617630), UINT64_C(0x2D7064662D6964) };
+    /* the /ID: a hash of the pages' content, the title and author */
+    ov_hash128 idh = { UINT64_C(0x6F6374617630), UINT64_C(0x2D7064662D6964) };
     for (size_t p = 0; p < ly->npages; p++) {
         c.len = 0;
         if (c.data)
@@ -1843,7 +1811,7 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
                 rc = err->code;
             goto done;
         }
-        idhash_feed(&idh, c.data, c.len);
+        ov_hash128_feed(&idh, c.data, c.len);
         /* the page's content, deflated here at level 5 (3% larger than libharu's 6 for a third
          * less time), read by its stream from our buffer */
         HPDF_PageAttr pa = (HPDF_PageAttr)w.pages[p]->attr;
@@ -1924,12 +1892,12 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
     }
     {
         if (ly->title)
-            idhash_feed(&idh, ly->title, strlen(ly->title) + 1);
+            ov_hash128_feed(&idh, ly->title, strlen(ly->title) + 1);
         if (ly->author)
-            idhash_feed(&idh, ly->author, strlen(ly->author) + 1);
+            ov_hash128_feed(&idh, ly->author, strlen(ly->author) + 1);
         char np[32];
         int npl = snprintf(np, sizeof np, "%zu", ly->npages);
-        idhash_feed(&idh, np, (size_t)npl);
+        ov_hash128_feed(&idh, np, (size_t)npl);
         unsigned char h[16];
         for (int k = 0; k < 8; k++) {
             h[k] = (unsigned char)(idh.a >> (8 * k));

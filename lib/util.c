@@ -120,3 +120,29 @@ void ov_time_rfc3339(const octavo_time *t, char *buf, size_t size) {
     snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d, (unsigned)(secs / 3600),
              (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
 }
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= UINT64_C(0xBF58476D1CE4E5B9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94D049BB133111EB);
+    return x ^ (x >> 31);
+}
+
+void ov_hash128_feed(ov_hash128 *h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    uint64_t a = h->a, b = h->b;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+                     (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+        a = (a ^ v) * UINT64_C(0x9E3779B97F4A7C15);
+        a ^= a >> 32;
+        b = (b + v) * UINT64_C(0xC2B2AE3D27D4EB4F);
+        b ^= b >> 29;
+    }
+    uint64_t t = (uint64_t)n << 56;
+    for (size_t k = 0; k < n; k++)
+        t |= (uint64_t)p[k] << (8 * k);
+    h->a = mix64(a ^ t);
+    h->b = mix64(b + t + h->a);
+}
