@@ -53,6 +53,22 @@ static inline void t_rm_rf(const char *path) {
     }
 }
 
+/* Writes len bytes to root/rel, making the folders on the way; exits when it cannot (a test
+ * set-up failure, not a finding). */
+static inline void t_write_under(const char *root, const char *rel, const void *data, size_t len) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
+        *s = 0;
+        mkdir(p, 0755);
+        *s = '/';
+    }
+    FILE *f = fopen(p, "wb");
+    if (!f) { perror(p); exit(2); }
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+
 /* The shared corpus, when it is there (tests that need it skip otherwise). */
 static inline const char *t_corpus(void) {
     const char *c = getenv("OCTAVO_CORPUS");

@@ -27,19 +27,7 @@
 /* ---- files */
 static char root[] = "/tmp/octavo-epub-XXXXXX";
 
-static void write_file(const char *rel, const void *data, size_t len) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
-    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
-        *s = 0;
-        mkdir(p, 0755);
-        *s = '/';
-    }
-    FILE *f = fopen(p, "wb");
-    if (!f) { perror(p); exit(2); }
-    fwrite(data, 1, len, f);
-    fclose(f);
-}
+static void write_file(const char *rel, const void *data, size_t len) { t_write_under(root, rel, data, len); }
 
 static void write_text(const char *rel, const char *text) { write_file(rel, text, strlen(text)); }
 

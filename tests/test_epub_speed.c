@@ -26,19 +26,7 @@ static char root[] = "/tmp/octavo-epub-speed-XXXXXX";
 
 static void path_of(char *p, size_t size, const char *rel) { snprintf(p, size, "%s/%s", root, rel); }
 
-static void write_file(const char *rel, const void *data, size_t len) {
-    char p[1024];
-    path_of(p, sizeof p, rel);
-    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
-        *s = 0;
-        mkdir(p, 0755);
-        *s = '/';
-    }
-    FILE *f = fopen(p, "wb");
-    if (!f) { perror(p); exit(2); }
-    fwrite(data, 1, len, f);
-    fclose(f);
-}
+static void write_file(const char *rel, const void *data, size_t len) { t_write_under(root, rel, data, len); }
 
 static void write_text(const char *rel, const char *text) { write_file(rel, text, strlen(text)); }
 
