@@ -26,21 +26,26 @@ typedef struct fpiece {
 #define FN_SEP 14.0f       /* the rule above the notes and its space */
 #define FN_GAP 2.0f        /* between notes */
 
-/* The height of lines [a, b) of a footnote (leading glue left out, as place_lines does). */
-static float fn_height(const footnote *f, size_t a, size_t b) {
-    float h = 0;
+/* The height of vbox range [s, e) as placed at the top of a page (leading glue skipped). */
+static float body_height(const vlist *V, size_t s, size_t e) {
+    float y = 0;
     int started = 0;
-    for (size_t k = a; k < b && k < f->lines.n; k++) {
-        const vbox *v = &f->lines.v[k];
+    for (size_t i = s; i < e; i++) {
+        const vbox *v = &V->v[i];
         if (v->kind == VL_GLUE) {
             if (started)
-                h += v->h;
+                y += v->h;
         } else if (v->kind == VL_LINE) {
             started = 1;
-            h += v->h + v->d;
+            y += v->h + v->d;
         }
     }
-    return h;
+    return y;
+}
+
+/* The height of lines [a, b) of a footnote (leading glue left out, as place_lines does). */
+static float fn_height(const footnote *f, size_t a, size_t b) {
+    return body_height(&f->lines, a, b < f->lines.n ? b : f->lines.n);
 }
 
 /* The end of the longest piece of footnote f from line a that fits in space (only after a line;
@@ -85,22 +90,6 @@ static float fn_first_line(const footnote *f, size_t a) {
     return 0;
 }
 
-/* The height of vbox range [s, e) as placed at the top of a page (leading glue skipped). */
-static float body_height(const vlist *V, size_t s, size_t e) {
-    float y = 0;
-    int started = 0;
-    for (size_t i = s; i < e; i++) {
-        const vbox *v = &V->v[i];
-        if (v->kind == VL_GLUE) {
-            if (started)
-                y += v->h;
-        } else if (v->kind == VL_LINE) {
-            started = 1;
-            y += v->h + v->d;
-        }
-    }
-    return y;
-}
 
 static ov_page *new_page(lay *L) {
     ov_layout *ly = L->ly;
