@@ -388,6 +388,7 @@ static void *model_worker(void *arg) {
         pthread_mutex_unlock(&p->mu);
         if (i >= p->e->nch) break;
         memset(&er, 0, sizeof er);
+        if (p->e->ch[i].hit) continue; /* its walks come from the chapter cache */
         int rc = ov_model_build(p->e->ch[i].doc, &er);
         if (rc) {
             pthread_mutex_lock(&p->mu);
@@ -402,12 +403,14 @@ static void *model_worker(void *arg) {
     return NULL;
 }
 
-/* The first helper loads libzip (zipdl.c: dlopen, ~2 ms of mapping and relocating libzip and
- * what it links) while the models are built, rather than the writer waiting for it later. */
-static void *model_helper(void *arg) {
+/* libzip is loaded (zipdl.c: dlopen, 2 to 5 ms of mapping and relocating libzip and what it
+ * links) on a thread of its own from the start of the book, rather than the writer waiting for it
+ * when the zip is opened; a failure is reported then. */
+static void *zip_loader(void *arg) {
+    (void)arg;
     octavo_error er;
-    (void)ov_zip_load(&er); /* a failure is reported when the zip is opened */
-    return model_worker(arg);
+    (void)ov_zip_load(&er);
+    return NULL;
 }
 
 static int test_threads; /* tests: the threads a book's models are built on (0: as above) */
@@ -425,9 +428,13 @@ static size_t model_threads(const ov_epub *e) {
 }
 
 static int build_models(ov_epub *e) {
+    size_t todo = 0;
+    for (size_t i = 0; i < e->nch; i++) todo += !e->ch[i].hit;
+    if (!todo) return OCTAVO_OK; /* every chapter's walks come from the chapter cache */
     size_t nt = model_threads(e);
     if (nt <= 1) {
         for (size_t i = 0; i < e->nch; i++) {
+            if (e->ch[i].hit) continue;
             int rc = ov_model_build(e->ch[i].doc, e->err);
             if (rc) return rc;
         }
@@ -442,7 +449,7 @@ static int build_models(ov_epub *e) {
     pthread_t th[8];
     size_t started = 0;
     for (size_t i = 1; i < nt; i++) {
-        if (pthread_create(&th[started], NULL, i == 1 ? model_helper : model_worker, &p)) break;
+        if (pthread_create(&th[started], NULL, model_worker, &p)) break;
         started++;
     }
     model_worker(&p); /* this thread works too; with no thread started it builds them all */
@@ -960,6 +967,7 @@ typedef struct zjob {
     uint32_t crc;
     int done;                  /* deflated, or failed (rc) */
     int rc;
+    int cached;                /* from the chapter cache: nothing to deflate or store */
 } zjob;
 
 typedef struct zpool {
@@ -974,6 +982,7 @@ typedef struct zpool {
 
 /* Deflates the next chapter written and not taken, if any: called locked, returns locked. */
 static int deflate_next(zpool *p, ov_zip_deflater *d) {
+    while (p->taken < p->written && p->jobs[p->taken].done) p->taken++; /* from the cache */
     if (p->stop || p->taken >= p->written) return 0;
     zjob *j = &p->jobs[p->taken++];
     char *x = j->xhtml;
@@ -1000,25 +1009,70 @@ static void *zworker(void *arg) {
     memset(&d, 0, sizeof d);
     pthread_mutex_lock(&p->mu);
     while (!p->stop && p->taken < p->n)
-        if (!deflate_next(p, &d)) pthread_cond_wait(&p->cv, &p->mu);
+        if (!deflate_next(p, &d) && !p->stop && p->taken < p->n) pthread_cond_wait(&p->cv, &p->mu);
     pthread_mutex_unlock(&p->mu);
     ov_zip_deflater_end(&d);
     return NULL;
 }
 
+/* Chapter c as the chapter cache has it, when it can be used as it is (its warnings are given
+ * again): j is filled with a copy of its deflated XHTML and returns 1. -1: out of memory. */
+static int from_cache(ov_epub *e, ov_epub_chapter *c, zjob *j) {
+    if (!ov_epub_cache_usable(e, c)) return 0;
+    j->z = ov_malloc(c->cz_len ? c->cz_len : 1);
+    if (!j->z) return -1;
+    memcpy(j->z, c->centry + c->cz_off, c->cz_len);
+    j->zlen = c->cz_len;
+    j->len = c->csize;
+    j->crc = c->ccrc;
+    j->cached = 1;
+    j->done = 1;
+    return 1;
+}
+
+/* A chapter's XHTML, from its model (built now when the cache gave its first walk only). */
+static int write_one(ov_epub *e, ov_epub_chapter *c, ov_buf *b) {
+    int rc = c->hit ? ov_model_build(c->doc, e->err) : OCTAVO_OK;
+    return rc ? rc : chapter_xhtml(e, c, b);
+}
+
+/* Adds chapter i's deflated entry (the zip takes j->z), storing it in the chapter cache first. */
+static int add_job(ov_epub *e, ov_zipw *z, size_t i, zjob *j) {
+    char name[64];
+    snprintf(name, sizeof name, "OEBPS/%s", e->ch[i].file);
+    if (j->rc) {
+        ov_free(j->z);
+        j->z = NULL;
+        return ov_error(e->err, j->rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
+                        j->rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
+    }
+    if (!j->cached) ov_epub_cache_store(e, &e->ch[i], j->z, j->zlen, j->len, j->crc);
+    int rc = ov_zipw_add_deflated(z, name, j->z, j->zlen, j->len, j->crc, e->err);
+    j->z = NULL;
+    return rc;
+}
+
 static int write_chapters(ov_epub *e, ov_zipw *z) {
     int rc = OCTAVO_OK;
-    char name[64];
     if (model_threads(e) <= 1) {
         ov_buf b;
         ov_buf_init(&b);
+        ov_zip_deflater d;
+        memset(&d, 0, sizeof d);
         for (size_t i = 0; i < e->nch && !rc; i++) {
-            b.len = 0;
-            rc = chapter_xhtml(e, &e->ch[i], &b);
-            if (rc) break;
-            snprintf(name, sizeof name, "OEBPS/%s", e->ch[i].file);
-            rc = ov_zipw_add(z, name, b.data, b.len, 0, 1, e->err);
+            zjob j;
+            memset(&j, 0, sizeof j);
+            int got = from_cache(e, &e->ch[i], &j);
+            if (got < 0) { rc = nomem(e); break; }
+            if (!got) {
+                b.len = 0;
+                if ((rc = write_one(e, &e->ch[i], &b))) break;
+                j.len = b.len;
+                j.rc = ov_zip_pack(&d, b.data, b.len, &j.z, &j.zlen, &j.crc);
+            }
+            rc = add_job(e, z, i, &j);
         }
+        ov_zip_deflater_end(&d);
         ov_buf_free(&b);
         return rc;
     }
@@ -1034,17 +1088,28 @@ static int write_chapters(ov_epub *e, ov_zipw *z) {
     ov_zip_deflater d;
     memset(&d, 0, sizeof d);
     for (size_t i = 0; i < e->nch && !rc; i++) {
-        ov_buf b;
-        ov_buf_init(&b);
-        rc = chapter_xhtml(e, &e->ch[i], &b);
-        size_t len = b.len;
-        char *x = rc ? NULL : ov_buf_detach(&b, &len);
-        ov_buf_free(&b);
-        if (!rc && !x) rc = nomem(e);
-        if (rc) break;
+        zjob cj;
+        memset(&cj, 0, sizeof cj);
+        int got = from_cache(e, &e->ch[i], &cj);
+        if (got < 0) { rc = nomem(e); break; }
+        char *x = NULL;
+        size_t len = 0;
+        if (!got) {
+            ov_buf b;
+            ov_buf_init(&b);
+            rc = write_one(e, &e->ch[i], &b);
+            len = b.len;
+            x = rc ? NULL : ov_buf_detach(&b, &len);
+            ov_buf_free(&b);
+            if (!rc && !x) rc = nomem(e);
+            if (rc) break;
+        }
         pthread_mutex_lock(&p.mu);
-        p.jobs[i].xhtml = x;
-        p.jobs[i].len = len;
+        if (got) p.jobs[i] = cj;
+        else {
+            p.jobs[i].xhtml = x;
+            p.jobs[i].len = len;
+        }
         p.written = i + 1;
         pthread_cond_broadcast(&p.cv);
         pthread_mutex_unlock(&p.mu);
@@ -1060,13 +1125,7 @@ static int write_chapters(ov_epub *e, ov_zipw *z) {
         zjob *j = &p.jobs[added];
         if (j->done) {
             pthread_mutex_unlock(&p.mu);
-            snprintf(name, sizeof name, "OEBPS/%s", e->ch[added].file);
-            if (j->rc)
-                rc = ov_error(e->err, j->rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, "zip: %s: %s", name,
-                              j->rc == OCTAVO_E_NOMEM ? "out of memory" : "deflate failed");
-            else
-                rc = ov_zipw_add_deflated(z, name, j->z, j->zlen, j->len, j->crc, e->err);
-            j->z = NULL;
+            rc = add_job(e, z, added, j);
             pthread_mutex_lock(&p.mu);
             added++;
             if (rc) {
@@ -1105,6 +1164,10 @@ static void free_epub(ov_epub *e) {
         ov_free(c->imgs);
         for (size_t k = 0; k < c->nsecs; k++) ov_free(c->secs[k].text);
         ov_free(c->secs);
+        for (size_t k = 0; k < c->nimg_src; k++) ov_free(c->img_src[k]);
+        ov_free(c->img_src);
+        ov_buf_free(&c->warns);
+        ov_free(c->centry);
     }
     ov_free(e->ch);
     ov_free(e->keys);
@@ -1162,11 +1225,18 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
             e.keys[i] = c->key;
         }
     }
+    pthread_t zl;
+    int zl_started = !rc && pthread_create(&zl, NULL, zip_loader, NULL) == 0;
+    e.cached = e.ov->cache_dir && *e.ov->cache_dir && !(e.ov->opt.flags & OCTAVO_NO_CACHE);
+    for (size_t i = 0; i < e.nch && !rc; i++) rc = ov_epub_cache_lookup(&e, &e.ch[i]);
     if (!rc) rc = build_models(&e);
-    /* first walk: ids, sections, images */
+    /* first walk: ids, sections, images (or what the chapter cache kept of it) */
     for (size_t i = 0; i < e.nch && !rc; i++) {
-        rc = ov_epub_chapter_walk(&e, &e.ch[i], 0, NULL);
+        ov_epub_chapter *c = &e.ch[i];
+        rc = c->hit ? ov_epub_cache_apply(&e, c) : ov_epub_chapter_walk(&e, c, 0, NULL);
         if (!rc && e.nomem) rc = nomem(&e);
+        e.imgs_seen += c->imgs_seen;
+        e.imgs_no_alt += c->imgs_no_alt;
     }
     if (!rc && book->cover && *book->cover) {
         if (!book->ndocs) {
@@ -1197,9 +1267,14 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
         }
     }
     if ((rc = name_images(&e))) goto done;
+    if (e.cached) ov_epub_cache_digest(&e);
     if ((rc = build_meta(&e, &m))) goto done;
     int cover_page = e.cover >= 0;
 
+    if (zl_started) {
+        pthread_join(zl, NULL);
+        zl_started = 0;
+    }
     if ((rc = ov_zipw_open(&z, out, m.mtime, err))) goto done;
     if ((rc = ov_zipw_add(z, "mimetype", (void *)MIMETYPE, strlen(MIMETYPE), 0, 0, err))) goto done;
     if ((rc = add_text(&e, z, "META-INF/container.xml", container_xml()))) goto done;
@@ -1226,9 +1301,12 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
     rc = ov_zipw_finish(z, err);
     z = NULL;
 done:
+    
+    if (zl_started) pthread_join(zl, NULL);
     ov_zipw_discard(z);
     ov_free(m.authors);
     free_epub(&e);
+    
     if (rc && !err->code) ov_error(err, rc, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
     return rc;
 }

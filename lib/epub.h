@@ -44,6 +44,18 @@ typedef struct ov_epub_chapter {
     size_t nimgs, capimgs;
     ov_epub_section *secs;
     size_t nsecs, capsecs;
+    /* the chapter cache (epub_cache.c) */
+    char **img_src;            /* per <img>: the target registered by the first walk, or NULL */
+    size_t nimg_src;
+    size_t imgs_seen, imgs_no_alt; /* this chapter's part of the book's counts */
+    ov_buf warns;              /* the second walk's warnings, recorded for the cache */
+    char ckey[72];             /* the entry's key ("" when the book is not cached) */
+    int hit;                   /* the first walk's results came from the cache */
+    unsigned char *centry;     /* the entry read (hit) */
+    size_t centry_len;
+    size_t cwarn_off, cwarn_len, cz_off, cz_len, csize; /* into centry: warnings, deflated bytes */
+    uint32_t ccrc;
+    unsigned char cbook[32];   /* the book digest the entry's XHTML was written against */
 } ov_epub_chapter;
 
 /* An image of the book, packed once. */
@@ -77,6 +89,8 @@ typedef struct ov_epub {
     size_t imgs_seen;          /* <img> elements met in the chapters */
     size_t imgs_no_alt;        /* ... of which without alternative text */
     int nomem;                 /* an allocation failed where no code could be returned */
+    int cached;                /* chapters go through the chapter cache */
+    unsigned char digest[32];  /* what a chapter's XHTML reads of the rest of the book */
     octavo_error *err;
 } ov_epub;
 
@@ -87,6 +101,26 @@ int ov_epub_chapter_walk(ov_epub *e, ov_epub_chapter *c, int emit, ov_buf *out);
 void ov_epub_put_text(ov_buf *b, const char *s, size_t n, int attr);
 /** Whether s is a language tag we can write (BCP 47 shape). */
 int ov_epub_lang_ok(const char *s);
+
+/** Adds an id the first walk collected (the chapter cache restoring a chapter). */
+int ov_epub_id_add(ov_epub_chapter *c, const char *orig, const char *id);
+
+/* ---- epub_cache.c: a chapter's first walk and its deflated XHTML, kept under a key of everything
+ * the chapter is made from; its XHTML is reused while the rest of the book it refers to (the
+ * book digest: other chapters' files and ids, the images' names and outcomes) is the same. */
+/** Sets c->ckey and reads c's entry: c->hit when there is a sound one. Returns an octavo_code. */
+int ov_epub_cache_lookup(ov_epub *e, ov_epub_chapter *c);
+/** Restores a hit's first walk (in the book's order, as the walk would have run: it registers
+ *  the chapter's images). Returns an octavo_code. */
+int ov_epub_cache_apply(ov_epub *e, ov_epub_chapter *c);
+/** Records the target of the chapter's next <img> (NULL: none) for the cache. 0, or -1 when out of memory. */
+int ov_epub_img_src_add(ov_epub_chapter *c, const char *src);
+/** e->digest, once the images are named. */
+void ov_epub_cache_digest(ov_epub *e);
+/** Whether c's cached XHTML can be used as it is; then its warnings are given again. */
+int ov_epub_cache_usable(ov_epub *e, ov_epub_chapter *c);
+/** Stores c (after its second walk) with its deflated XHTML. Failures only cost the next build. */
+void ov_epub_cache_store(ov_epub *e, ov_epub_chapter *c, const unsigned char *z, size_t zlen, size_t size, uint32_t crc);
 
 /* ---- epub_svg.c */
 /** An SVG image cleaned for EPUB (no DOCTYPE, scripts, links, remote references, non-SVG

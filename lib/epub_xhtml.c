@@ -328,11 +328,20 @@ static int is_space(const char *s) {
     return 1;
 }
 
+/* A warning of the second walk, also recorded for the chapter cache (code, line, column and
+ * message, each ended by a NUL; epub_cache.c gives them again). */
 static void warn_at(walker *w, xmlNodePtr n, int code, const char *fmt, const char *arg) {
     if (!w->emit) return;
     unsigned line = 0, col = 0;
     ov_model_position(w->c->doc, n, &line, &col);
-    ov_warn(w->e->ov, code, w->c->doc->name, line, col, fmt, arg ? arg : "");
+    char msg[OCTAVO_ERROR_SIZE];
+    snprintf(msg, sizeof msg, fmt, arg ? arg : "");
+    ov_warn(w->e->ov, code, w->c->doc->name, line, col, "%s", msg);
+    if (w->e->cached) {
+        ov_buf *r = &w->c->warns;
+        ov_buf_printf(r, "%d%c%u%c%u%c", code, 0, line, 0, col, 0);
+        ov_buf_put(r, msg, strlen(msg) + 1);
+    }
 }
 
 /* An id as an XML name unique in the chapter, with the chapter's prefix. */
@@ -406,6 +415,24 @@ static char *make_id(ov_epub_chapter *c, const char *orig) {
     return ov_buf_detach(&b, NULL);
 }
 
+/* Room for one more id, in the array and the tables. */
+static int id_room(ov_epub_chapter *c) {
+    if (c->nids == c->capids) {
+        size_t cap = c->capids ? c->capids * 2 : 32;
+        ov_epub_id *v = ov_realloc(c->ids, cap * sizeof *v);
+        if (!v) return -1;
+        c->ids = v;
+        c->capids = cap;
+    }
+    return index_grow(c);
+}
+
+static void id_push(ov_epub_chapter *c, char *orig, char *id) {
+    c->ids[c->nids].orig = orig;
+    c->ids[c->nids].id = id;
+    index_one(c, c->nids++);
+}
+
 const char *ov_epub_id_lookup(const ov_epub_chapter *c, const char *orig) {
     if (!c->hcap) return NULL;
     size_t v = *slot(c, c->by_orig, 1, orig);
@@ -417,20 +444,19 @@ static const char *take_id(walker *w, xmlNodePtr n, const char *orig) {
     if (!orig || !*orig) return NULL;
     ov_epub_chapter *c = w->c;
     if (w->emit) return w->id_cur < c->nids ? c->ids[w->id_cur++].id : NULL;
-    if (c->nids == c->capids) {
-        size_t cap = c->capids ? c->capids * 2 : 32;
-        ov_epub_id *v = ov_realloc(c->ids, cap * sizeof *v);
-        if (!v) { w->rc = OCTAVO_E_NOMEM; return NULL; }
-        c->ids = v;
-        c->capids = cap;
-    }
-    if (index_grow(c)) { w->rc = OCTAVO_E_NOMEM; return NULL; }
+    if (id_room(c)) { w->rc = OCTAVO_E_NOMEM; return NULL; }
     char *o = ov_strdup(orig), *id = make_id(c, orig);
     if (!o || !id) { ov_free(o); ov_free(id); w->rc = OCTAVO_E_NOMEM; return NULL; }
-    c->ids[c->nids].orig = o;
-    c->ids[c->nids].id = id;
-    index_one(c, c->nids);
-    return c->ids[c->nids++].id;
+    id_push(c, o, id);
+    return id;
+}
+
+int ov_epub_id_add(ov_epub_chapter *c, const char *orig, const char *id) {
+    if (id_room(c)) return OCTAVO_E_NOMEM;
+    char *o = ov_strdup(orig), *i = ov_strdup(id);
+    if (!o || !i) { ov_free(o); ov_free(i); return OCTAVO_E_NOMEM; }
+    id_push(c, o, i);
+    return OCTAVO_OK;
 }
 
 static void add_section(walker *w, xmlNodePtr n, const char *id) {
@@ -787,10 +813,11 @@ static void walk_img(walker *w, xmlNodePtr n, ctx c) {
     char *title = attr(n, "title");
     int idx = -1;
     if (!w->emit) {
-        e->imgs_seen++;
-        if (!alt || is_space(alt)) e->imgs_no_alt++;
-        if (src && *src) idx = ov_epub_image_ref(e, w->c, src);
         ov_epub_chapter *ch = w->c;
+        ch->imgs_seen++;
+        if (!alt || is_space(alt)) ch->imgs_no_alt++;
+        if (src && *src) idx = ov_epub_image_ref(e, w->c, src);
+        if (e->cached && ov_epub_img_src_add(ch, src && *src ? src : NULL)) { w->rc = OCTAVO_E_NOMEM; goto done; }
         if (ch->nimgs == ch->capimgs) {
             size_t cap = ch->capimgs ? ch->capimgs * 2 : 8;
             int *v = ov_realloc(ch->imgs, cap * sizeof *v);

@@ -190,6 +190,8 @@ void ov_test_src_index_margin(long ns);
 /** Tests only: the threads an EPUB's chapter models are built on (0: one per core, from 4
  *  chapters on). */
 void ov_test_epub_threads(int n);
+/** Tests only: the EPUB chapters reused whole from the chapter cache since the last call. */
+size_t ov_test_epub_reused(void);
 
 /* ---- sinks (output.c) */
 typedef struct ov_sink {
@@ -255,6 +257,9 @@ typedef struct ov_hash128 {
     uint64_t a, b;
 } ov_hash128;
 void ov_hash128_feed(ov_hash128 *h, const void *data, size_t n);
+/** The library's build identity (its GNU build-id), *len bytes: part of the keys of caches whose
+ *  entries this code's output fills (EPUB chapters). */
+const unsigned char *ov_build_id(size_t *len);
 /** Formats a time as RFC 3339 UTC ("2022-01-26T01:32:05Z") into buf (at least 32 bytes). */
 void ov_time_rfc3339(const octavo_time *t, char *buf, size_t size);
 

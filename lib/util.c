@@ -1,4 +1,10 @@
-/* Small helpers shared by the stages: UTF-8, slugs, SHA-256 (nettle), RFC 3339 times. */
+/* Small helpers shared by the stages: UTF-8, slugs, SHA-256 (nettle), the build identity, RFC 3339
+ * times. */
+#define _GNU_SOURCE /* dl_iterate_phdr */
+#include <elf.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,6 +96,63 @@ void ov_sha256(const void *data, size_t len, unsigned char out[32]) {
     sha256_init(&ctx);
     sha256_update(&ctx, len, (const uint8_t *)data);
     sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
+}
+
+/* ---- the library's build identity: its GNU build-id note (the linker's hash of the code), so
+ * that caches of what this code writes never outlive a change of the code. Without the note, the
+ * version and this file's compile time. */
+typedef struct build_id {
+    unsigned char id[64];
+    size_t len;
+} build_id;
+
+static build_id the_build_id;
+static pthread_once_t build_id_once = PTHREAD_ONCE_INIT;
+
+static int find_note(struct dl_phdr_info *info, size_t size, void *ud) {
+    (void)size;
+    uintptr_t me = (uintptr_t)ud;
+    int mine = 0;
+    for (int i = 0; i < info->dlpi_phnum && !mine; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && me >= lo && me - lo < ph->p_memsz) mine = 1;
+    }
+    if (!mine) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+        while ((size_t)(end - p) >= sizeof(ElfW(Nhdr))) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+            size_t nsz = (nh->n_namesz + 3) & ~(size_t)3, dsz = (nh->n_descsz + 3) & ~(size_t)3;
+            const unsigned char *name = p + sizeof *nh, *desc = name + nsz;
+            if ((size_t)(end - name) < nsz + dsz) break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(name, "GNU", 4) && nh->n_descsz &&
+                nh->n_descsz <= sizeof the_build_id.id) {
+                memcpy(the_build_id.id, desc, nh->n_descsz);
+                the_build_id.len = nh->n_descsz;
+                return 1;
+            }
+            p = desc + dsz;
+        }
+    }
+    return 1;
+}
+
+static void build_id_init(void) {
+    dl_iterate_phdr(find_note, (void *)(uintptr_t)&ov_build_id);
+    if (!the_build_id.len) {
+        int n = snprintf((char *)the_build_id.id, sizeof the_build_id.id, "%s %s %s", octavo_version(), __DATE__,
+                         __TIME__);
+        the_build_id.len = n > 0 && (size_t)n < sizeof the_build_id.id ? (size_t)n : sizeof the_build_id.id - 1;
+    }
+}
+
+const unsigned char *ov_build_id(size_t *len) {
+    pthread_once(&build_id_once, build_id_init);
+    *len = the_build_id.len;
+    return the_build_id.id;
 }
 
 /* ---- times */

@@ -456,6 +456,149 @@ static void diag_log(void *ud, const octavo_diag *d) {
     snprintf(wlog + l, sizeof wlog - l, "%s:%u: %s\n", d->file, d->line, d->message);
 }
 
+/* The book of many: built through the chapter cache when cache is set; chapter `heading` gets
+ * another heading (its anchor changes), chapter `text` other text (-1: none). */
+static char *many_edited(int threads, const char *cache, int heading, int text_of, size_t *len, int *code) {
+    ov_test_epub_threads(threads);
+    wlog[0] = 0;
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.resource_root = root;
+    o.diag = diag_log;
+    o.flags = cache ? 0 : OCTAVO_NO_CACHE;
+    o.cache_dir = cache;
+    octavo_error err;
+    memset(&err, 0, sizeof err);
+    octavo *ov = octavo_new(&o, &err);
+    octavo_book *b = octavo_book_new(ov);
+    for (int i = 0; i < 9; i++) {
+        char name[64], text[2048];
+        snprintf(name, sizeof name, "%s/pages/many-%d.md", root, i);
+        snprintf(text, sizeof text,
+                 "---\ntitle: Chapter %d\ndate: 2021-01-%02d\n---\n\n## %s %d\n\nSee [%d](many-%d.md#head-%d), "
+                 "![missing %d](/img/none-%d.png), ![one](/img/one.webp)%s.\n\n[gone](/gone-%d)\n",
+                 i, i + 1, i == heading ? "Other" : "Head", i, i, (i + 1) % 9, (i + 1) % 9, i, i,
+                 i == text_of ? " and more" : "", i);
+        octavo_doc *d = NULL;
+        if (octavo_doc_load(ov, name, text, strlen(text), &d, &err)) fprintf(stderr, "load: %s\n", err.message);
+        octavo_book_add(b, d, &err);
+    }
+    octavo_book_set(b, "title", "Many");
+    char *out = NULL, *res = NULL;
+    *code = octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, &err);
+    if (*code) fprintf(stderr, "many_edited: %s\n", err.message);
+    else {
+        res = malloc(*len);
+        memcpy(res, out, *len);
+    }
+    octavo_buffer_free(out);
+    octavo_book_free(b);
+    octavo_free(ov);
+    ov_test_epub_threads(0);
+    return res;
+}
+
+static int count_prefix(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += !strncmp(e->d_name, prefix, strlen(prefix));
+    if (d) closedir(d);
+    return n;
+}
+
+/* Every chapter entry damaged: cut short (odd) or its last byte changed (even). */
+static void damage_chapter_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    int k = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, "ch-", 3)) continue;
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        CHECK(stat(p, &st) == 0);
+        if (k++ % 2) {
+            CHECK(truncate(p, st.st_size / 2) == 0);
+        } else {
+            FILE *f = fopen(p, "r+b");
+            fseek(f, -1, SEEK_END);
+            int c = fgetc(f);
+            fseek(f, -1, SEEK_END);
+            fputc(c ^ 1, f);
+            fclose(f);
+        }
+    }
+    if (d) closedir(d);
+}
+
+/* The chapter cache: a rebuild reuses the chapters that did not change and gives the bytes and
+ * the warnings of a build without the cache, whatever changed in between. */
+TEST(test_chapter_cache) {
+    char cache[1100];
+    snprintf(cache, sizeof cache, "%s/chcache", root);
+    for (int threads = 1; threads <= 2; threads++) {
+        t_rm_rf(cache);
+        size_t lu, lc, lw;
+        int cu, cc, cw;
+        char wu[8192];
+        char *u = many_edited(threads, NULL, -1, -1, &lu, &cu);
+        snprintf(wu, sizeof wu, "%s", wlog);
+        CHECK(strstr(wu, "none-4.png") && strstr(wu, "/gone-4")); /* warnings of both walks' kinds */
+        (void)ov_test_epub_reused();
+        char *c = many_edited(threads, cache, -1, -1, &lc, &cc); /* cold: fills the cache */
+        CHECK(cu == 0 && cc == 0 && same(u, lu, c, lc));
+        CHECK_STR(wlog, wu);
+        CHECK_INT(ov_test_epub_reused(), 0);
+        CHECK_INT(count_prefix(cache, "ch-"), 9);
+        char *w = many_edited(threads, cache, -1, -1, &lw, &cw); /* warm: every chapter reused */
+        CHECK(cw == 0 && same(u, lu, w, lw));
+        CHECK_STR(wlog, wu); /* the warnings given again, in the same order */
+        CHECK_INT(ov_test_epub_reused(), 9);
+        free(c);
+        free(w);
+        free(u);
+
+        /* chapter 4's heading changes, and with it its anchor (chapter 3 links to it, and now
+         * warns): what chapters read of each other changed, so each is written again from its
+         * model, its first walk taken from the cache */
+        u = many_edited(threads, NULL, 4, -1, &lu, &cu);
+        snprintf(wu, sizeof wu, "%s", wlog);
+        CHECK(strstr(wu, "many-4.md#head-4"));
+        (void)ov_test_epub_reused();
+        w = many_edited(threads, cache, 4, -1, &lw, &cw);
+        CHECK(cw == 0 && same(u, lu, w, lw));
+        CHECK_STR(wlog, wu);
+        CHECK_INT(ov_test_epub_reused(), 0);
+        free(u);
+        free(w);
+
+        /* chapter 6's text changes (not its anchors): only chapter 6 is written again */
+        w = many_edited(threads, cache, 4, -1, &lw, &cw); /* first, the entries of the edit above */
+        CHECK_INT(ov_test_epub_reused(), 9);
+        free(w);
+        u = many_edited(threads, NULL, 4, 6, &lu, &cu);
+        snprintf(wu, sizeof wu, "%s", wlog);
+        w = many_edited(threads, cache, 4, 6, &lw, &cw);
+        CHECK(cw == 0 && same(u, lu, w, lw));
+        CHECK_STR(wlog, wu);
+        CHECK_INT(ov_test_epub_reused(), 8);
+        free(w);
+
+        /* damaged entries are misses: the book is built from the documents, the same bytes */
+        damage_chapter_entries(cache);
+        w = many_edited(threads, cache, 4, 6, &lw, &cw);
+        CHECK(cw == 0 && same(u, lu, w, lw));
+        CHECK_STR(wlog, wu);
+        CHECK_INT(ov_test_epub_reused(), 0);
+        free(w);
+        w = many_edited(threads, cache, 4, 6, &lw, &cw); /* and rewritten */
+        CHECK(cw == 0 && same(u, lu, w, lw));
+        CHECK_INT(ov_test_epub_reused(), 9);
+        free(w);
+        free(u);
+    }
+    t_rm_rf(cache);
+}
+
 static char *many(int threads, size_t nesting, size_t *len, int *code, char *msg, size_t msg_size) {
     ov_test_epub_threads(threads);
     wlog[0] = 0;
@@ -537,6 +680,7 @@ int main(void) {
     RUN(test_zip_writer);
     RUN(test_books);
     RUN(test_threads);
+    RUN(test_chapter_cache);
     t_rm_rf(root);
     return t_done();
 }
