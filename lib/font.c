@@ -364,6 +364,18 @@ double ov_font_advance(const ov_fonts *f, int face, uint32_t cp) {
     return a * fc->scale;
 }
 
+int ov_font_ink(const ov_fonts *f, int face, uint32_t cp, double *xmin, double *xmax) {
+    const ov_face *fc = face_of(f, face);
+    hb_codepoint_t g = 0;
+    hb_glyph_extents_t e;
+    if (!fc || cp >= 0x10000 || !face_has(fc, cp) || !hb_font_get_nominal_glyph(fc->font, cp, &g) ||
+        !hb_font_get_glyph_extents(fc->font, g, &e) || e.width <= 0)
+        return 0;
+    *xmin = e.x_bearing * fc->scale;
+    *xmax = (e.x_bearing + e.width) * fc->scale;
+    return 1;
+}
+
 double ov_font_ascent(const ov_fonts *f, int face) {
     const ov_face *fc = face_of(f, face);
     return fc ? fc->ascent : 800;

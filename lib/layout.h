@@ -56,6 +56,9 @@ int ov_font_has(const ov_fonts *f, int face, uint32_t cp);
 int ov_font_pick(const ov_fonts *f, int face, uint32_t cp);
 /** Nominal advance of a character (its glyph's hmtx width) in 1/1000 em; 0 when missing. */
 double ov_font_advance(const ov_fonts *f, int face, uint32_t cp);
+/** The ink of a character's glyph, from its origin, in 1/1000 em: 1, or 0 when the face lacks it
+ *  or the glyph draws nothing (a space). */
+int ov_font_ink(const ov_fonts *f, int face, uint32_t cp, double *xmin, double *xmax);
 /** Ascender, descender (negative), cap height and x-height in 1/1000 em. */
 double ov_font_ascent(const ov_fonts *f, int face);
 double ov_font_descent(const ov_fonts *f, int face);

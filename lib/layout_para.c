@@ -20,6 +20,8 @@ typedef struct pitem {
     uint32_t link;         /* offset+1 in ly->strs */
     int internal, strike, code;
     int hyph;              /* penalty: a hyphen is drawn when the line breaks here */
+    int cjk;               /* glue: between two characters of Chinese or Japanese text (no space of
+                            * its own: its stretch or shrink moves the next character) */
     int fn;                /* footnote referenced, -1 */
     int dest;              /* destination anchored here, -1 */
 } pitem;
@@ -473,11 +475,49 @@ static int cjk_break_between(uint32_t a, uint32_t z) {
     return !cjk_no_break_before(z) && !cjk_no_break_after(a);
 }
 
-/* The glue between ideographs: no width, a little stretch (kept under pdftotext's word-break gap
- * of 0.1 em at ratio 2, so extracted text stays whole), no shrink. */
-static void cjk_glue(pitem *g, const pitem *b) {
+/* Justification of Chinese and Japanese lines. The stretch between two characters: 0.075 em at
+ * ratio 1, 0.0945 em at the largest ratio the line breaker's first passes allow (1.26), under the
+ * gap at which pdftotext splits a word (more than 0.1 em: poppler's minWordBreakSpace, measured on
+ * our output), so that extracted text stays whole; CJK_MAX_GAP bounds it in emergencies. The
+ * penalty of a break inside a run of ideographs: a preference for clause boundaries, worth a line
+ * of badness ~90 (all its punctuation compressed by nine tenths of what it can give, or its
+ * ideographs spaced 0.07 em apart), not a rule: breaking anywhere is ordinary in Chinese. */
+#define CJK_STRETCH 0.075f
+#define CJK_MAX_GAP 0.095
+#define CJK_MID_PENALTY 100
+
+/* Whether a break between a and z (one cjk_break_between allows) ends a clause: after a full
+ * stop, comma, enumeration comma, colon, semicolon or closing mark, before an opening one. Readers
+ * of Chinese take such breaks in their stride; a break inside a run of ideographs cuts a phrase
+ * (and a word, for anyone who searches or copies the text). */
+static int cjk_clause_break(uint32_t a, uint32_t z) { return cjk_no_break_before(a) || cjk_no_break_after(z); }
+
+/* The blank a full-width punctuation mark may give up on its left and right (JIS X 4051 and
+ * CLREQ's punctuation compression), in points at size: what the glyph leaves free on that side
+ * but 0.05 em, and no more than half an em for the two sides together (a mark set half-width at
+ * the most). Read from the glyph's ink, so that a font with marks in a corner (mainland style)
+ * and one with marks in the middle (Taiwan style) are both compressed without touching the ink.
+ * 0 for anything but the marks cjk_no_break_before and cjk_no_break_after name. */
+static void cjk_punct_blank(lay *L, int face, float size, uint32_t c, double *left, double *right) {
+    *left = *right = 0;
+    if ((!cjk_no_break_before(c) && !cjk_no_break_after(c)) || c == 0x30FC)
+        return;
+    double adv = ov_font_advance(L->fonts, face, c), x0, x1;
+    if (adv <= 0 || !ov_font_ink(L->fonts, face, c, &x0, &x1))
+        return;
+    double l = fmax(0, x0 - 50), r = fmax(0, adv - x1 - 50);
+    if (l + r > 500) {
+        double k = 500 / (l + r);
+        l *= k;
+        r *= k;
+    }
+    *left = l * size / 1000.0;
+    *right = r * size / 1000.0;
+}
+
+static void cjk_item(pitem *g, const pitem *b, int type) {
     memset(g, 0, sizeof *g);
-    g->type = OV_LB_GLUE;
+    g->type = type;
     g->fn = -1;
     g->dest = -1;
     g->face = b->face;
@@ -485,7 +525,41 @@ static void cjk_glue(pitem *g, const pitem *b) {
     g->color = b->color;
     g->link = b->link; /* inside a link, the link goes on across it */
     g->internal = b->internal;
-    g->st = b->size * 0.05f;
+}
+
+/* The items between two characters a (in face fa) and z (in fz) of a Chinese or Japanese text, b
+ * the box z is in; returns their number (at most 4), 0 when there is nothing between them.
+ *  - where a line may break (cjk_break_between): a glue of no width with a little stretch, and the
+ *    right blank of a as shrink (punctuation compressed inside a line, never at its end); behind a
+ *    penalty when the break would fall inside a run of ideographs rather than between clauses.
+ *    The stretch stays under pdftotext's word-break gap (0.1 em) at the largest ratio the first
+ *    passes of the line breaker allow (1.26), so extracted text stays whole;
+ *  - the left blank of z as shrink, and where no break is allowed the right blank of a too, behind
+ *    an infinite penalty. */
+static int cjk_seam(lay *L, uint32_t a, int fa, uint32_t z, int fz, const pitem *b, pitem *out) {
+    double la, ra, lz, rz;
+    cjk_punct_blank(L, fa, b->size, a, &la, &ra);
+    cjk_punct_blank(L, fz, b->size, z, &lz, &rz);
+    int n = 0;
+    if (cjk_break_between(a, z)) {
+        if (!cjk_clause_break(a, z)) {
+            cjk_item(&out[n], b, OV_LB_PENALTY);
+            out[n++].pen = CJK_MID_PENALTY;
+        }
+        cjk_item(&out[n], b, OV_LB_GLUE);
+        out[n].st = b->size * CJK_STRETCH;
+        out[n].cjk = 1;
+        out[n++].sh = (float)ra;
+        ra = 0;
+    }
+    if (ra + lz > 0 && (is_cjk(a) || is_cjk(z))) {
+        cjk_item(&out[n], b, OV_LB_PENALTY);
+        out[n++].pen = OV_LB_INF;
+        cjk_item(&out[n], b, OV_LB_GLUE);
+        out[n].cjk = 1;
+        out[n++].sh = (float)(ra + lz);
+    }
+    return n;
 }
 
 static int out_push(lay *L, pitem **out, size_t *n, size_t *cap, const pitem *it) {
@@ -512,7 +586,7 @@ static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut
         if (k + 1 < b->nc && !cut[k])
             continue;
         /* piece [start, k] */
-        if (*nout + 2 > *capout) {
+        if (*nout + 5 > *capout) {
             size_t nc = *capout * 2 + 16;
             pitem *p = ov_realloc(*out, nc * sizeof *p);
             if (!p) {
@@ -540,8 +614,13 @@ static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut
             pe.face = b->face;
             pe.size = b->size;
             pe.color = b->color;
-            if (cut[k] == 5) { /* between ideographs: a break with a little stretch */
-                cjk_glue(&pe, b);
+            if (cut[k] == 5) { /* Chinese or Japanese: breaks and punctuation compression */
+                pitem seam[4];
+                int ns = cjk_seam(L, P->cp[b->c0 + k], b->face, P->cp[b->c0 + k + 1], b->face, b, seam);
+                for (int j = 0; j < ns; j++)
+                    (*out)[(*nout)++] = seam[j];
+                start = k + 1;
+                continue;
             } else if (cut[k] == 1) { /* a hyphenation point */
                 pe.pen = 50;
                 pe.flagged = 1;
@@ -590,12 +669,20 @@ static pitem *prepare_breaks(lay *L, para *P, float width, int hyphenate) {
         /* boxes in two fonts side by side (an ideograph from the CJK font, a Latin word from the
          * text font): the same break as inside a box */
         const pitem *prev = out ? (n ? &out[n - 1] : NULL) : (i ? &P->it[i - 1] : NULL);
+        pitem seam[4];
+        int ns = 0;
         if (b->type == OV_LB_BOX && b->nc && prev && prev->type == OV_LB_BOX && prev->nc &&
-            cjk_break_between(P->cp[prev->c0 + prev->nc - 1], P->cp[b->c0])) {
-            pitem g;
-            cjk_glue(&g, b);
-            if (prev->link != b->link) g.link = 0, g.internal = 0;
-            if (materialise(L, P, i, &out, &n, &cap) || out_push(L, &out, &n, &cap, &g)) break;
+            (is_cjk(P->cp[prev->c0 + prev->nc - 1]) || is_cjk(P->cp[b->c0])))
+            ns = cjk_seam(L, P->cp[prev->c0 + prev->nc - 1], prev->face, P->cp[b->c0], b->face, b, seam);
+        if (ns) {
+            if (prev->link != b->link)
+                for (int j = 0; j < ns; j++)
+                    seam[j].link = 0, seam[j].internal = 0;
+            if (materialise(L, P, i, &out, &n, &cap)) break;
+            int failed = 0;
+            for (int j = 0; j < ns && !failed; j++)
+                failed = out_push(L, &out, &n, &cap, &seam[j]);
+            if (failed) break;
         }
         if (b->type != OV_LB_BOX || b->nc < 2 || b->nc > WORD_MAX) {
             if (out && out_push(L, &out, &n, &cap, b)) break;
@@ -613,9 +700,11 @@ static pitem *prepare_breaks(lay *L, para *P, float width, int hyphenate) {
         /* CJK: a break between any two ideographs, and between an ideograph and a Latin letter or
          * digit either way (UAX #14: ID ÷ AL, AL ÷ ID, ID ÷ NU, NU ÷ ID), not before closing nor
          * after opening marks; Chinese text puts no space around the Latin words it quotes */
-        for (size_t k = 0; k + 1 < nc; k++)
-            if (cjk_break_between(w[k], w[k + 1]))
+        for (size_t k = 0; k + 1 < nc; k++) {
+            pitem sm[4];
+            if ((is_cjk(w[k]) || is_cjk(w[k + 1])) && cjk_seam(L, w[k], b->face, w[k + 1], b->face, b, sm))
                 cut[k] = 5, any = 1;
+        }
         /* URLs and paths: after separators */
         int urlish = 0;
         for (size_t k = 0; k < nc; k++)
@@ -821,6 +910,28 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
             r = (width - nat) / y;
         if (y >= 1e5 && r > 0)
             r = 0;
+        /* the stretch between ideographs stops at CJK_MAX_GAP (only a looser pass than the first
+         * two can ask for more): the rest goes to the line's other glue, when it has any */
+        double r_other = r;
+        if (r > 0) {
+            double taken = 0, yo = 0;
+            int capped = 0;
+            for (size_t i = start; i < end; i++) {
+                const pitem *x = &P->it[i];
+                if (x->type != OV_LB_GLUE)
+                    continue;
+                if (!x->cjk) {
+                    yo += x->st;
+                    continue;
+                }
+                double g = r * x->st, cap = CJK_MAX_GAP * x->size;
+                if (g > cap)
+                    g = cap, capped = 1;
+                taken += g;
+            }
+            if (capped && yo > 0)
+                r_other = (width - nat - taken) / yo;
+        }
         double x0 = c->left;
         if (align == 2 && nat < width)
             x0 += (width - nat) / 2;
@@ -920,7 +1031,9 @@ void para_finish(lay *L, para *P, const bctx *c, float lead, int align, int keep
                 }
                 x += bw;
             } else if (it->type == OV_LB_GLUE) {
-                double gw = it->w + (r > 0 ? r * it->st : r * it->sh);
+                double gw = it->w + (r > 0 ? r_other * it->st : r * it->sh);
+                if (it->cjk && r > 0)
+                    gw = fmin(r * it->st, CJK_MAX_GAP * it->size);
                 if (it->st >= 1e5)
                     gw = it->w;
                 if (open && it->w > 0) {

@@ -3,7 +3,10 @@
  *    slack over the gaps between ideographs, each under pdftotext's word-break gap), no character lost;
  *  - every line but the last ends flush with the right margin (within 0.5 pt);
  *  - lines may break between an ideograph and a Latin word (no line is left short because a Latin
- *    word glued to ideographs could not move), but never before a closing mark (，。：).
+ *    word glued to ideographs could not move), but never before a closing mark (，。：);
+ *  - where the punctuation of a line can be compressed or its characters spaced a little, lines end
+ *    between clauses (after ，。、 and the like) rather than inside a run of ideographs: with
+ *    neither, a justified line ends wherever the grid of full-width characters runs out.
  * Skipped when no CJK font is installed (fonts/fonts.conf names one). */
 #include <math.h>
 #include <unistd.h>
@@ -124,7 +127,78 @@ TEST(mixed_paragraph) {
     CHECK(system(cmd) == 0);
 }
 
+/* our own text: short clauses, so that a clause ends within a few characters of where each line
+ * would end if the line were set solid */
+static const char CLAUSES[] =
+    "春雨落下，田野变绿，农人早早出门，牛羊走上山坡。河水涨了，小桥边的石阶被淹没，孩子们只好绕路上学。"
+    "午后天晴，云朵散开，阳光照在屋顶的瓦片上，燕子在檐下来回穿梭。集市开张，摊主们摆出新鲜的蔬菜，"
+    "竹篮里装满了鸡蛋，茶馆里坐满了客人。傍晚收工，炊烟升起，远处传来钟声，一天就这样过去了。"
+    "清晨的雾气慢慢散去，湖面上渐渐露出远山的轮廓。渔船从码头出发，船夫们一边整理渔网，一边低声交谈，"
+    "谈论着今年的收成、孩子的学业和镇上新开的书店。岸边的柳树刚刚抽出新芽，几只白鹭在浅水里踱步，"
+    "偶尔抬头张望。村口的老人坐在石凳上晒太阳，手里握着一杯热茶，看着来来往往的行人。"
+    "夜里风停，星星出来，狗也不叫了，整个村子安静下来。";
+
+/* whether a UTF-8 line ends with a mark that closes a clause */
+static int ends_clause(const char *line) {
+    static const char *marks[] = { "，", "。", "、", "；", "：", "！", "？", "）", "」", "』", "》", "】" };
+    size_t l = strlen(line);
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        size_t m = strlen(marks[i]);
+        if (l >= m && memcmp(line + l - m, marks[i], m) == 0) return 1;
+    }
+    return 0;
+}
+
+TEST(clause_breaks) {
+    if (!has_cjk_font()) {
+        printf("no CJK font installed: skipped\n");
+        return;
+    }
+    char dir[] = "/tmp/octavo-cjk-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[300], cmd[1200];
+    snprintf(path, sizeof path, "%s/zh.md", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "---\ntitle: T\nlang: zh\n---\n%s\n", CLAUSES);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s/octavo convert %s/zh.md -o %s/zh.pdf -q --no-cache", build_dir(), dir, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s/zh.pdf - | grep -v '^T$' | grep -v '^ *$' | grep -v '/'", dir);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    if (!p) return;
+    static char text[8192], line[2048];
+    size_t tn = 0;
+    int lines = 0, at_clause = 0, inner_spaces = 0;
+    while (fgets(line, sizeof line, p)) {
+        size_t l = strlen(line);
+        while (l && (line[l - 1] == '\n' || line[l - 1] == '\f')) line[--l] = 0;
+        if (!l) continue;
+        lines++;
+        at_clause += ends_clause(line);
+        for (size_t i = 0; i < l; i++) inner_spaces += line[i] == ' ';
+        if (tn + l + 1 < sizeof text) {
+            memcpy(text + tn, line, l);
+            tn += l;
+        }
+    }
+    text[tn] = 0;
+    pclose(p);
+    /* compressed punctuation and spaced ideographs come back as the text, whole */
+    CHECK_STR(text, CLAUSES);
+    CHECK_INT(inner_spaces, 0);
+    /* the last line ends the paragraph (with 。): the breaks are the lines before it */
+    int breaks = lines - 1, clause_breaks = at_clause - 1;
+    CHECKF(breaks >= 6, "%d lines", lines);
+    CHECKF(clause_breaks * 2 >= breaks, "%d of %d line breaks between clauses", clause_breaks, breaks);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     RUN(mixed_paragraph);
+    RUN(clause_breaks);
     return t_done();
 }
