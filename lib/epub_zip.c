@@ -8,8 +8,9 @@
  *    libzip copies the bytes as they are (zip_close.c: no recompression when the source's method
  *    is the entry's). An entry's bytes are freed as soon as libzip has copied them.
  *  - cached images: stored entries whose bytes are a cache file's, read in 64 KiB chunks into one
- *    fixed buffer as libzip copies them, their CRC checked as they go (bytes changed since the
- *    book was planned fail the archive at the entry's last chunk, never go into it silently).
+ *    fixed buffer as libzip copies them, their CRC (libzip's, in the header it rewrites after the
+ *    data) checked against the cache's (bytes changed since the book was planned fail the archive,
+ *    never go into it silently).
  *  - the archive: libzip writes an entry's local header, its data, seeks back to rewrite the
  *    header, then seeks to the end. Into an atomic output file (ov_sink_fd) the write source
  *    writes at those offsets (pwrite, through a 64 KiB write-behind buffer for libzip's small
@@ -44,7 +45,25 @@ typedef struct wsrc {
     size_t slen;
     zip_error_t error;
     int sink_failed;
+    /* a file entry just copied: the next write is libzip rewriting its local header, with the
+     * CRC-32 libzip computed of the bytes it copied, which must be the one the cache recorded */
+    int expect;
+    uint32_t expect_crc;
+    char *why;                 /* the writer's message buffer (OCTAVO_ERROR_SIZE) */
+    char expect_why[OCTAVO_ERROR_SIZE];
 } wsrc;
+
+/* Checks the local header libzip rewrites after a file entry's data (see wsrc.expect). */
+static int header_ok(wsrc *w, const void *data, zip_uint64_t len) {
+    if (!w->expect) return 1;
+    w->expect = 0;
+    const unsigned char *h = data;
+    if (len < 30 || memcmp(h, "PK\3\4", 4)) return 1; /* not a local header: libzip changed its order */
+    uint32_t crc = (uint32_t)h[14] | (uint32_t)h[15] << 8 | (uint32_t)h[16] << 16 | (uint32_t)h[17] << 24;
+    if (crc == w->expect_crc) return 1;
+    memcpy(w->why, w->expect_why, OCTAVO_ERROR_SIZE);
+    return 0;
+}
 
 static zip_int64_t werr(wsrc *w, int ze, int se) {
     zip_error_set(&w->error, ze, se);
@@ -130,6 +149,7 @@ static zip_int64_t wsrc_direct(wsrc *w, void *data, zip_uint64_t len, zip_source
 
 static zip_int64_t wsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
     wsrc *w = ud;
+    if (cmd == ZIP_SOURCE_WRITE && !header_ok(w, data, len)) return werr(w, ZIP_ER_CRC, 0);
     if (w->direct && (cmd == ZIP_SOURCE_BEGIN_WRITE || cmd == ZIP_SOURCE_WRITE || cmd == ZIP_SOURCE_SEEK_WRITE ||
                       cmd == ZIP_SOURCE_COMMIT_WRITE || cmd == ZIP_SOURCE_ROLLBACK_WRITE))
         return wsrc_direct(w, data, len, cmd);
@@ -207,7 +227,6 @@ typedef struct entry {
     int fd;                    /* the file, while libzip copies it; -1 */
     size_t got;                /* bytes of the file read so far */
     size_t chunk_at;           /* the scratch holds [chunk_at, got) */
-    uLong run;                 /* CRC-32 of the bytes read so far */
     size_t len;                /* stored size */
     size_t size;               /* uncompressed size */
     uLong crc;
@@ -218,8 +237,12 @@ typedef struct entry {
 } entry;
 
 /* A file entry (a cache entry checked when the book was planned) is read in chunks as libzip
- * copies it, and checked again: bytes changed since then (someone wrote into the cache
- * meanwhile) fail the archive, the last chunk withheld, rather than go into it. */
+ * copies it, and checked again: libzip computes the CRC-32 of a stored entry as it copies it and
+ * writes it into the entry's local header once the data is out; the write source compares it with
+ * the CRC the cache recorded (wsrc.expect), so the bytes are hashed once, not twice. Bytes changed
+ * since the book was planned (someone wrote into the cache meanwhile) fail the archive there,
+ * and a failed archive never takes the output's place (an atomic file is removed; a callback
+ * sink has not been given the entry, which is held until its header is final). */
 static int file_open(entry *e) {
     ov_zipw *z = e->z;
     if (!z->scratch && !(z->scratch = ov_malloc(CHUNK))) {
@@ -233,7 +256,6 @@ static int file_open(entry *e) {
         return -1;
     }
     e->got = e->chunk_at = e->at = 0;
-    e->run = crc32(0L, Z_NULL, 0);
     return 0;
 }
 
@@ -258,15 +280,8 @@ static int file_fill(entry *e) {
                  e->name, e->path);
         return -1;
     }
-    e->run = crc32(e->run, b, (uInt)n);
     e->chunk_at = e->got;
     e->got += n;
-    if (e->got == e->len && e->run != e->crc) {
-        zip_error_set(&e->error, ZIP_ER_CRC, 0);
-        snprintf(e->z->why, sizeof e->z->why, "zip: %s: the cached file %s changed after it was checked", e->name,
-                 e->path);
-        return -1;
-    }
     return 0;
 }
 
@@ -302,6 +317,13 @@ static zip_int64_t entry_cb(void *ud, void *data, zip_uint64_t len, zip_source_c
     case ZIP_SOURCE_CLOSE:
         if (e->path) {
             file_close(e);
+            if (e->at == e->len) { /* copied whole: its CRC is checked in the header libzip writes next */
+                wsrc *w = e->z->w;
+                w->expect = 1;
+                w->expect_crc = (uint32_t)e->crc;
+                snprintf(w->expect_why, sizeof w->expect_why, "zip: %s: the cached file %s changed after it was checked",
+                         e->name, e->path);
+            }
             return 0;
         }
         /* libzip reads an entry once; its bytes are in the archive now */
@@ -371,6 +393,7 @@ int ov_zipw_open(ov_zipw **out, ov_sink *sink, time_t mtime, octavo_error *err) 
         return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_EPUB, NULL, 0, 0, NULL);
     }
     w->sink = sink;
+    w->why = z->why;
     ov_buf_init(&w->buf);
     if (ov_sink_fd(sink) >= 0) {
         w->stage = ov_malloc(CHUNK);

@@ -190,6 +190,9 @@ void ov_test_src_index_margin(long ns);
 /** Tests only: the threads an EPUB's chapter models are built on (0: one per core, from 4
  *  chapters on). */
 void ov_test_epub_threads(int n);
+/** Tests only: s writes into fd as an atomic output file's sink does (ov_sink_fd gives fd). */
+struct ov_sink;
+void ov_test_fd_sink(struct ov_sink *s, int fd);
 /** Tests only: the EPUB chapters reused whole from the chapter cache since the last call. */
 size_t ov_test_epub_reused(void);
 

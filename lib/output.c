@@ -142,6 +142,17 @@ int ov_sink_fd(const ov_sink *s) {
     return s && s->write == fd_write && !s->failed ? ((const file_sink *)s->ud)->fd : -1;
 }
 
+/* Tests only: s writes into fd as an atomic output file's sink does (ov_sink_fd gives fd). */
+void ov_test_fd_sink(ov_sink *s, int fd) {
+    static file_sink f;
+    f.fd = fd;
+    f.failed = 0;
+    memset(s, 0, sizeof *s);
+    s->write = fd_write;
+    s->ud = &f;
+    s->limit = (size_t)1 << 30;
+}
+
 int ov_sink_pwrite(ov_sink *s, const void *p, size_t n, uint64_t off) {
     if (s->failed) return -1;
     if (off > s->limit || n > s->limit - off) { s->failed = 2; return -1; }
