@@ -11,7 +11,8 @@
  *   - the second walk's output: the chapter's deflated XHTML (with its size and CRC-32) and the
  *     warnings given while writing it;
  *   - the book digest it was written against: what the second walk reads of the rest of the book
- *     (every chapter's file, title and ids, every image's name and outcome). A chapter whose
+ *     (every chapter's file, title and ids and which image each of its <img> is, every image's
+ *     name and outcome). A chapter whose
  *     digest differs (another chapter's anchors or an image changed) is written again from its
  *     model, its first walk still taken from the entry.
  * The entries go through the cache's own checks (cache.c: length and CRC-32); a damaged or
@@ -40,15 +41,15 @@ static void feed(struct sha256_ctx *h, const void *p, size_t n) {
     if (n) sha256_update(h, n, p);
 }
 
-static void feed_str(struct sha256_ctx *h, const char *s) {
-    if (!s) { feed(h, "\xff", 1); return; } /* NULL differs from every string (they have no 0xFF byte alone) */
-    feed(h, s, strlen(s));
-}
-
 static void feed_u64(struct sha256_ctx *h, uint64_t v) {
     unsigned char b[8];
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
     sha256_update(h, sizeof b, b);
+}
+
+static void feed_str(struct sha256_ctx *h, const char *s) {
+    if (!s) { feed_u64(h, UINT64_MAX); return; } /* NULL: a length no string has (a string's bytes may be "\xff") */
+    feed(h, s, strlen(s));
 }
 
 static void hex(const unsigned char *d, size_t n, char *out) {
@@ -102,6 +103,11 @@ void ov_epub_cache_digest(ov_epub *e) {
             feed_str(&h, c->ids[k].orig);
             feed_str(&h, c->ids[k].id);
         }
+        /* which of the book's images each <img> is: the same targets can name other files (a
+         * symbolic link retargeted, the document's real folder) while the book's images stay
+         * the same list */
+        feed_u64(&h, c->nimgs);
+        for (size_t k = 0; k < c->nimgs; k++) feed_u64(&h, (uint64_t)(int64_t)c->imgs[k]);
     }
     feed_u64(&h, e->nimg);
     for (size_t i = 0; i < e->nimg; i++) {

@@ -619,6 +619,75 @@ TEST(test_chapter_cache) {
     t_rm_rf(cache);
 }
 
+/* One document through the chapter cache (cache NULL: without it), with a default author (NULL:
+ * none); its bytes (free) and the warnings in wlog. */
+static char *one_chapter(const char *cache, const char *author, const char *text, size_t *len) {
+    wlog[0] = 0;
+    octavo_options o;
+    octavo_options_init(&o, sizeof o);
+    o.resource_root = root;
+    o.diag = diag_log;
+    o.flags = cache ? 0 : OCTAVO_NO_CACHE;
+    o.cache_dir = cache;
+    o.default_author = author;
+    octavo_error err;
+    memset(&err, 0, sizeof err);
+    octavo *ov = octavo_new(&o, &err);
+    octavo_book *b = octavo_book_new(ov);
+    char name[1100];
+    path_of(name, sizeof name, "pages/one.md");
+    octavo_doc *d = NULL;
+    if (octavo_doc_load(ov, name, text, strlen(text), &d, &err)) fprintf(stderr, "load: %s\n", err.message);
+    octavo_book_add(b, d, &err);
+    char *out = NULL, *res = NULL;
+    if (octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, &err)) fprintf(stderr, "one_chapter: %s\n", err.message);
+    else {
+        res = malloc(*len);
+        memcpy(res, out, *len);
+    }
+    octavo_buffer_free(out);
+    octavo_book_free(b);
+    octavo_free(ov);
+    return res;
+}
+
+/* What a chapter's XHTML depends on beyond its key and the book's list of images: which image
+ * each <img> is (the same target, a symbolic link retargeted between builds, names another of
+ * the book's images), and an option that is NULL in one build and "\xff" in the next. */
+TEST(test_chapter_cache_keys) {
+    char cache[1100], ln[1100];
+    snprintf(cache, sizeof cache, "%s/chkeys", root);
+    path_of(ln, sizeof ln, "img/ln.png");
+    t_rm_rf(cache);
+    const char *text = "---\ntitle: One\n---\n\n![a](/img/three.png) ![b](/img/one.webp) ![c](/img/ln.png)\n";
+    for (int round = 0; round < 2; round++) {
+        unlink(ln);
+        CHECK(symlink(round ? "one.webp" : "three.png", ln) == 0);
+        size_t lu, lw;
+        char *u = one_chapter(NULL, NULL, text, &lu);
+        char wu[8192];
+        snprintf(wu, sizeof wu, "%s", wlog);
+        char *w = one_chapter(cache, NULL, text, &lw); /* cold, then warm after the link changed */
+        CHECK(u && w && same(u, lu, w, lw));
+        CHECK_STR(wlog, wu);
+        free(u);
+        free(w);
+    }
+    unlink(ln);
+    t_rm_rf(cache);
+    const char *plain = "---\ntitle: Two\n---\n\nText.\n";
+    for (int round = 0; round < 2; round++) {
+        const char *author = round ? "\xff" : NULL;
+        size_t lu, lw;
+        char *u = one_chapter(NULL, author, plain, &lu);
+        char *w = one_chapter(cache, author, plain, &lw);
+        CHECK(u && w && same(u, lu, w, lw));
+        free(u);
+        free(w);
+    }
+    t_rm_rf(cache);
+}
+
 static char *many(int threads, size_t nesting, size_t *len, int *code, char *msg, size_t msg_size) {
     ov_test_epub_threads(threads);
     wlog[0] = 0;
@@ -701,6 +770,7 @@ int main(void) {
     RUN(test_books);
     RUN(test_threads);
     RUN(test_chapter_cache);
+    RUN(test_chapter_cache_keys);
     t_rm_rf(root);
     return t_done();
 }
