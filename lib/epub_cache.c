@@ -19,18 +19,23 @@
  * malformed entry is a miss. Cold, warm and uncached books are the same bytes (tests/test_epub.c).
  *
  * Payload, integers as 8 bytes little-endian, strings NUL-terminated:
- *   "OVEC1" NUL | book digest (32) | imgs_seen | imgs_no_alt
+ *   "OVEC2" NUL | the entry's key, NUL | book digest (32) | imgs_seen | imgs_no_alt
  *   | nids, then (orig, id) each | nsecs, then (id index, level, text) each
  *   | nimg, then (0 | 1 target) each | warnings length, warnings | size | crc | zlen, deflated bytes
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cmark-gfm.h>
+#include <libxml/parser.h>
 #include <nettle/sha2.h>
+#include <yaml.h>
+#include <zlib.h>
 
 #include "epub.h"
 
-#define MAGIC "OVEC1"
+#define MAGIC "OVEC2"
 #define MAGIC_LEN 6
 
 /* ---- the key */
@@ -69,6 +74,12 @@ static void chapter_key(const ov_epub *e, const ov_epub_chapter *c, char out[72]
     const unsigned char *id = ov_build_id(&idlen);
     feed(&h, "octavo epub chapter", 19);
     feed(&h, id, idlen);
+    /* the libraries whose output goes into the entry, linked shared in liboctavo.so: an upgrade of
+     * one changes what a fresh build gives (the build-id covers only our own code) */
+    feed_str(&h, zlibVersion());
+    feed_str(&h, xmlParserVersion);
+    feed_str(&h, cmark_version_string());
+    feed_str(&h, yaml_get_version_string());
     feed_str(&h, c->doc->name);
     feed(&h, c->doc->text, c->doc->len);
     feed_u64(&h, c->index);
@@ -159,6 +170,8 @@ static int parse(ov_epub *e, ov_epub_chapter *c, ov_epub_chapter *into) {
     rd r = {c->centry, c->centry_len, 0, 0};
     const unsigned char *m = rd_bytes(&r, MAGIC_LEN);
     if (!m || memcmp(m, MAGIC, MAGIC_LEN)) return -1;
+    const char *key = rd_str(&r); /* the entry's own key: a file under another's name is a miss */
+    if (!key || strcmp(key, c->ckey)) return -1;
     const unsigned char *digest = rd_bytes(&r, 32);
     uint64_t seen = rd_u64(&r), no_alt = rd_u64(&r);
     if (digest && !into) memcpy(c->cbook, digest, 32);
@@ -258,16 +271,12 @@ int ov_epub_img_src_add(ov_epub_chapter *c, const char *src) {
     return 0;
 }
 
-static size_t reused; /* tests: chapters taken whole from the cache (ov_epub_cache_usable, one thread) */
-size_t ov_test_epub_reused(void) {
-    size_t n = reused;
-    reused = 0;
-    return n;
-}
+static atomic_size_t reused; /* tests: chapters taken whole from the cache (ov_epub_cache_usable) */
+size_t ov_test_epub_reused(void) { return atomic_exchange(&reused, 0); }
 
 int ov_epub_cache_usable(ov_epub *e, ov_epub_chapter *c) {
     if (!c->hit || !c->centry || memcmp(c->cbook, e->digest, 32)) return 0;
-    reused++;
+    atomic_fetch_add(&reused, 1);
     /* the warnings as the second walk gave them: code, line, column, message */
     const char *w = (const char *)c->centry + c->cwarn_off, *end = w + c->cwarn_len;
     while (w < end) {
@@ -296,6 +305,7 @@ void ov_epub_cache_store(ov_epub *e, ov_epub_chapter *c, const unsigned char *z,
     ov_buf b;
     ov_buf_init(&b);
     ov_buf_put(&b, MAGIC, MAGIC_LEN);
+    put_str(&b, c->ckey);
     ov_buf_put(&b, e->digest, 32);
     put_u64(&b, c->imgs_seen);
     put_u64(&b, c->imgs_no_alt);
