@@ -630,7 +630,7 @@ static void emit_split(lay *L, para *P, const pitem *b, const unsigned char *cut
                 pe.pen = 50;
                 pe.flagged = 1;
             } else if (cut[k] == 3) { /* inside a URL or path */
-                pe.pen = 200;
+                pe.pen = 50;
             } else { /* anywhere: a last resort */
                 pe.pen = 900;
             }
