@@ -107,6 +107,7 @@ int ov_hyphenate(const ov_hyphenator *h, const uint32_t *word, size_t n, unsigne
 /* ---- line breaking (linebreak.c) ------------------------------------------------------------- */
 enum { OV_LB_BOX = 0, OV_LB_GLUE = 1, OV_LB_PENALTY = 2 };
 #define OV_LB_INF 10000
+#define OV_LB_LAST_RESORT 500 /* penalties from here on: breaks a ragged line takes only when it has no other */
 typedef struct ov_lb_item {
     int type;
     double width, stretch, shrink;  /* glue: all three; box: width; penalty: width when broken */

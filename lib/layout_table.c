@@ -111,26 +111,126 @@ static void collect(lay *L, tbl *t, xmlNodePtr n, int in_head, int depth) {
     }
 }
 
-/* the widths of the longest word and of the whole text, at size */
-static void measure(lay *L, xmlNodePtr cell, int bold, float size, float *minw, float *prefw) {
-    char *text = ov_model_text(cell);
-    *minw = *prefw = 0;
-    if (!text)
-        return;
-    int face = OV_FACE(OV_SERIF, bold ? OV_BOLD : 0);
-    *prefw = lay_text_width(L, face, size, text);
-    char *save = NULL;
-    for (char *w = strtok_r(text, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-        float ww = lay_text_width(L, face, size, w);
-        if (ww > *minw)
-            *minw = ww;
+/* The widths of a cell's longest word and of its longest line, each text run measured in the
+ * face and size the paragraph will set it in (inline code is monospace at 0.86 of the size,
+ * strong bold, em italic): measuring code as body text gave columns too narrow for the code
+ * they hold, whose identifiers then broke inside ("x86_" / "64"). A word runs on across runs
+ * ("`aarch64`," is one); a <br> or a block ends a line. Code counts by its pieces between the
+ * separators it may break after ("grpc." "CreateContainerRequest"), as the paragraph breaks it. */
+typedef struct measure_st {
+    lay *L;
+    float word, line, minw, prefw;
+    float whole, minwhole;     /* the same with code words kept whole */
+    float indent;              /* of the list items the text is in (layout_block.c: 18 pt a level) */
+} measure_st;
+
+static void measure_end_piece(measure_st *m) {
+    if (m->word > 0 && m->indent + m->word > m->minw) m->minw = m->indent + m->word;
+    m->word = 0;
+}
+
+static void measure_end_word(measure_st *m) {
+    measure_end_piece(m);
+    if (m->whole > 0 && m->indent + m->whole > m->minwhole) m->minwhole = m->indent + m->whole;
+    m->whole = 0;
+}
+
+static void measure_end_line(measure_st *m) {
+    measure_end_word(m);
+    if (m->line > 0 && m->indent + m->line > m->prefw) m->prefw = m->indent + m->line;
+    m->line = 0;
+}
+
+/* Code may break after these, as the paragraph breaks it (layout_para.c, inside URLs and code). */
+static int code_break_after(char c) { return c && strchr("/.?&=#_-,;:\\|+)]", c) != NULL; }
+
+static void measure_text(measure_st *m, const char *t, int face, float size, int code) {
+    char buf[256];
+    size_t n = 0;
+    for (const char *p = t;; p++) {
+        int end = !*p, space = !end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f');
+        /* in code, a piece ends after a separator followed by something else: its longest
+         * piece, not the whole identifier, is what the column cannot be narrower than */
+        int piece = code && !end && !space && code_break_after(*p) && p[1] && !code_break_after(p[1]) &&
+                    p[1] != ' ' && m->word + n > 0;
+        if (!end && !space) {
+            buf[n++] = *p;
+            if (!piece && (n < sizeof buf - 8 || (p[1] & 0xC0) == 0x80))
+                continue; /* a long run is measured in pieces, cut between characters */
+        }
+        if (n) {
+            buf[n] = 0;
+            float w = lay_text_width(m->L, face, size, buf);
+            m->word += w;
+            m->whole += w;
+            m->line += w;
+            n = 0;
+        }
+        if (end)
+            break;
+        if (piece)
+            measure_end_piece(m);
+        else if (space && m->whole > 0) { /* a space ends a word; runs of spaces count once */
+            measure_end_word(m);
+            m->line += lay_text_width(m->L, face, size, " ");
+        }
     }
-    ov_free(text);
+}
+
+static void measure_walk(measure_st *m, xmlNodePtr n, int style, int code, float size) {
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+            if (c->content)
+                measure_text(m, (const char *)c->content, OV_FACE(code ? OV_MONO : OV_SERIF, style), size, code);
+            continue;
+        }
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        const char *name = (const char *)c->name;
+        int st = style, cd = code;
+        float sz = size;
+        if (!strcasecmp(name, "br")) {
+            measure_end_line(m);
+            continue;
+        }
+        if (!strcasecmp(name, "em") || !strcasecmp(name, "i") || !strcasecmp(name, "cite") ||
+            !strcasecmp(name, "var") || !strcasecmp(name, "dfn"))
+            st ^= OV_ITALIC;
+        else if (!strcasecmp(name, "strong") || !strcasecmp(name, "b") || !strcasecmp(name, "th"))
+            st |= OV_BOLD;
+        else if (!cd && (!strcasecmp(name, "code") || !strcasecmp(name, "kbd") || !strcasecmp(name, "samp") ||
+                         !strcasecmp(name, "tt")))
+            cd = 1, sz = size * 0.86f;
+        int block = !strcasecmp(name, "p") || !strcasecmp(name, "div") || !strcasecmp(name, "li") ||
+                    !strcasecmp(name, "pre") || !strcasecmp(name, "blockquote") || !strcasecmp(name, "ul") ||
+                    !strcasecmp(name, "ol") || (name[0] == 'h' && name[1] >= '1' && name[1] <= '6' && !name[2]);
+        int list = !strcasecmp(name, "ul") || !strcasecmp(name, "ol");
+        if (block)
+            measure_end_line(m);
+        if (list)
+            m->indent += 18.0f * size / m->L->body_size;
+        measure_walk(m, c, st, cd, sz);
+        if (list)
+            m->indent -= 18.0f * size / m->L->body_size;
+        if (block)
+            measure_end_line(m);
+    }
+}
+
+/* *minw counts code by its pieces, *minwhole with its words whole (the narrowest a column can be
+ * without breaking inside a code word). */
+static void measure(lay *L, xmlNodePtr cell, int bold, float size, float *minw, float *minwhole, float *prefw) {
+    measure_st m = { L, 0, 0, 0, 0, 0, 0, 0 };
+    measure_walk(&m, cell, bold ? OV_BOLD : 0, 0, size);
+    measure_end_line(&m);
+    *minw = m.minw;
+    *minwhole = m.minwhole > m.minw ? m.minwhole : m.minw;
+    *prefw = m.prefw;
 }
 
 /* Widths of the columns of a group (indices cols[0..n)) for the space avail: preferred widths
- * when they fit, minimum widths and the rest shared by how much more each would like, else the
- * minimums scaled down (words then break inside: nothing overflows). */
+ * when they fit, else minimum widths and the rest given out (below), else the minimums scaled
+ * down (words then break inside: nothing overflows). */
 static void group_widths(const float *minc, const float *prefc, const size_t *cols, size_t n, float avail, float *wc) {
     float smin = 0, spref = 0;
     for (size_t k = 0; k < n; k++) {
@@ -142,9 +242,36 @@ static void group_widths(const float *minc, const float *prefc, const size_t *co
         for (size_t k = 0; k < n; k++)
             wc[k] = prefc[cols[k]] * f;
     } else if (smin <= avail) {
-        float extra = avail - smin, span = spref - smin;
+        /* first the columns that want little more than their minimum (no more than an even share
+         * of what is left) get their preferred width, smallest want first: a short column is
+         * not wrapped to give a long one a sliver; then the rest is shared by how much more each
+         * would like */
+        float extra = avail - smin;
+        size_t open = 0;
+        for (size_t k = 0; k < n; k++) {
+            wc[k] = minc[cols[k]];
+            open += prefc[cols[k]] > minc[cols[k]];
+        }
+        while (open) {
+            size_t best = n;
+            for (size_t k = 0; k < n; k++)
+                if (wc[k] < prefc[cols[k]] &&
+                    (best == n || prefc[cols[k]] - minc[cols[k]] < prefc[cols[best]] - minc[cols[best]]))
+                    best = k;
+            float want = prefc[cols[best]] - minc[cols[best]];
+            if (want > extra / (float)open)
+                break;
+            wc[best] = prefc[cols[best]];
+            extra -= want;
+            open--;
+        }
+        float span = 0;
         for (size_t k = 0; k < n; k++)
-            wc[k] = minc[cols[k]] + (span > 0 ? extra * (prefc[cols[k]] - minc[cols[k]]) / span : 0);
+            if (wc[k] < prefc[cols[k]])
+                span += prefc[cols[k]] - minc[cols[k]];
+        for (size_t k = 0; k < n; k++)
+            if (wc[k] < prefc[cols[k]] && span > 0)
+                wc[k] += extra * (prefc[cols[k]] - minc[cols[k]]) / span;
     } else {
         for (size_t k = 0; k < n; k++)
             wc[k] = minc[cols[k]] * avail / smin;
@@ -308,7 +435,7 @@ void lay_table(lay *L, xmlNodePtr table, bctx *c) {
         ov_free(t.rows);
         return;
     }
-    float *minc = ov_calloc(ncols * 3 + 1, sizeof *minc);
+    float *minc = ov_calloc(ncols * 5 + 1, sizeof *minc);
     size_t *cols = ov_calloc(ncols + 1, sizeof *cols);
     if (!minc || !cols) {
         L->nomem = 1;
@@ -318,26 +445,51 @@ void lay_table(lay *L, xmlNodePtr table, bctx *c) {
         ov_free(t.rows);
         return;
     }
-    float *prefc = minc + ncols, *wc = prefc + ncols;
+    float *prefc = minc + ncols, *wc = prefc + ncols, *piece = wc + ncols;
     float pad = 5, padv = 3;
     float size = L->body_size * 0.95f;
     float avail = c->width;
     /* smaller type while the longest words do not fit, down to 60% of the body size */
     for (int attempt = 0; attempt < 4; attempt++) {
         memset(minc, 0, ncols * 2 * sizeof *minc);
+        memset(piece, 0, ncols * sizeof *piece);
         for (size_t i = 0; i < t.ncells; i++) {
             tcell *x = &t.cells[i];
             if ((size_t)x->col >= ncols)
                 continue;
-            float mn, pf;
-            measure(L, x->node, x->header, size, &mn, &pf);
-            if (mn + 2 * pad > minc[x->col]) minc[x->col] = mn + 2 * pad;
+            float mn, mw, pf;
+            measure(L, x->node, x->header, size, &mn, &mw, &pf);
+            if (mn + 2 * pad > piece[x->col]) piece[x->col] = mn + 2 * pad;
+            if (mw + 2 * pad > minc[x->col]) minc[x->col] = mw + 2 * pad;
             if (pf + 2 * pad > prefc[x->col]) prefc[x->col] = pf + 2 * pad;
         }
         float smin = 0;
         for (size_t k = 0; k < ncols; k++)
             smin += minc[k];
-        if (smin <= avail || attempt == 3 || size <= L->body_size * 0.6f + 0.01f)
+        int last = attempt == 3 || size <= L->body_size * 0.6f + 0.01f;
+        /* code words are kept whole, the type made smaller while they do not fit; at the smallest
+         * size, columns let their code break between pieces ("grpc." "CreateContainerRequest")
+         * rather than anywhere: the column that frees just enough, the least of those (a column
+         * of long keys stays whole when a code word in the comments can give the room), else the
+         * one that frees most */
+        while (last && smin > avail) {
+            size_t enough = ncols, most = ncols;
+            for (size_t k = 0; k < ncols; k++) {
+                float gain = minc[k] - piece[k];
+                if (gain <= 0)
+                    continue;
+                if (gain >= smin - avail && (enough == ncols || gain < minc[enough] - piece[enough]))
+                    enough = k;
+                if (most == ncols || gain > minc[most] - piece[most])
+                    most = k;
+            }
+            size_t k = enough != ncols ? enough : most;
+            if (k == ncols)
+                break;
+            smin -= minc[k] - piece[k];
+            minc[k] = piece[k];
+        }
+        if (smin <= avail || last)
             break;
         size *= fmaxf(0.72f, fminf(0.9f, avail / smin));
         if (size < L->body_size * 0.6f)

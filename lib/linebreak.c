@@ -188,21 +188,25 @@ static int first_fit(const ov_lb_item *it, size_t n, const double *sw, double wi
     if (!br)
         return -1;
     double start_w = 0;
-    size_t last_legal = (size_t)-1;
+    size_t last_legal = (size_t)-1, last_good = (size_t)-1;
     for (size_t b = 0; b < n; b++) {
         const ov_lb_item *x = &it[b];
         int legal = (x->type == OV_LB_PENALTY && x->penalty < OV_LB_INF) ||
                     (x->type == OV_LB_GLUE && b > 0 && it[b - 1].type == OV_LB_BOX);
+        /* a last-resort break (anywhere inside a word too long for the line) is taken only when
+         * the line has no other: "kata_shim_pod_" / "overhead_cpu", not "kata_shim_pod_overh" */
+        int good = legal && !(x->type == OV_LB_PENALTY && x->penalty >= OV_LB_LAST_RESORT);
         int forced = x->type == OV_LB_PENALTY && x->penalty <= -OV_LB_INF;
         double L = sw[b] - start_w + (x->type == OV_LB_PENALTY ? x->width : 0);
         size_t take = (size_t)-1;
+        size_t cand = last_good != (size_t)-1 ? last_good : last_legal;
         int boxes_after = 0;
-        if (last_legal != (size_t)-1)
-            for (size_t k = last_legal + 1; k < b && !boxes_after; k++)
+        if (cand != (size_t)-1)
+            for (size_t k = cand + 1; k < b && !boxes_after; k++)
                 boxes_after = it[k].type == OV_LB_BOX;
         /* break at the last legal point, unless only glue would be left for the next line */
-        if (legal && L > width + 0.01 && last_legal != (size_t)-1 && (boxes_after || !forced))
-            take = last_legal;
+        if (legal && L > width + 0.01 && cand != (size_t)-1 && (boxes_after || !forced))
+            take = cand;
         if (take != (size_t)-1) {
             if (nb == cap) {
                 size_t *p = ov_realloc(br, (cap *= 2) * sizeof *p);
@@ -213,7 +217,7 @@ static int first_fit(const ov_lb_item *it, size_t n, const double *sw, double wi
             start_w = sw[take] + (it[take].type == OV_LB_GLUE ? it[take].width : 0);
             for (size_t k = take + 1; k < n && it[k].type != OV_LB_BOX; k++)
                 if (it[k].type == OV_LB_GLUE) start_w += it[k].width;
-            last_legal = (size_t)-1;
+            last_legal = last_good = (size_t)-1;
             b = take;
             continue;
         }
@@ -227,11 +231,13 @@ static int first_fit(const ov_lb_item *it, size_t n, const double *sw, double wi
             start_w = sw[b];
             for (size_t k = b + 1; k < n && it[k].type != OV_LB_BOX; k++)
                 if (it[k].type == OV_LB_GLUE) start_w += it[k].width;
-            last_legal = (size_t)-1;
+            last_legal = last_good = (size_t)-1;
             continue;
         }
         if (legal)
             last_legal = b;
+        if (good)
+            last_good = b;
     }
     if (nb == 0 || br[nb - 1] != n - 1) {
         if (nb == cap) {

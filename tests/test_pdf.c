@@ -572,6 +572,17 @@ TEST(test_linebreak) {
     br = NULL;
     CHECK_INT(ov_linebreak(wide, 3, 50, 0, &br), 1);
     free(br);
+    /* ragged: a code word as pieces, a separator break (50) after the first, last-resort breaks
+     * (900) inside the second; the line ends at the separator, not deep in the second piece */
+    ov_lb_item code[8] = { { OV_LB_BOX, 30, 0, 0, 0, 0 },         { OV_LB_PENALTY, 0, 0, 0, 50, 0 },
+                           { OV_LB_BOX, 40, 0, 0, 0, 0 },         { OV_LB_PENALTY, 0, 0, 0, 900, 0 },
+                           { OV_LB_BOX, 40, 0, 0, 0, 0 },         { OV_LB_GLUE, 0, 1e6, 0, 0, 0 },
+                           { OV_LB_PENALTY, 0, 0, 0, -OV_LB_INF, 0 } };
+    br = NULL;
+    int nl = ov_linebreak(code, 7, 75, 1, &br);
+    CHECKF(nl >= 2 && br && br[0] == 1, "%d lines, first break at %zu (want the separator, 1)", nl,
+           br && nl > 0 ? br[0] : (size_t)0);
+    free(br);
 }
 
 TEST(test_hyphenate) {
@@ -760,6 +771,38 @@ TEST(test_wide_table) {
     for (const char *q = r; q && (q = strstr(q, "Row0key")); q++)
         twice++;
     CHECKF(twice == 2, "the first column appears %d times", twice);
+    free(r);
+    r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5) print }'",
+            out);
+    CHECKF(r && !*r, "words outside the text area: %.300s", r ? r : "");
+    free(r);
+}
+
+/* A table whose columns do not all fit at their preferred widths: a column of inline code is
+ * measured in the monospace face it is set in, and a column that wants little more than its
+ * minimum gets its preferred width, so its code stays whole on one line; the long unbreakable
+ * words elsewhere still fit. */
+TEST(test_table_code_column) {
+    const char *md = "---\ntitle: Columns\n---\n\n"
+                     "| Engine | Written in | Architectures | First check | Second check |\n"
+                     "|-|-|-|-|-|\n"
+                     "| Alpha, an engine whose description runs on for a while | rust | `arm64ab`, `amd64_64` "
+                     "| :check_mark_here: | :check_mark_here: |\n"
+                     "| Beta | C | `arm64ab`, `amd64_64` | :no: | :no: |\n";
+    char out[512];
+    snprintf(out, sizeof out, "%s/codecol.pdf", dir);
+    CHECK_INT(render("codecol.md", md, 0, out, NULL), OCTAVO_OK);
+    if (!have("pdftotext"))
+        return;
+    char *r = run("pdftotext -layout '%s' - 2>&1", out);
+    int whole = 0, one_line = 0;
+    for (const char *q = r; q && (q = strstr(q, "amd64_64")); q++)
+        whole++;
+    for (const char *q = r; q && (q = strstr(q, "arm64ab, amd64_64")); q++)
+        one_line++;
+    CHECKF(whole == 2, "a code word broken (%d of 2 whole): %.600s", whole, r ? r : "");
+    CHECKF(one_line == 2, "the code cells wrapped (%d of 2 on one line): %.600s", one_line, r ? r : "");
+    CHECKF(r && strstr(r, ":check_mark_here:"), "a long word broken: %.600s", r ? r : "");
     free(r);
     r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5) print }'",
             out);
@@ -959,6 +1002,7 @@ int main(void) {
     RUN(test_book);
     RUN(test_book_links);
     RUN(test_wide_table);
+    RUN(test_table_code_column);
     RUN(test_structure_tree);
     RUN(test_long_footnote);
     char cmd[600];
