@@ -208,10 +208,10 @@ static void measure_walk(measure_st *m, xmlNodePtr n, int style, int code, float
         if (block)
             measure_end_line(m);
         if (list)
-            m->indent += 18.0f * size / m->L->body_size;
+            m->indent += 18.0f;
         measure_walk(m, c, st, cd, sz);
         if (list)
-            m->indent -= 18.0f * size / m->L->body_size;
+            m->indent -= 18.0f;
         if (block)
             measure_end_line(m);
     }
@@ -223,9 +223,10 @@ static void measure(lay *L, xmlNodePtr cell, int bold, float size, float *minw, 
     measure_st m = { L, 0, 0, 0, 0, 0, 0, 0 };
     measure_walk(&m, cell, bold ? OV_BOLD : 0, 0, size);
     measure_end_line(&m);
-    *minw = m.minw;
-    *minwhole = m.minwhole > m.minw ? m.minwhole : m.minw;
-    *prefw = m.prefw;
+    /* and a point for what rounding and kerning may add when the paragraph sets it */
+    *minw = m.minw + 1;
+    *minwhole = (m.minwhole > m.minw ? m.minwhole : m.minw) + 1;
+    *prefw = m.prefw + 1;
 }
 
 /* Widths of the columns of a group (indices cols[0..n)) for the space avail: preferred widths
@@ -275,6 +276,60 @@ static void group_widths(const float *minc, const float *prefc, const size_t *co
     } else {
         for (size_t k = 0; k < n; k++)
             wc[k] = minc[cols[k]] * avail / smin;
+    }
+}
+
+/* Where a slice of a row that would end at `want` (below `from`, in points down from the top of
+ * the cells' content) may end: no line of any cell cut through; a line taller than the slice is
+ * cut as a last resort. */
+static float slice_end(const vlist *cells, size_t ncols, float from, float want) {
+    float y = want;
+    for (int moved = 1; moved;) {
+        moved = 0;
+        for (size_t k = 0; k < ncols; k++) {
+            float off = 0;
+            for (size_t i = 0; i < cells[k].n; i++) {
+                const vbox *v = &cells[k].v[i];
+                if (v->kind == VL_GLUE) {
+                    off += v->h;
+                } else if (v->kind == VL_LINE) {
+                    float top = off, bottom = off + v->h + v->d;
+                    if (top < y - 0.01f && bottom > y + 0.01f) {
+                        y = top;
+                        moved = 1;
+                    }
+                    off = bottom;
+                }
+            }
+        }
+    }
+    return y > from + 0.01f ? y : want;
+}
+
+/* Places the cells' lines whose tops are in [from, to) (points down from the top of the cells'
+ * content), the slice's content starting `top` points above the bottom of its line. */
+static void place_slice(lay *L, const vlist *cells, size_t ncols, const float *wc, float x, float from, float to,
+                        float top) {
+    for (size_t k = 0; k < ncols; k++) {
+        float off = 0;
+        for (size_t i = 0; i < cells[k].n; i++) {
+            const vbox *v = &cells[k].v[i];
+            if (v->kind == VL_GLUE) {
+                off += v->h;
+            } else if (v->kind == VL_LINE) {
+                if (off >= from - 0.01f && off < to - 0.01f) {
+                    float base = top - (off - from) - v->h;
+                    for (size_t bb = v->b0; bb < v->b0 + v->nb; bb++) {
+                        ov_box bx = L->lb[bb];
+                        bx.x += x;
+                        bx.y += base;
+                        lay_box(L, &bx);
+                    }
+                }
+                off += v->h + v->d;
+            }
+        }
+        x += wc[k];
     }
 }
 
@@ -341,74 +396,75 @@ static void set_rows(lay *L, tbl *t, const size_t *cols, size_t ncols, const flo
         L->v = save;
         L->npending = 0; /* anchors inside cells are not kept */
         rowh += 2 * padv;
-        size_t b0 = L->nlb;
-        float x0 = c->left;
-        for (size_t k = 0; k < ncols; k++) {
-            float y = rowh - padv;
-            vlist *cv = &cells[k];
-            for (size_t i = 0; i < cv->n; i++) {
-                vbox *v = &cv->v[i];
-                if (v->kind == VL_GLUE) {
-                    y -= v->h;
-                } else if (v->kind == VL_LINE) {
-                    float base = y - v->h;
-                    for (size_t bb = v->b0; bb < v->b0 + v->nb; bb++) {
-                        ov_box bx = L->lb[bb];
-                        bx.x += x0 + pad;
-                        bx.y += base;
-                        lay_box(L, &bx);
-                    }
-                    y -= v->h + v->d;
+        /* a row taller than most of a page goes on in slices cut between lines, each a line of
+         * the page flow (the header repeating above those on a new page); any other row is kept
+         * whole */
+        float page_h = L->text_top - L->text_bottom, content = rowh - 2 * padv;
+        int split = !row->header && page_h > 0 && rowh > page_h * 0.8f;
+        float from = 0;
+        for (int first = 1; !L->nomem; first = 0) {
+            float to = content;
+            if (split && from + page_h * 0.3f < content)
+                to = slice_end(cells, ncols, from, from + page_h * 0.3f);
+            int lastslice = to >= content - 0.01f;
+            float top_pad = first ? padv : 0, sh = (to - from) + top_pad + (lastslice ? padv : 0);
+            size_t b0 = L->nlb;
+            place_slice(L, cells, ncols, wc, c->left + pad, from, to, sh - top_pad);
+            /* rules */
+            ov_box rl = { 0 };
+            rl.kind = OV_BOX_LINE;
+            rl.x = c->left;
+            rl.w = total;
+            if (row->header) {
+                rl.color = C_TEXT;
+                rl.size = 0.9f;
+                rl.y = sh;
+                lay_box(L, &rl);
+                rl.size = 0.5f;
+                rl.y = 0;
+                lay_box(L, &rl);
+            } else if (!lastslice) {
+                /* no rule inside a row */
+            } else if (r + 1 == t->nrows) {
+                rl.color = C_TEXT;
+                rl.size = 0.9f;
+                rl.y = 0;
+                lay_box(L, &rl);
+            } else {
+                rl.color = 0xd6d6d6;
+                rl.size = 0.3f;
+                rl.y = 0;
+                lay_box(L, &rl);
+            }
+            if (r == 0 && !row->header && first) {
+                rl.color = C_TEXT;
+                rl.size = 0.9f;
+                rl.y = sh;
+                lay_box(L, &rl);
+            }
+            size_t vi = lay_line(L, c, sh, 0, b0);
+            if (vi < L->v->n) {
+                vbox *v = &L->v->v[vi];
+                if (row->header) {
+                    header_v = (int)vi;
+                    v->is_header = 1;
+                    v->header = -1;
+                    L->keep_next = 1;
+                } else {
+                    v->header = header_v;
+                    if (first && first_body && header_v >= 0)
+                        v->nobreak = 1;
                 }
             }
-            x0 += wc[k];
-            ov_free(cv->v);
-            cv->v = NULL;
+            if (lastslice)
+                break;
+            from = to;
         }
-        /* rules */
-        ov_box rl = { 0 };
-        rl.kind = OV_BOX_LINE;
-        rl.x = c->left;
-        rl.w = total;
-        if (row->header) {
-            rl.color = C_TEXT;
-            rl.size = 0.9f;
-            rl.y = rowh;
-            lay_box(L, &rl);
-            rl.size = 0.5f;
-            rl.y = 0;
-            lay_box(L, &rl);
-        } else if (r + 1 == t->nrows) {
-            rl.color = C_TEXT;
-            rl.size = 0.9f;
-            rl.y = 0;
-            lay_box(L, &rl);
-        } else {
-            rl.color = 0xd6d6d6;
-            rl.size = 0.3f;
-            rl.y = 0;
-            lay_box(L, &rl);
-        }
-        if (r == 0 && !row->header) {
-            rl.color = C_TEXT;
-            rl.size = 0.9f;
-            rl.y = rowh;
-            lay_box(L, &rl);
-        }
-        size_t vi = lay_line(L, c, rowh, 0, b0);
-        if (vi < L->v->n) {
-            vbox *v = &L->v->v[vi];
-            if (row->header) {
-                header_v = (int)vi;
-                v->is_header = 1;
-                v->header = -1;
-                L->keep_next = 1;
-            } else {
-                v->header = header_v;
-                if (first_body && header_v >= 0)
-                    v->nobreak = 1;
-                first_body = 0;
-            }
+        if (!row->header)
+            first_body = 0;
+        for (size_t k = 0; k < ncols; k++) {
+            ov_free(cells[k].v);
+            cells[k].v = NULL;
         }
     }
     ov_free(cells);

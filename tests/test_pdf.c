@@ -810,6 +810,44 @@ TEST(test_table_code_column) {
     free(r);
 }
 
+/* A table row taller than a page goes on over the next page, cut between lines, the header
+ * repeated: every entry inside the text area, all of them there and in order. */
+TEST(test_tall_row) {
+    char *md = malloc(16384);
+    strcpy(md, "---\ntitle: Tall\n---\n\n| Name | Values |\n|-|-|\n| first | <ul>");
+    for (int i = 0; i < 150; i++)
+        sprintf(md + strlen(md), "<li><code>entry%03d</code></li>", i);
+    strcat(md, "</ul> |\n| second | after |\n");
+    char out[512];
+    snprintf(out, sizeof out, "%s/tall.pdf", dir);
+    unsigned pages = 0;
+    CHECK_INT(render("tall.md", md, 0, out, &pages), OCTAVO_OK);
+    free(md);
+    CHECK(pages >= 2);
+    if (!have("pdftotext"))
+        return;
+    char *r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5 || "
+                  "$4 < 17.5 || $8 > h-17.5) print }'",
+                  out);
+    CHECKF(r && !*r, "words outside the page's area: %.300s", r ? r : "");
+    free(r);
+    r = run("pdftotext '%s' - 2>&1", out);
+    const char *q = r;
+    int in_order = 0;
+    for (int i = 0; i < 150 && q; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "entry%03d", i);
+        q = strstr(q, want);
+        in_order += q != NULL;
+    }
+    CHECKF(in_order == 150, "%d of 150 entries found in order", in_order);
+    int heads = 0;
+    for (const char *h = r; h && (h = strstr(h, "Values")); h++)
+        heads++;
+    CHECKF(heads >= 2, "the header appears %d times", heads);
+    free(r);
+}
+
 /* The tagged structure nests lists (L > LI > LBody > P, a nested list inside its item) and tables
  * (Table > TR > TH/TD > P); the header row a long table repeats on every page is pagination (an
  * artifact), so the tree holds each header cell once. Read back with pdfinfo -struct. */
@@ -1003,6 +1041,7 @@ int main(void) {
     RUN(test_book_links);
     RUN(test_wide_table);
     RUN(test_table_code_column);
+    RUN(test_tall_row);
     RUN(test_structure_tree);
     RUN(test_long_footnote);
     char cmd[600];
