@@ -264,7 +264,8 @@ OCTAVO_API const char *octavo_doc_name(const octavo_doc *doc);
 /** The title: the frontmatter title, else the text of the first heading, else the file name
  *  without folder and extension. Never NULL. Owned by the document. */
 OCTAVO_API const char *octavo_doc_title(const octavo_doc *doc);
-/** The author (frontmatter author, or authors.0, or the handle's default_author) or NULL. */
+/** The author: the frontmatter's author or authors (a name, a {name: X} map, or a list of them,
+ *  joined "A, B and C"), else the handle's default_author; NULL when none. */
 OCTAVO_API const char *octavo_doc_author(const octavo_doc *doc);
 /** The language (frontmatter lang, else the handle's lang). Never NULL. */
 OCTAVO_API const char *octavo_doc_lang(const octavo_doc *doc);

@@ -221,8 +221,11 @@ void octavo_doc_free(octavo_doc *doc) {
     ov_free(doc->text);
     ov_free(doc->title);
     ov_free(doc->summary);
+    ov_free(doc->author);
     ov_free(doc);
 }
+
+static int set_author(octavo_doc *doc);
 
 int octavo_doc_load(octavo *ov, const char *name, const void *data, size_t len, octavo_doc **out,
                     octavo_error *err) {
@@ -255,7 +258,7 @@ int octavo_doc_load(octavo *ov, const char *name, const void *data, size_t len, 
     doc->ast = parse_markdown(doc->text + doc->src.body_start, len - doc->src.body_start);
     if (!doc->ast) { rc = OCTAVO_E_NOMEM; goto nomem; }
     if ((rc = check_limits(doc, err))) goto fail;
-    if ((rc = set_title(doc))) goto nomem;
+    if ((rc = set_title(doc)) || (rc = set_author(doc))) goto nomem;
     *out = doc;
     return OCTAVO_OK;
 nomem:
@@ -373,14 +376,44 @@ static const char *nonempty(const char *s) { return s && *s ? s : NULL; }
 
 const char *octavo_doc_author(const octavo_doc *doc) {
     if (!doc) return NULL;
-    const octavo_meta *one = octavo_meta_get(doc->meta, "author");
-    const char *a = nonempty(octavo_meta_string(one));
-    if (a || (a = nonempty(octavo_meta_string(octavo_meta_get(one, "name"))))) return a; /* author: {name: X} */
-    const octavo_meta *as = octavo_meta_get(doc->meta, "authors");
-    const octavo_meta *first = octavo_meta_kind(as) == OCTAVO_META_SEQ ? octavo_meta_at(as, 0) : as;
-    if ((a = nonempty(octavo_meta_string(first)))) return a;
-    if ((a = nonempty(octavo_meta_string(octavo_meta_get(first, "name"))))) return a;
-    return doc->ov->default_author;
+    return doc->author ? doc->author : doc->ov->default_author;
+}
+
+/* An author entry: a string, or a map with a name ({name: X}). */
+static const char *author_name(const octavo_meta *m) {
+    const char *a = nonempty(octavo_meta_string(m));
+    return a ? a : nonempty(octavo_meta_string(octavo_meta_get(m, "name")));
+}
+
+/* The author rule: `author` or `authors`, each a name, a {name: X} map or a list of them; a list
+ * is joined "A, B and C" (names left out when empty). NULL: none. */
+static int set_author(octavo_doc *doc) {
+    static const char *const keys[] = {"author", "authors"};
+    for (size_t k = 0; k < 2; k++) {
+        const octavo_meta *m = octavo_meta_get(doc->meta, keys[k]);
+        if (!m) continue;
+        if (octavo_meta_kind(m) != OCTAVO_META_SEQ) {
+            const char *a = author_name(m);
+            if (!a) continue;
+            return (doc->author = ov_strdup(a)) ? OCTAVO_OK : OCTAVO_E_NOMEM;
+        }
+        size_t n = octavo_meta_count(m), named = 0;
+        for (size_t i = 0; i < n; i++) named += author_name(octavo_meta_at(m, i)) != NULL;
+        if (!named) continue;
+        ov_buf b;
+        ov_buf_init(&b);
+        for (size_t i = 0, seen = 0; i < n; i++) {
+            const char *a = author_name(octavo_meta_at(m, i));
+            if (!a) continue;
+            if (seen) ov_buf_puts(&b, seen + 1 == named ? " and " : ", ");
+            ov_buf_puts(&b, a);
+            seen++;
+        }
+        if (b.failed) { ov_buf_free(&b); return OCTAVO_E_NOMEM; }
+        doc->author = ov_buf_detach(&b, NULL);
+        return doc->author ? OCTAVO_OK : OCTAVO_E_NOMEM;
+    }
+    return OCTAVO_OK;
 }
 
 const char *octavo_doc_lang(const octavo_doc *doc) {

@@ -134,6 +134,7 @@ struct octavo_doc {
     char *title;               /* the title rule's result */
     int title_from_heading;    /* the title is the first heading, which the body then leaves out */
     char *summary;
+    char *author;              /* the frontmatter's author(s), a list joined ("A, B and C"), or NULL */
     unsigned pdf_pages;        /* set by the PDF renderer */
     /* the model, built on first use (model.c) */
     xmlDocPtr dom;

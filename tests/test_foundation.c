@@ -412,13 +412,16 @@ TEST(author_lang_summary) {
     octavo_doc *d = load("a.md", "---\nauthors:\n  - name: First Person\n  - Second\nlang: de\n---\nA first paragraph that is rather long and goes on for a while.\n", &e);
     CHECK(d != NULL);
     if (d) {
-        CHECK_STR(octavo_doc_author(d), "First Person");
+        CHECK_STR(octavo_doc_author(d), "First Person and Second");
         CHECK_STR(octavo_doc_lang(d), "de");
         CHECK_STR(octavo_doc_summary(d, 0), "A first paragraph that is rather long and goes on for a while.");
         /* 20 characters: cut at the last space before, "A first paragraph" + ellipsis */
         const char *s = octavo_doc_summary(d, 20);
         CHECK_STR(s, "A first paragraph\xE2\x80\xA6");
     }
+    octavo_doc_free(d);
+    d = load("a.md", "---\nauthor:\n  - Ada\n  - ''\n  - name: Grace\n  - Linus\n---\nText.\n", &e);
+    CHECK(d && !strcmp(octavo_doc_author(d), "Ada, Grace and Linus")); /* a list under author too */
     octavo_doc_free(d);
     d = load("a.md", "---\nauthors: [Solo]\n---\n# T\n\n![img](x.png)\n\nIntro *text*.\n\n<!-- more -->\n\nRest.\n", &e);
     CHECK(d && !strcmp(octavo_doc_author(d), "Solo"));
