@@ -222,6 +222,7 @@ void octavo_doc_free(octavo_doc *doc) {
     ov_free(doc->title);
     ov_free(doc->summary);
     ov_free(doc->author);
+    ov_free(doc->authors);
     ov_free(doc);
 }
 
@@ -379,6 +380,15 @@ const char *octavo_doc_author(const octavo_doc *doc) {
     return doc->author ? doc->author : doc->ov->default_author;
 }
 
+size_t ov_doc_authors(const octavo_doc *doc, const char *const **names) {
+    if (doc && doc->nauthors) {
+        *names = doc->authors;
+        return doc->nauthors;
+    }
+    *names = doc && doc->ov->default_author ? (const char *const *)&doc->ov->default_author : NULL;
+    return *names ? 1 : 0;
+}
+
 /* An author entry: a string, or a map with a name ({name: X}). */
 static const char *author_name(const octavo_meta *m) {
     const char *a = nonempty(octavo_meta_string(m));
@@ -392,22 +402,20 @@ static int set_author(octavo_doc *doc) {
     for (size_t k = 0; k < 2; k++) {
         const octavo_meta *m = octavo_meta_get(doc->meta, keys[k]);
         if (!m) continue;
-        if (octavo_meta_kind(m) != OCTAVO_META_SEQ) {
-            const char *a = author_name(m);
-            if (!a) continue;
-            return (doc->author = ov_strdup(a)) ? OCTAVO_OK : OCTAVO_E_NOMEM;
-        }
-        size_t n = octavo_meta_count(m), named = 0;
-        for (size_t i = 0; i < n; i++) named += author_name(octavo_meta_at(m, i)) != NULL;
+        int seq = octavo_meta_kind(m) == OCTAVO_META_SEQ;
+        size_t n = seq ? octavo_meta_count(m) : 1, named = 0;
+        for (size_t i = 0; i < n; i++) named += author_name(seq ? octavo_meta_at(m, i) : m) != NULL;
         if (!named) continue;
+        doc->authors = ov_calloc(named, sizeof *doc->authors);
+        if (!doc->authors) return OCTAVO_E_NOMEM;
         ov_buf b;
         ov_buf_init(&b);
-        for (size_t i = 0, seen = 0; i < n; i++) {
-            const char *a = author_name(octavo_meta_at(m, i));
+        for (size_t i = 0; i < n; i++) {
+            const char *a = author_name(seq ? octavo_meta_at(m, i) : m);
             if (!a) continue;
-            if (seen) ov_buf_puts(&b, seen + 1 == named ? " and " : ", ");
+            if (doc->nauthors) ov_buf_puts(&b, doc->nauthors + 1 == named ? " and " : ", ");
             ov_buf_puts(&b, a);
-            seen++;
+            doc->authors[doc->nauthors++] = a;
         }
         if (b.failed) { ov_buf_free(&b); return OCTAVO_E_NOMEM; }
         doc->author = ov_buf_detach(&b, NULL);

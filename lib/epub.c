@@ -557,19 +557,27 @@ static int build_meta(ov_epub *e, meta *m) {
     snprintf(m->lang, sizeof m->lang, "%s", lang);
 
     /* authors: the book's, else each document's once, in the book's order */
-    size_t n = bk->nauthors ? bk->nauthors : bk->ndocs;
+    size_t n = bk->nauthors;
+    for (size_t i = 0; !bk->nauthors && i < bk->ndocs; i++) {
+        const char *const *names;
+        n += ov_doc_authors(bk->docs[i], &names);
+    }
     m->authors = ov_calloc(n ? n : 1, sizeof *m->authors);
     if (!m->authors) return nomem(e);
     if (bk->nauthors) {
         for (size_t i = 0; i < bk->nauthors; i++)
             if (bk->authors[i] && *bk->authors[i]) m->authors[m->nauthors++] = bk->authors[i];
-    } else {
+    } else { /* each name once: a document's list gives one creator each */
         for (size_t i = 0; i < bk->ndocs; i++) {
-            const char *a = octavo_doc_author(bk->docs[i]);
-            if (!a || !*a) continue;
-            int seen = 0;
-            for (size_t j = 0; j < m->nauthors && !seen; j++) seen = !strcmp(m->authors[j], a);
-            if (!seen) m->authors[m->nauthors++] = a;
+            const char *const *names;
+            size_t k = ov_doc_authors(bk->docs[i], &names);
+            for (size_t x = 0; x < k; x++) {
+                const char *a = names[x];
+                if (!a || !*a) continue;
+                int seen = 0;
+                for (size_t j = 0; j < m->nauthors && !seen; j++) seen = !strcmp(m->authors[j], a);
+                if (!seen) m->authors[m->nauthors++] = a;
+            }
         }
     }
 

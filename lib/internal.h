@@ -135,6 +135,8 @@ struct octavo_doc {
     int title_from_heading;    /* the title is the first heading, which the body then leaves out */
     char *summary;
     char *author;              /* the frontmatter's author(s), a list joined ("A, B and C"), or NULL */
+    const char **authors;      /* each of them (the meta's strings), nauthors of them */
+    size_t nauthors;
     unsigned pdf_pages;        /* set by the PDF renderer */
     /* the model, built on first use (model.c) */
     xmlDocPtr dom;
@@ -146,6 +148,9 @@ struct octavo_doc {
 
 /** Builds the normalised DOM once (lazily). Returns an octavo_code. */
 int ov_model_build(octavo_doc *doc, octavo_error *err);
+/** The document's authors one by one (the frontmatter's, else the handle's default author);
+ *  *names is owned by the document. Returns their number (0: none). */
+size_t ov_doc_authors(const octavo_doc *doc, const char *const **names);
 void ov_model_free(octavo_doc *doc);
 /** 1-based line and column in the original file of the nearest positioned ancestor of node. */
 void ov_model_position(const octavo_doc *doc, xmlNodePtr node, unsigned *line, unsigned *col);

@@ -124,7 +124,7 @@ static const char DOC_TWO[] =
     "---\n"
     "title: Second\n"
     "date: 2020-01-01\n"
-    "author: Charles Babbage\n"
+    "author: [Charles Babbage, Ada Lovelace]\n"
     "---\n"
     "## Details\n"
     "\n"
@@ -527,6 +527,10 @@ TEST(test_package) {
     CHECK(opf && strstr(opf, "<dc:language>en</dc:language>"));
     CHECK(opf && strstr(opf, ">Ada Lovelace</dc:creator>"));
     CHECK(opf && strstr(opf, ">Charles Babbage</dc:creator>"));
+    int creators = 0; /* Second's two authors, one creator each; Ada once though First has her too */
+    for (const char *q = opf; q && (q = strstr(q, "</dc:creator>")); q++)
+        creators++;
+    CHECK_INT(creators, 2);
     CHECK(opf && strstr(opf, "<dc:date>2021-03-04</dc:date>"));
     CHECK(opf && strstr(opf, "<dc:publisher>Octavo Tests</dc:publisher>"));
     CHECK(opf && strstr(opf, "<meta property=\"dcterms:modified\">2021-03-04T05:06:07Z</meta>"));
@@ -540,6 +544,10 @@ TEST(test_package) {
     CHECK(ncx && uid && !strncmp(strstr(ncx, "urn:uuid:") ? strstr(ncx, "urn:uuid:") : "", uid, 45));
     free(ncx);
     free(opf);
+
+    char *second = entry(&e, "OEBPS/chapter-1.xhtml", NULL);
+    CHECK(second && strstr(second, "Charles Babbage and Ada Lovelace")); /* the byline names both */
+    free(second);
 
     /* the chapter of one.md (second by date) */
     char *ch = entry(&e, "OEBPS/chapter-2.xhtml", NULL);
