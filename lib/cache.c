@@ -93,13 +93,12 @@ static int read_header(const octavo *ov, int fd, struct stat *st, uint64_t *n, u
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_size < HDR || read_all(fd, hdr, HDR) != 0 ||
         memcmp(hdr, magic, 4) != 0)
         return 0;
-    uint64_t len = 0;
-    for (int i = 7; i >= 0; i--) len = len << 8 | hdr[4 + i];
+    uint64_t len = ov_le_get(hdr + 4, 8);
     size_t lim = ov->opt.limits.output_bytes ? ov->opt.limits.output_bytes : (size_t)1 << 30;
     if (len != (uint64_t)st->st_size - HDR || len > lim)
         return 0;
     *n = len;
-    *want = (uint32_t)hdr[12] | (uint32_t)hdr[13] << 8 | (uint32_t)hdr[14] << 16 | (uint32_t)hdr[15] << 24;
+    *want = (uint32_t)ov_le_get(hdr + 12, 4);
     return 1;
 }
 
@@ -231,9 +230,9 @@ void ov_cache_put(const octavo *ov, const char *key, const void *data, size_t le
     unsigned char hdr[HDR];
     memset(hdr, 0, sizeof hdr);
     memcpy(hdr, magic, 4);
-    for (int i = 0; i < 8; i++) hdr[4 + i] = (unsigned char)((uint64_t)len >> (8 * i));
+    ov_le_put(hdr + 4, len, 8);
     uint32_t c = crc(data, len);
-    for (int i = 0; i < 4; i++) hdr[12 + i] = (unsigned char)(c >> (8 * i));
+    ov_le_put(hdr + 12, c, 4);
     ov_buf b;
     ov_buf_init(&b);
     ov_buf_printf(&b, "%s/.tmp-%s-XXXXXX", dir, key);
@@ -263,30 +262,20 @@ out:
  * and the caller hashes the bytes as before. An entry is only written for a file whose ctime and
  * mtime are older than the moment it was read by a margin: a change after that moment gives a
  * later ctime, so it can never be recorded as clean ("racily clean" in git). */
-static const char hexd[] = "0123456789abcdef";
-
 static char *src_entry_name(const char *path) {
     unsigned char h[32];
     ov_sha256(path, strlen(path), h);
     char *n = ov_malloc(4 + 64 + 1);
     if (!n) return NULL;
     memcpy(n, "src-", 4);
-    for (int i = 0; i < 32; i++) {
-        n[4 + 2 * i] = hexd[h[i] >> 4];
-        n[5 + 2 * i] = hexd[h[i] & 15];
-    }
-    n[68] = 0;
+    ov_hex(h, 32, n + 4);
     return n;
 }
 
 /* The line an entry holds for path, st, sha and flags, without its CRC. */
 static char *src_line(const char *path, const struct stat *st, const unsigned char sha[32], unsigned flags) {
     char hex[65];
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = hexd[sha[i] >> 4];
-        hex[2 * i + 1] = hexd[sha[i] & 15];
-    }
-    hex[64] = 0;
+    ov_hex(sha, 32, hex);
     ov_buf b;
     ov_buf_init(&b);
     ov_buf_printf(&b, "OVS1 %s %02x %ju %ju %jd %jd %ld %jd %ld %s", hex, flags & 0xffu, (uintmax_t)st->st_dev,

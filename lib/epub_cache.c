@@ -39,31 +39,20 @@
 #define MAGIC_LEN 6
 
 /* ---- the key */
-static void feed(struct sha256_ctx *h, const void *p, size_t n) {
-    unsigned char len[8];
-    for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)n >> (8 * i));
-    sha256_update(h, sizeof len, len);
-    if (n) sha256_update(h, n, p);
-}
-
 static void feed_u64(struct sha256_ctx *h, uint64_t v) {
     unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    ov_le_put(b, v, 8);
     sha256_update(h, sizeof b, b);
+}
+
+static void feed(struct sha256_ctx *h, const void *p, size_t n) {
+    feed_u64(h, n);
+    if (n) sha256_update(h, n, p);
 }
 
 static void feed_str(struct sha256_ctx *h, const char *s) {
     if (!s) { feed_u64(h, UINT64_MAX); return; } /* NULL: a length no string has (a string's bytes may be "\xff") */
     feed(h, s, strlen(s));
-}
-
-static void hex(const unsigned char *d, size_t n, char *out) {
-    static const char x[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = x[d[i] >> 4];
-        out[2 * i + 1] = x[d[i] & 15];
-    }
-    out[2 * n] = 0;
 }
 
 static void chapter_key(const ov_epub *e, const ov_epub_chapter *c, char out[72]) {
@@ -96,7 +85,7 @@ static void chapter_key(const ov_epub *e, const ov_epub_chapter *c, char out[72]
     unsigned char d[32];
     sha256_digest(&h, sizeof d, d);
     memcpy(out, "ch-", 3);
-    hex(d, sizeof d, out + 3);
+    ov_hex(d, sizeof d, out + 3);
 }
 
 void ov_epub_cache_digest(ov_epub *e) {
@@ -143,8 +132,7 @@ typedef struct rd {
 
 static uint64_t rd_u64(rd *r) {
     if (r->bad || r->n - r->at < 8) { r->bad = 1; return 0; }
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | r->p[r->at + (size_t)i];
+    uint64_t v = ov_le_get(r->p + r->at, 8);
     r->at += 8;
     return v;
 }
@@ -294,7 +282,7 @@ int ov_epub_cache_usable(ov_epub *e, ov_epub_chapter *c) {
 
 static void put_u64(ov_buf *b, uint64_t v) {
     unsigned char x[8];
-    for (int i = 0; i < 8; i++) x[i] = (unsigned char)(v >> (8 * i));
+    ov_le_put(x, v, 8);
     ov_buf_put(b, x, 8);
 }
 

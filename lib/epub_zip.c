@@ -59,7 +59,7 @@ static int header_ok(wsrc *w, const void *data, zip_uint64_t len) {
     w->expect = 0;
     const unsigned char *h = data;
     if (len < 30 || memcmp(h, "PK\3\4", 4)) return 1; /* not a local header: libzip changed its order */
-    uint32_t crc = (uint32_t)h[14] | (uint32_t)h[15] << 8 | (uint32_t)h[16] << 16 | (uint32_t)h[17] << 24;
+    uint32_t crc = (uint32_t)ov_le_get(h + 14, 4);
     if (crc == w->expect_crc) return 1;
     memcpy(w->why, w->expect_why, OCTAVO_ERROR_SIZE);
     return 0;

@@ -800,13 +800,8 @@ static void fonts_id_init(void) {
     ov_buf_free(&b);
 }
 
-static void put32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
+static void put32(unsigned char *p, uint32_t v) { ov_le_put(p, v, 4); }
+static uint32_t get32(const unsigned char *p) { return (uint32_t)ov_le_get(p, 4); }
 
 /* Reads an entry into the memo (empty before); 0, or -1 (nothing read) when it does not parse. */
 static int shaper_load(ov_shaper *s, const unsigned char *e, size_t len) {
@@ -836,7 +831,7 @@ static int shaper_load(ov_shaper *s, const unsigned char *e, size_t len) {
             uint32_t bits = get32(p + 4 * n + 4 * i);
             memcpy(&adv[i], &bits, 4);
         }
-        uint64_t tb = (uint64_t)get32(p + 8 * n) | (uint64_t)get32(p + 8 * n + 4) << 32;
+        uint64_t tb = ov_le_get(p + 8 * n, 8);
         double total;
         memcpy(&total, &tb, 8);
         word_put(s, word_hash((int)face, cp, n), (int)face, cp, n, adv, total, 1);
@@ -875,8 +870,7 @@ static void shaper_save(ov_shaper *s) {
         }
         uint64_t tb;
         memcpy(&tb, &w->total, 8);
-        put32(p + 8 * w->n, (uint32_t)tb);
-        put32(p + 8 * w->n + 4, (uint32_t)(tb >> 32));
+        ov_le_put(p + 8 * w->n, tb, 8);
         o += 2 + 8u * w->n + 8;
     }
     ov_cache_put(s->cache_ov, s->cache_key, e, o);

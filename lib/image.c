@@ -601,11 +601,7 @@ int ov_image_cache_key(const void *data, size_t len, const unsigned char *sha, c
     unsigned char h[32];
     if (sha) memcpy(h, sha, 32);
     else ov_sha256(data, len, h);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        key[2 * i] = hex[h[i] >> 4];
-        key[2 * i + 1] = hex[h[i] & 15];
-    }
+    ov_hex(h, 32, key);
     key[64] = '-';
     /* the codecs' versions are part of the tag: an upgraded encoder must not meet old bytes */
     char t[128], codecs[96];

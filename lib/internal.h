@@ -266,6 +266,11 @@ typedef struct ov_hash128 {
     uint64_t a, b;
 } ov_hash128;
 void ov_hash128_feed(ov_hash128 *h, const void *data, size_t n);
+/** d as lower-case hex into out (2 n + 1 bytes, NUL-terminated). */
+void ov_hex(const unsigned char *d, size_t n, char *out);
+/** n (1..8) bytes little-endian: written from v, or read. */
+void ov_le_put(unsigned char *p, uint64_t v, int n);
+uint64_t ov_le_get(const unsigned char *p, int n);
 /** The library's build identity (its GNU build-id), *len bytes: part of the keys of caches whose
  *  entries this code's output fills (EPUB chapters). */
 const unsigned char *ov_build_id(size_t *len);

@@ -381,23 +381,15 @@ typedef struct font_entry {
     size_t prog_len, map_len, uni_len;
 } font_entry;
 
-static void fe_put32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t fe_get32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
+static void fe_put32(unsigned char *p, uint32_t v) { ov_le_put(p, v, 4); }
+static uint32_t fe_get32(const unsigned char *p) { return (uint32_t)ov_le_get(p, 4); }
 static void fe_putd(unsigned char *p, double d) {
     uint64_t v;
     memcpy(&v, &d, 8);
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    ov_le_put(p, v, 8);
 }
 static double fe_getd(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
+    uint64_t v = ov_le_get(p, 8);
     double d;
     memcpy(&d, &v, 8);
     return d;

@@ -98,6 +98,26 @@ void ov_sha256(const void *data, size_t len, unsigned char out[32]) {
     sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
 }
 
+/* ---- byte encodings shared by the caches and the PDF's font entries */
+void ov_hex(const unsigned char *d, size_t n, char *out) {
+    static const char x[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = x[d[i] >> 4];
+        out[2 * i + 1] = x[d[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+void ov_le_put(unsigned char *p, uint64_t v, int n) {
+    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+uint64_t ov_le_get(const unsigned char *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
 /* ---- the library's build identity: its GNU build-id note (the linker's hash of the code), so
  * that caches of what this code writes never outlive a change of the code. Without the note, the
  * version and this file's compile time. */
