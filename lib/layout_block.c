@@ -162,23 +162,35 @@ static void heading(lay *L, xmlNodePtr n, bctx *c, int level) {
     L->keep_next = 1;
 }
 
-static void list(lay *L, xmlNodePtr n, bctx *c, int ordered) {
+/* A list's first number, and its items. */
+static long list_start(xmlNodePtr n, int ordered, size_t *count) {
     long start = 1;
     const char *s = attr(n, "start");
     if (ordered && s && *s)
         start = strtol(s, NULL, 10);
-    int reversed = ordered && attr(n, "reversed") != NULL;
-    size_t count = 0;
+    *count = 0;
     for (xmlNodePtr li = n->children; li; li = li->next)
-        count += name_is(li, "li");
-    float indent = 18;
-    if (ordered) {
-        char big[32];
-        snprintf(big, sizeof big, "%ld.", start + (long)count);
-        indent = lay_text_width(L, OV_FACE(OV_SERIF, 0), L->body_size, big) + 9;
-        if (indent < 18)
-            indent = 18;
-    }
+        *count += name_is(li, "li");
+    return start;
+}
+
+float lay_list_indent(lay *L, xmlNodePtr n) {
+    int ordered = !strcasecmp((const char *)n->name, "ol");
+    size_t count;
+    long start = list_start(n, ordered, &count);
+    if (!ordered)
+        return 18;
+    char big[32];
+    snprintf(big, sizeof big, "%ld.", start + (long)count);
+    float indent = lay_text_width(L, OV_FACE(OV_SERIF, 0), L->body_size, big) + 9;
+    return indent < 18 ? 18 : indent;
+}
+
+static void list(lay *L, xmlNodePtr n, bctx *c, int ordered) {
+    size_t count;
+    long start = list_start(n, ordered, &count);
+    int reversed = ordered && attr(n, "reversed") != NULL;
+    float indent = lay_list_indent(L, n);
     long num = reversed ? start + (long)count - 1 : start;
     int32_t back = lay_tag_group(L, OV_TAG_L);
     for (xmlNodePtr li = n->children; li && !L->nomem; li = li->next) {

@@ -161,6 +161,11 @@ istyle style_body(lay *L);
 void lay_blocks(lay *L, xmlNodePtr parent, bctx *c);
 void lay_block(lay *L, xmlNodePtr n, bctx *c);
 int is_block_element(xmlNodePtr n);
+/** The indent of a list's items (a bullet's, or room for its largest number). */
+float lay_list_indent(lay *L, xmlNodePtr list);
+/** What an inline element does to the type it is in: italic (em...), bold (strong, b) or code
+ *  (code...: monospace at 0.86 of the size, once). 1 when name is one of those. */
+int lay_inline_style(const char *name, int *style, int *code, float *size);
 void lay_image(lay *L, xmlNodePtr img, const bctx *c, int figure);
 void lay_table(lay *L, xmlNodePtr table, bctx *c);
 int has_class(xmlNodePtr n, const char *cls);

@@ -119,6 +119,26 @@ static int face_of_style(const istyle *st) { return OV_FACE(st->code ? OV_MONO :
 
 static float style_size(const istyle *st) { return st->size; }
 
+int lay_inline_style(const char *name, int *style, int *code, float *size) {
+    if (!strcasecmp(name, "em") || !strcasecmp(name, "i") || !strcasecmp(name, "cite") || !strcasecmp(name, "var") ||
+        !strcasecmp(name, "dfn")) {
+        *style ^= OV_ITALIC;
+        return 1;
+    }
+    if (!strcasecmp(name, "strong") || !strcasecmp(name, "b")) {
+        *style |= OV_BOLD;
+        return 1;
+    }
+    if (!strcasecmp(name, "code") || !strcasecmp(name, "kbd") || !strcasecmp(name, "samp") || !strcasecmp(name, "tt")) {
+        if (!*code) {
+            *code = 1;
+            *size *= 0.86f;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 static void push_glue(lay *L, para *P, const istyle *st) {
     int face = face_of_style(st);
     float size = style_size(st);
@@ -344,22 +364,10 @@ void para_inline_node(lay *L, para *P, xmlNodePtr c, istyle st) {
             return;
         const char *name = (const char *)c->name;
         istyle s2 = st;
-        if (!strcasecmp(name, "em") || !strcasecmp(name, "i") || !strcasecmp(name, "cite") ||
-            !strcasecmp(name, "var") || !strcasecmp(name, "dfn")) {
-            s2.style ^= OV_ITALIC;
-            para_inline(L, P, c, s2);
-        } else if (!strcasecmp(name, "strong") || !strcasecmp(name, "b")) {
-            s2.style |= OV_BOLD;
+        if (lay_inline_style(name, &s2.style, &s2.code, &s2.size)) {
             para_inline(L, P, c, s2);
         } else if (!strcasecmp(name, "del") || !strcasecmp(name, "s") || !strcasecmp(name, "strike")) {
             s2.strike = 1;
-            para_inline(L, P, c, s2);
-        } else if (!strcasecmp(name, "code") || !strcasecmp(name, "kbd") || !strcasecmp(name, "samp") ||
-                   !strcasecmp(name, "tt")) {
-            if (!st.code) {
-                s2.code = 1;
-                s2.size = st.size * 0.86f;
-            }
             para_inline(L, P, c, s2);
         } else if (!strcasecmp(name, "sup") || !strcasecmp(name, "sub")) {
             s2.size = st.size * 0.7f;

@@ -121,7 +121,7 @@ typedef struct measure_st {
     lay *L;
     float word, line, minw, prefw;
     float whole, minwhole;     /* the same with code words kept whole */
-    float indent;              /* of the list items the text is in (layout_block.c: 18 pt a level) */
+    float indent;              /* of the list items the text is in (lay_list_indent) */
 } measure_st;
 
 static void measure_end_piece(measure_st *m) {
@@ -193,25 +193,14 @@ static void measure_walk(measure_st *m, xmlNodePtr n, int style, int code, float
             measure_end_line(m);
             continue;
         }
-        if (!strcasecmp(name, "em") || !strcasecmp(name, "i") || !strcasecmp(name, "cite") ||
-            !strcasecmp(name, "var") || !strcasecmp(name, "dfn"))
-            st ^= OV_ITALIC;
-        else if (!strcasecmp(name, "strong") || !strcasecmp(name, "b") || !strcasecmp(name, "th"))
-            st |= OV_BOLD;
-        else if (!cd && (!strcasecmp(name, "code") || !strcasecmp(name, "kbd") || !strcasecmp(name, "samp") ||
-                         !strcasecmp(name, "tt")))
-            cd = 1, sz = size * 0.86f;
-        int block = !strcasecmp(name, "p") || !strcasecmp(name, "div") || !strcasecmp(name, "li") ||
-                    !strcasecmp(name, "pre") || !strcasecmp(name, "blockquote") || !strcasecmp(name, "ul") ||
-                    !strcasecmp(name, "ol") || (name[0] == 'h' && name[1] >= '1' && name[1] <= '6' && !name[2]);
-        int list = !strcasecmp(name, "ul") || !strcasecmp(name, "ol");
+        lay_inline_style(name, &st, &cd, &sz); /* as the paragraph will set it */
+        int block = is_block_element(c);
+        float indent = !strcasecmp(name, "ul") || !strcasecmp(name, "ol") ? lay_list_indent(m->L, c) : 0;
         if (block)
             measure_end_line(m);
-        if (list)
-            m->indent += 18.0f;
+        m->indent += indent;
         measure_walk(m, c, st, cd, sz);
-        if (list)
-            m->indent -= 18.0f;
+        m->indent -= indent;
         if (block)
             measure_end_line(m);
     }
