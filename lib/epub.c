@@ -1243,7 +1243,6 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
         ov_epub_chapter *c = &e.ch[i];
         rc = c->hit ? ov_epub_cache_apply(&e, c) : ov_epub_chapter_walk(&e, c, 0, NULL);
         if (!rc && e.nomem) rc = nomem(&e);
-        e.imgs_seen += c->imgs_seen;
         e.imgs_no_alt += c->imgs_no_alt;
     }
     if (!rc && book->cover && *book->cover) {

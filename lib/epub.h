@@ -47,7 +47,7 @@ typedef struct ov_epub_chapter {
     /* the chapter cache (epub_cache.c) */
     char **img_src;            /* per <img>: the target registered by the first walk, or NULL */
     size_t nimg_src;
-    size_t imgs_seen, imgs_no_alt; /* this chapter's part of the book's counts */
+    size_t imgs_no_alt;        /* this chapter's <img> without alternative text */
     ov_buf warns;              /* the second walk's warnings, recorded for the cache */
     char ckey[72];             /* the entry's key ("" when the book is not cached) */
     int hit;                   /* the first walk's results came from the cache */
@@ -69,7 +69,6 @@ typedef struct ov_epub_image {
     unsigned char sha[32];     /* of the bytes as resolved, to pack equal images once */
     int alias;                 /* -1, or an earlier image with the same bytes */
     char *href;                /* "images/name.png", relative to the package document */
-    int used;                  /* referred to by a chapter that was written */
     octavo_blob blob;          /* the resolved bytes, until converted */
     size_t cost;               /* bytes of pixels its conversion decodes */
     char *cached;              /* found converted in the cache: the entry's file (out.data NULL) */
@@ -86,8 +85,7 @@ typedef struct ov_epub {
     ov_epub_image *img;
     size_t nimg, capimg;
     int cover;                 /* the cover image, or -1 */
-    size_t imgs_seen;          /* <img> elements met in the chapters */
-    size_t imgs_no_alt;        /* ... of which without alternative text */
+    size_t imgs_no_alt;        /* <img> elements of the chapters without alternative text */
     int nomem;                 /* an allocation failed where no code could be returned */
     int cached;                /* chapters go through the chapter cache */
     unsigned char digest[32];  /* what a chapter's XHTML reads of the rest of the book */

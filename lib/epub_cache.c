@@ -7,7 +7,7 @@
  * options. It holds
  *   - the first walk's results: the ids the chapter keeps, its sections, the target of each
  *     <img> (registered again, in the book's order, so that the images come out as before) and
- *     its image counts;
+ *     how many have no alternative text;
  *   - the second walk's output: the chapter's deflated XHTML (with its size and CRC-32) and the
  *     warnings given while writing it;
  *   - the book digest it was written against: what the second walk reads of the rest of the book
@@ -19,7 +19,7 @@
  * malformed entry is a miss. Cold, warm and uncached books are the same bytes (tests/test_epub.c).
  *
  * Payload, integers as 8 bytes little-endian, strings NUL-terminated:
- *   "OVEC2" NUL | the entry's key, NUL | book digest (32) | imgs_seen | imgs_no_alt
+ *   "OVEC3" NUL | the entry's key, NUL | book digest (32) | imgs_no_alt
  *   | nids, then (orig, id) each | nsecs, then (id index, level, text) each
  *   | nimg, then (0 | 1 target) each | warnings length, warnings | size | crc | zlen, deflated bytes
  */
@@ -35,7 +35,7 @@
 
 #include "epub.h"
 
-#define MAGIC "OVEC2"
+#define MAGIC "OVEC3"
 #define MAGIC_LEN 6
 
 /* ---- the key */
@@ -161,12 +161,9 @@ static int parse(ov_epub *e, ov_epub_chapter *c, ov_epub_chapter *into) {
     const char *key = rd_str(&r); /* the entry's own key: a file under another's name is a miss */
     if (!key || strcmp(key, c->ckey)) return -1;
     const unsigned char *digest = rd_bytes(&r, 32);
-    uint64_t seen = rd_u64(&r), no_alt = rd_u64(&r);
+    uint64_t no_alt = rd_u64(&r);
     if (digest && !into) memcpy(c->cbook, digest, 32);
-    if (into) {
-        into->imgs_seen = (size_t)seen;
-        into->imgs_no_alt = (size_t)no_alt;
-    }
+    if (into) into->imgs_no_alt = (size_t)no_alt;
     uint64_t nids = rd_u64(&r);
     for (uint64_t i = 0; i < nids && !r.bad; i++) {
         const char *orig = rd_str(&r), *id = rd_str(&r);
@@ -295,7 +292,6 @@ void ov_epub_cache_store(ov_epub *e, ov_epub_chapter *c, const unsigned char *z,
     ov_buf_put(&b, MAGIC, MAGIC_LEN);
     put_str(&b, c->ckey);
     ov_buf_put(&b, e->digest, 32);
-    put_u64(&b, c->imgs_seen);
     put_u64(&b, c->imgs_no_alt);
     put_u64(&b, c->nids);
     for (size_t i = 0; i < c->nids; i++) {

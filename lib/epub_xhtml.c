@@ -814,7 +814,6 @@ static void walk_img(walker *w, xmlNodePtr n, ctx c) {
     int idx = -1;
     if (!w->emit) {
         ov_epub_chapter *ch = w->c;
-        ch->imgs_seen++;
         if (!alt || is_space(alt)) ch->imgs_no_alt++;
         if (src && *src) idx = ov_epub_image_ref(e, w->c, src);
         if (e->cached && ov_epub_img_src_add(ch, src && *src ? src : NULL)) { w->rc = OCTAVO_E_NOMEM; goto done; }
@@ -834,7 +833,6 @@ static void walk_img(walker *w, xmlNodePtr n, ctx c) {
         ov_epub_image *im = &e->img[idx];
         if (im->alias >= 0) im = &e->img[im->alias];
         if (im->code == OCTAVO_OK && im->href) {
-            im->used = 1;
             raw(w, "<img src=\"");
             put_url(w->b, im->href);
             raw(w, "\" alt=\"");
