@@ -215,6 +215,15 @@ static octavo *handle(const char *cache) {
     return ov;
 }
 
+/* The book rendered into a buffer: a copy of its bytes (free), NULL on failure (err says why). */
+static char *render_copy(octavo_book *b, size_t *len, octavo_error *err) {
+    char *out = NULL, *res = NULL;
+    if (!octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, err) && (res = malloc(*len ? *len : 1)))
+        memcpy(res, out, *len);
+    octavo_buffer_free(out);
+    return res;
+}
+
 /* The book of the two documents: into a buffer (file NULL) or a file; bytes returned (free). */
 static char *book(const char *cache, const char *file, size_t *len) {
     octavo *ov = handle(cache);
@@ -231,50 +240,46 @@ static char *book(const char *cache, const char *file, size_t *len) {
     }
     octavo_book_set(b, "title", "Speed");
     char *res = NULL;
-    int rc;
     if (file) {
-        rc = octavo_book_render_file(b, OCTAVO_FORMAT_EPUB, file, &err);
-        if (!rc) res = read_file(file, len);
+        if (!octavo_book_render_file(b, OCTAVO_FORMAT_EPUB, file, &err)) res = read_file(file, len);
     } else {
-        char *out = NULL;
-        rc = octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, &err);
-        if (!rc) {
-            res = malloc(*len);
-            memcpy(res, out, *len);
-        }
-        octavo_buffer_free(out);
+        res = render_copy(b, len, &err);
     }
-    if (rc) fprintf(stderr, "book: %s\n", err.message);
+    if (!res) fprintf(stderr, "book: %s\n", err.message);
     octavo_book_free(b);
     octavo_free(ov);
     return res;
 }
 
 
-static int count_src_entries(const char *cache) {
-    DIR *d = opendir(cache);
+/* The cache entries whose names start with prefix ("src-": the source index, "ch-": chapters). */
+static int count_prefix(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
     int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));) n += !strncmp(e->d_name, "src-", 4);
+    for (struct dirent *e; d && (e = readdir(d));) n += !strncmp(e->d_name, prefix, strlen(prefix));
     if (d) closedir(d);
     return n;
 }
 
-/* Every source index entry damaged: cut short (odd) or a byte changed (even). */
-static void damage_src_entries(const char *cache) {
-    DIR *d = opendir(cache);
+/* Every entry whose name starts with prefix damaged: cut to half its length (odd) or its last
+ * byte changed (even). */
+static void damage_entries(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
     int k = 0;
     for (struct dirent *e; d && (e = readdir(d));) {
-        if (strncmp(e->d_name, "src-", 4)) continue;
+        if (strncmp(e->d_name, prefix, strlen(prefix))) continue;
         char p[2048];
-        snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        CHECK(stat(p, &st) == 0);
         if (k++ % 2) {
-            CHECK(truncate(p, 40) == 0);
+            CHECK(truncate(p, st.st_size / 2) == 0);
         } else {
             FILE *f = fopen(p, "r+b");
-            fseek(f, 8, SEEK_SET);
+            fseek(f, -1, SEEK_END);
             int c = fgetc(f);
-            fseek(f, 8, SEEK_SET);
-            fputc(c == 'a' ? 'b' : 'a', f);
+            fseek(f, -1, SEEK_END);
+            fputc(c ^ 1, f);
             fclose(f);
         }
     }
@@ -298,7 +303,7 @@ TEST(test_books) {
     b1 = book(cache, file, &l1); /* cold */
     CHECK(same(b0, l0, b1, l1));
     free(b1);
-    CHECK_INT(count_src_entries(cache), 2); /* the two WebP files, not the PNG */
+    CHECK_INT(count_prefix(cache, "src-"), 2); /* the two WebP files, not the PNG */
     b1 = book(cache, NULL, &l1); /* warm, through the index */
     CHECK(same(b0, l0, b1, l1));
     free(b1);
@@ -394,7 +399,7 @@ TEST(test_books) {
     free(b3);
 
     /* damaged entries are ignored (the bytes are hashed) and replaced */
-    damage_src_entries(cache);
+    damage_entries(cache, "src-");
     b3 = book(cache, NULL, &l3);
     CHECK(same(b2, l2, b3, l3));
     free(b3);
@@ -476,9 +481,13 @@ static void diag_log(void *ud, const octavo_diag *d) {
     snprintf(wlog + l, sizeof wlog - l, "%s:%u: %s\n", d->file, d->line, d->message);
 }
 
-/* The book of many: built through the chapter cache when cache is set; chapter `heading` gets
- * another heading (its anchor changes), chapter `text` other text (-1: none). */
-static char *many_edited(int threads, const char *cache, int heading, int text_of, size_t *len, int *code) {
+/* The book of nine chapters that link to each other's headings, miss an image, link outside the
+ * book (warnings of both walks), and nest raw <div>s deep in chapters 3 and 7; its bytes (free,
+ * NULL with *code on failure, msg "file:line: message" when given) and the warnings in wlog.
+ * Through the chapter cache when cache is set; nesting: the limit (0: the default); chapter
+ * `heading` gets another heading (its anchor changes), chapter `text_of` other text (-1: none). */
+static char *many_book(int threads, const char *cache, size_t nesting, int heading, int text_of, size_t *len, int *code,
+                       char *msg, size_t msg_size) {
     ov_test_epub_threads(threads);
     wlog[0] = 0;
     octavo_options o;
@@ -487,67 +496,33 @@ static char *many_edited(int threads, const char *cache, int heading, int text_o
     o.diag = diag_log;
     o.flags = cache ? 0 : OCTAVO_NO_CACHE;
     o.cache_dir = cache;
+    if (nesting) o.limits.nesting = nesting;
     octavo_error err;
     memset(&err, 0, sizeof err);
     octavo *ov = octavo_new(&o, &err);
     octavo_book *b = octavo_book_new(ov);
     for (int i = 0; i < 9; i++) {
-        char name[64], text[2048];
+        char name[64], text[2048], deep[1200] = "";
+        for (int k = 0; i % 4 == 3 && k < 70; k++) strcat(deep, "<div>");
         snprintf(name, sizeof name, "%s/pages/many-%d.md", root, i);
         snprintf(text, sizeof text,
                  "---\ntitle: Chapter %d\ndate: 2021-01-%02d\n---\n\n## %s %d\n\nSee [%d](many-%d.md#head-%d), "
-                 "![missing %d](/img/none-%d.png), ![one](/img/one.webp)%s.\n\n[gone](/gone-%d)\n",
+                 "![missing %d](/img/none-%d.png), ![one](/img/one.webp)%s.\n\n[gone](/gone-%d)\n\n%s\n"
+                 "<div onclick=\"x()\">raw %d</div>\n",
                  i, i + 1, i == heading ? "Other" : "Head", i, i, (i + 1) % 9, (i + 1) % 9, i, i,
-                 i == text_of ? " and more" : "", i);
+                 i == text_of ? " and more" : "", i, deep, i);
         octavo_doc *d = NULL;
         if (octavo_doc_load(ov, name, text, strlen(text), &d, &err)) fprintf(stderr, "load: %s\n", err.message);
         octavo_book_add(b, d, &err);
     }
     octavo_book_set(b, "title", "Many");
-    char *out = NULL, *res = NULL;
-    *code = octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, &err);
-    if (*code) fprintf(stderr, "many_edited: %s\n", err.message);
-    else {
-        res = malloc(*len);
-        memcpy(res, out, *len);
-    }
-    octavo_buffer_free(out);
+    char *res = render_copy(b, len, &err);
+    *code = res ? OCTAVO_OK : err.code;
+    if (msg) snprintf(msg, msg_size, "%s:%u: %s", err.file, err.line, *code ? err.message : "");
     octavo_book_free(b);
     octavo_free(ov);
     ov_test_epub_threads(0);
     return res;
-}
-
-static int count_prefix(const char *dir, const char *prefix) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));) n += !strncmp(e->d_name, prefix, strlen(prefix));
-    if (d) closedir(d);
-    return n;
-}
-
-/* Every chapter entry damaged: cut short (odd) or its last byte changed (even). */
-static void damage_chapter_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    int k = 0;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (strncmp(e->d_name, "ch-", 3)) continue;
-        char p[2048];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        CHECK(stat(p, &st) == 0);
-        if (k++ % 2) {
-            CHECK(truncate(p, st.st_size / 2) == 0);
-        } else {
-            FILE *f = fopen(p, "r+b");
-            fseek(f, -1, SEEK_END);
-            int c = fgetc(f);
-            fseek(f, -1, SEEK_END);
-            fputc(c ^ 1, f);
-            fclose(f);
-        }
-    }
-    if (d) closedir(d);
 }
 
 /* Two chapter entries exchange names. */
@@ -574,16 +549,16 @@ TEST(test_chapter_cache) {
         size_t lu, lc, lw;
         int cu, cc, cw;
         char wu[8192];
-        char *u = many_edited(threads, NULL, -1, -1, &lu, &cu);
+        char *u = many_book(threads, NULL, 0, -1, -1, &lu, &cu, NULL, 0);
         snprintf(wu, sizeof wu, "%s", wlog);
         CHECK(strstr(wu, "none-4.png") && strstr(wu, "/gone-4")); /* warnings of both walks' kinds */
         (void)ov_test_epub_reused();
-        char *c = many_edited(threads, cache, -1, -1, &lc, &cc); /* cold: fills the cache */
+        char *c = many_book(threads, cache, 0, -1, -1, &lc, &cc, NULL, 0); /* cold: fills the cache */
         CHECK(cu == 0 && cc == 0 && same(u, lu, c, lc));
         CHECK_STR(wlog, wu);
         CHECK_INT(ov_test_epub_reused(), 0);
         CHECK_INT(count_prefix(cache, "ch-"), 9);
-        char *w = many_edited(threads, cache, -1, -1, &lw, &cw); /* warm: every chapter reused */
+        char *w = many_book(threads, cache, 0, -1, -1, &lw, &cw, NULL, 0); /* warm: every chapter reused */
         CHECK(cw == 0 && same(u, lu, w, lw));
         CHECK_STR(wlog, wu); /* the warnings given again, in the same order */
         CHECK_INT(ov_test_epub_reused(), 9);
@@ -594,11 +569,11 @@ TEST(test_chapter_cache) {
         /* chapter 4's heading changes, and with it its anchor (chapter 3 links to it, and now
          * warns): what chapters read of each other changed, so each is written again from its
          * model, its first walk taken from the cache */
-        u = many_edited(threads, NULL, 4, -1, &lu, &cu);
+        u = many_book(threads, NULL, 0, 4, -1, &lu, &cu, NULL, 0);
         snprintf(wu, sizeof wu, "%s", wlog);
         CHECK(strstr(wu, "many-4.md#head-4"));
         (void)ov_test_epub_reused();
-        w = many_edited(threads, cache, 4, -1, &lw, &cw);
+        w = many_book(threads, cache, 0, 4, -1, &lw, &cw, NULL, 0);
         CHECK(cw == 0 && same(u, lu, w, lw));
         CHECK_STR(wlog, wu);
         CHECK_INT(ov_test_epub_reused(), 0);
@@ -606,34 +581,34 @@ TEST(test_chapter_cache) {
         free(w);
 
         /* chapter 6's text changes (not its anchors): only chapter 6 is written again */
-        w = many_edited(threads, cache, 4, -1, &lw, &cw); /* first, the entries of the edit above */
+        w = many_book(threads, cache, 0, 4, -1, &lw, &cw, NULL, 0); /* first, the entries of the edit above */
         CHECK_INT(ov_test_epub_reused(), 9);
         free(w);
-        u = many_edited(threads, NULL, 4, 6, &lu, &cu);
+        u = many_book(threads, NULL, 0, 4, 6, &lu, &cu, NULL, 0);
         snprintf(wu, sizeof wu, "%s", wlog);
-        w = many_edited(threads, cache, 4, 6, &lw, &cw);
+        w = many_book(threads, cache, 0, 4, 6, &lw, &cw, NULL, 0);
         CHECK(cw == 0 && same(u, lu, w, lw));
         CHECK_STR(wlog, wu);
         CHECK_INT(ov_test_epub_reused(), 8);
         free(w);
 
         /* damaged entries are misses: the book is built from the documents, the same bytes */
-        damage_chapter_entries(cache);
-        w = many_edited(threads, cache, 4, 6, &lw, &cw);
+        damage_entries(cache, "ch-");
+        w = many_book(threads, cache, 0, 4, 6, &lw, &cw, NULL, 0);
         CHECK(cw == 0 && same(u, lu, w, lw));
         CHECK_STR(wlog, wu);
         CHECK_INT(ov_test_epub_reused(), 0);
         free(w);
-        w = many_edited(threads, cache, 4, 6, &lw, &cw); /* and rewritten */
+        w = many_book(threads, cache, 0, 4, 6, &lw, &cw, NULL, 0); /* and rewritten */
         CHECK(cw == 0 && same(u, lu, w, lw));
         CHECK_INT(ov_test_epub_reused(), 9);
         free(w);
         /* two sound entries under each other's names: both are misses, not the wrong chapters */
         t_rm_rf(cache);
-        free(many_edited(threads, cache, 4, 6, &lw, &cw)); /* a cache of this book's 9 entries only */
+        free(many_book(threads, cache, 0, 4, 6, &lw, &cw, NULL, 0)); /* a cache of this book's 9 entries only */
         (void)ov_test_epub_reused();
         swap_two_chapter_entries(cache);
-        w = many_edited(threads, cache, 4, 6, &lw, &cw);
+        w = many_book(threads, cache, 0, 4, 6, &lw, &cw, NULL, 0);
         CHECK(cw == 0 && same(u, lu, w, lw));
         CHECK_STR(wlog, wu);
         CHECK_INT(ov_test_epub_reused(), 7);
@@ -663,13 +638,8 @@ static char *one_chapter(const char *cache, const char *author, const char *text
     octavo_doc *d = NULL;
     if (octavo_doc_load(ov, name, text, strlen(text), &d, &err)) fprintf(stderr, "load: %s\n", err.message);
     octavo_book_add(b, d, &err);
-    char *out = NULL, *res = NULL;
-    if (octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, &err)) fprintf(stderr, "one_chapter: %s\n", err.message);
-    else {
-        res = malloc(*len);
-        memcpy(res, out, *len);
-    }
-    octavo_buffer_free(out);
+    char *res = render_copy(b, len, &err);
+    if (!res) fprintf(stderr, "one_chapter: %s\n", err.message);
     octavo_book_free(b);
     octavo_free(ov);
     return res;
@@ -712,55 +682,14 @@ TEST(test_chapter_cache_keys) {
     t_rm_rf(cache);
 }
 
-static char *many(int threads, size_t nesting, size_t *len, int *code, char *msg, size_t msg_size) {
-    ov_test_epub_threads(threads);
-    wlog[0] = 0;
-    octavo_options o;
-    octavo_options_init(&o, sizeof o);
-    o.resource_root = root;
-    o.diag = diag_log;
-    o.flags = OCTAVO_NO_CACHE;
-    if (nesting) o.limits.nesting = nesting;
-    octavo_error err;
-    memset(&err, 0, sizeof err);
-    octavo *ov = octavo_new(&o, &err);
-    octavo_book *b = octavo_book_new(ov);
-    for (int i = 0; i < 9; i++) {
-        char name[64], text[2048], deep[1200] = "";
-        for (int k = 0; i % 4 == 3 && k < 70; k++) strcat(deep, "<div>");
-        snprintf(name, sizeof name, "%s/pages/many-%d.md", root, i);
-        snprintf(text, sizeof text,
-                 "---\ntitle: Chapter %d\ndate: 2021-01-%02d\n---\n\n## Head %d\n\nSee [%d](many-%d.md#head-%d), "
-                 "![missing %d](/img/none-%d.png), ![one](/img/one.webp).\n\n%s\n<div onclick=\"x()\">raw %d</div>\n",
-                 i, i + 1, i, i, (i + 1) % 9, (i + 1) % 9, i, i,
-                 deep, i);
-        octavo_doc *d = NULL;
-        if (octavo_doc_load(ov, name, text, strlen(text), &d, &err)) fprintf(stderr, "load: %s\n", err.message);
-        octavo_book_add(b, d, &err);
-    }
-    octavo_book_set(b, "title", "Many");
-    char *out = NULL, *res = NULL;
-    *code = octavo_book_render_buffer(b, OCTAVO_FORMAT_EPUB, &out, len, &err);
-    if (!*code) {
-        res = malloc(*len);
-        memcpy(res, out, *len);
-    }
-    snprintf(msg, msg_size, "%s:%u: %s", err.file, err.line, *code ? err.message : "");
-    octavo_buffer_free(out);
-    octavo_book_free(b);
-    octavo_free(ov);
-    ov_test_epub_threads(0);
-    return res;
-}
-
 TEST(test_threads) {
     size_t l1, l4;
     int c1, c4;
     char m1[2048], m4[2048], w1[8192];
-    char *b1 = many(1, 0, &l1, &c1, m1, sizeof m1);
+    char *b1 = many_book(1, NULL, 0, -1, -1, &l1, &c1, m1, sizeof m1);
     snprintf(w1, sizeof w1, "%s", wlog);
     for (int threads = 2; threads <= 4; threads += 2) {
-        char *b4 = many(threads, 0, &l4, &c4, m4, sizeof m4);
+        char *b4 = many_book(threads, NULL, 0, -1, -1, &l4, &c4, m4, sizeof m4);
         CHECK(c1 == 0 && c4 == 0 && same(b1, l1, b4, l4));
         CHECK_STR(wlog, w1);
         free(b4);
@@ -768,8 +697,8 @@ TEST(test_threads) {
     CHECK(strstr(w1, "none-0.png") && strstr(w1, "none-8.png") && strstr(w1, "none-0.png") < strstr(w1, "none-8.png"));
     free(b1);
     /* chapters 3 and 7 nest deeper than the limit: chapter 3 is the one named, however built */
-    b1 = many(1, 10, &l1, &c1, m1, sizeof m1);
-    char *b4 = many(4, 10, &l4, &c4, m4, sizeof m4);
+    b1 = many_book(1, NULL, 10, -1, -1, &l1, &c1, m1, sizeof m1);
+    char *b4 = many_book(4, NULL, 10, -1, -1, &l4, &c4, m4, sizeof m4);
     CHECK(!b1 && !b4 && c1 == OCTAVO_E_LIMIT && c4 == OCTAVO_E_LIMIT);
     CHECKF(strstr(m1, "many-3.md") && !strcmp(m1, m4), "%s | %s", m1, m4);
     free(b1);
