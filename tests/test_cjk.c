@@ -41,46 +41,63 @@ static void squeeze(const char *s, char *out, size_t size) {
     out[n] = 0;
 }
 
+/* Writes para as a Chinese document titled T into a new folder dir (a "/tmp/octavo-cjk-XXXXXX"
+ * buffer), converts it to dir/zh.pdf with the CLI, and opens pdftotext's reading of it without
+ * the title, blank lines and the page footer; NULL when a step failed (checked). */
+static FILE *convert_zh(char *dir, const char *para) {
+    char path[300], cmd[1200];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/zh.md", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return NULL;
+    fprintf(f, "---\ntitle: T\nlang: zh\n---\n%s\n", para);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s/octavo convert %s/zh.md -o %s/zh.pdf -q --no-cache", build_dir(), dir, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s/zh.pdf - | grep -v '^T$' | grep -v '^ *$' | grep -v '/'", dir);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    return p;
+}
+
+/* The next line of p without its line end (nor a page's form feed), empty ones skipped, and
+ * appended to text (tn bytes so far, of size); its length, 0 at the end. */
+static size_t next_line(FILE *p, char *line, size_t size, char *text, size_t *tn, size_t text_size) {
+    while (fgets(line, (int)size, p)) {
+        size_t l = strlen(line);
+        while (l && (line[l - 1] == '\n' || line[l - 1] == '\f')) line[--l] = 0;
+        if (!l) continue;
+        if (*tn + l + 1 < text_size) {
+            memcpy(text + *tn, line, l);
+            *tn += l;
+            text[*tn] = 0;
+        }
+        return l;
+    }
+    return 0;
+}
+
 TEST(mixed_paragraph) {
     if (!has_cjk_font()) {
         printf("no CJK font installed: skipped\n");
         return;
     }
-    char dir[] = "/tmp/octavo-cjk-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char path[300], cmd[1200];
-    snprintf(path, sizeof path, "%s/zh.md", dir);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f) return;
-    fprintf(f, "---\ntitle: T\nlang: zh\n---\n%s\n", PARA);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "%s/octavo convert %s/zh.md -o %s/zh.pdf -q --no-cache", build_dir(), dir, dir);
-    CHECK(system(cmd) == 0);
-
-    /* the paragraph's lines as pdftotext reads them (the title is the first line) */
-    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s/zh.pdf - | grep -v '^T$' | grep -v '^ *$' | grep -v '/'", dir);
-    FILE *p = popen(cmd, "r");
-    CHECK(p != NULL);
+    char dir[] = "/tmp/octavo-cjk-XXXXXX", cmd[1200];
+    /* the paragraph's lines as pdftotext reads them */
+    FILE *p = convert_zh(dir, PARA);
     if (!p) return;
     static char text[8192], line[2048];
-    size_t tn = 0;
+    size_t tn = 0, l;
+    text[0] = 0;
     int lines = 0, inner_spaces = 0;
-    while (fgets(line, sizeof line, p)) {
-        size_t l = strlen(line);
-        if (l && line[l - 1] == '\n') line[--l] = 0;
-        if (!l) continue;
+    while ((l = next_line(p, line, sizeof line, text, &tn, sizeof text))) {
         lines++;
         /* a space between two non-ASCII characters, or between one and a Latin letter, is one the
          * source does not have ("English混排" has none either) */
         for (size_t i = 1; i + 1 < l; i++)
             if (line[i] == ' ' && ((unsigned char)line[i - 1] >= 0x80 || (unsigned char)line[i + 1] >= 0x80)) inner_spaces++;
-        if (tn + l + 1 < sizeof text) {
-            memcpy(text + tn, line, l);
-            tn += l;
-        }
     }
-    text[tn] = 0;
     pclose(p);
     static char want[8192], got[8192];
     squeeze(PARA, want, sizeof want);
@@ -154,37 +171,18 @@ TEST(clause_breaks) {
         printf("no CJK font installed: skipped\n");
         return;
     }
-    char dir[] = "/tmp/octavo-cjk-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char path[300], cmd[1200];
-    snprintf(path, sizeof path, "%s/zh.md", dir);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f) return;
-    fprintf(f, "---\ntitle: T\nlang: zh\n---\n%s\n", CLAUSES);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "%s/octavo convert %s/zh.md -o %s/zh.pdf -q --no-cache", build_dir(), dir, dir);
-    CHECK(system(cmd) == 0);
-    snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 %s/zh.pdf - | grep -v '^T$' | grep -v '^ *$' | grep -v '/'", dir);
-    FILE *p = popen(cmd, "r");
-    CHECK(p != NULL);
+    char dir[] = "/tmp/octavo-cjk-XXXXXX", cmd[1200];
+    FILE *p = convert_zh(dir, CLAUSES);
     if (!p) return;
     static char text[8192], line[2048];
-    size_t tn = 0;
+    size_t tn = 0, l;
+    text[0] = 0;
     int lines = 0, at_clause = 0, inner_spaces = 0;
-    while (fgets(line, sizeof line, p)) {
-        size_t l = strlen(line);
-        while (l && (line[l - 1] == '\n' || line[l - 1] == '\f')) line[--l] = 0;
-        if (!l) continue;
+    while ((l = next_line(p, line, sizeof line, text, &tn, sizeof text))) {
         lines++;
         at_clause += ends_clause(line);
         for (size_t i = 0; i < l; i++) inner_spaces += line[i] == ' ';
-        if (tn + l + 1 < sizeof text) {
-            memcpy(text + tn, line, l);
-            tn += l;
-        }
     }
-    text[tn] = 0;
     pclose(p);
     /* compressed punctuation and spaced ideographs come back as the text, whole */
     CHECK_STR(text, CLAUSES);
