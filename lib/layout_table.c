@@ -268,6 +268,21 @@ static void group_widths(const float *minc, const float *prefc, const size_t *co
     }
 }
 
+/* The next line of a cell from item *i on, *off moved past the glue before it to the line's top
+ * (points down from the top of the cell's content); NULL at the end. */
+static const vbox *cell_line(const vlist *cell, size_t *i, float *off) {
+    for (; *i < cell->n; (*i)++) {
+        const vbox *v = &cell->v[*i];
+        if (v->kind == VL_GLUE) {
+            *off += v->h;
+        } else if (v->kind == VL_LINE) {
+            (*i)++;
+            return v;
+        }
+    }
+    return NULL;
+}
+
 /* Where a slice of a row that would end at `want` (below `from`, in points down from the top of
  * the cells' content) may end: no line of any cell cut through; a line taller than the slice is
  * cut as a last resort. */
@@ -276,18 +291,14 @@ static float slice_end(const vlist *cells, size_t ncols, float from, float want)
     for (int moved = 1; moved;) {
         moved = 0;
         for (size_t k = 0; k < ncols; k++) {
+            size_t i = 0;
             float off = 0;
-            for (size_t i = 0; i < cells[k].n; i++) {
-                const vbox *v = &cells[k].v[i];
-                if (v->kind == VL_GLUE) {
-                    off += v->h;
-                } else if (v->kind == VL_LINE) {
-                    float top = off, bottom = off + v->h + v->d;
-                    if (top < y - 0.01f && bottom > y + 0.01f) {
-                        y = top;
-                        moved = 1;
-                    }
-                    off = bottom;
+            for (const vbox *v; (v = cell_line(&cells[k], &i, &off));) {
+                float top = off;
+                off = off + v->h + v->d;
+                if (top < y - 0.01f && off > y + 0.01f) {
+                    y = top;
+                    moved = 1;
                 }
             }
         }
@@ -300,22 +311,17 @@ static float slice_end(const vlist *cells, size_t ncols, float from, float want)
 static void place_slice(lay *L, const vlist *cells, size_t ncols, const float *wc, float x, float from, float to,
                         float top) {
     for (size_t k = 0; k < ncols; k++) {
+        size_t i = 0;
         float off = 0;
-        for (size_t i = 0; i < cells[k].n; i++) {
-            const vbox *v = &cells[k].v[i];
-            if (v->kind == VL_GLUE) {
-                off += v->h;
-            } else if (v->kind == VL_LINE) {
-                if (off >= from - 0.01f && off < to - 0.01f) {
-                    float base = top - (off - from) - v->h;
-                    for (size_t bb = v->b0; bb < v->b0 + v->nb; bb++) {
-                        ov_box bx = L->lb[bb];
-                        bx.x += x;
-                        bx.y += base;
-                        lay_box(L, &bx);
-                    }
-                }
-                off += v->h + v->d;
+        for (const vbox *v; (v = cell_line(&cells[k], &i, &off)); off += v->h + v->d) {
+            if (off < from - 0.01f || off >= to - 0.01f)
+                continue;
+            float base = top - (off - from) - v->h;
+            for (size_t bb = v->b0; bb < v->b0 + v->nb; bb++) {
+                ov_box bx = L->lb[bb];
+                bx.x += x;
+                bx.y += base;
+                lay_box(L, &bx);
             }
         }
         x += wc[k];
