@@ -33,6 +33,8 @@ static const char *cache_dir(const octavo *ov) {
     return ov->cache_dir;
 }
 
+int ov_cache_on(const octavo *ov) { return cache_dir(ov) != NULL; }
+
 /* Keys name files: letters, digits, '-', '_' and '.', not starting with '.', not too long. */
 static int key_ok(const char *key) {
     size_t n = 0;

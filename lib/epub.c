@@ -178,7 +178,7 @@ static void resolve_one(ov_epub *e, ov_epub_image *im) {
     /* A rebuild: a local file whose stat is what the source index recorded with its hash is a
      * WebP known by that hash, and its conversion is looked up without reading the source. Only
      * with the built-in resolver (a caller's may give other bytes for the same path). */
-    int cache = e->ov->cache_dir && !(e->ov->opt.flags & OCTAVO_NO_CACHE);
+    int cache = ov_cache_on(e->ov);
     char *real = NULL;
     struct stat st;
     struct timespec t0;
@@ -1235,7 +1235,7 @@ int ov_epub_render(octavo_book *book, ov_sink *out, octavo_error *err) {
     }
     pthread_t zl;
     int zl_started = !rc && pthread_create(&zl, NULL, zip_loader, NULL) == 0;
-    e.cached = e.ov->cache_dir && *e.ov->cache_dir && !(e.ov->opt.flags & OCTAVO_NO_CACHE);
+    e.cached = ov_cache_on(e.ov);
     for (size_t i = 0; i < e.nch && !rc; i++) rc = ov_epub_cache_lookup(&e, &e.ch[i]);
     if (!rc) rc = build_models(&e);
     /* first walk: ids, sections, images (or what the chapter cache kept of it) */

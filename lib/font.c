@@ -888,7 +888,7 @@ void ov_shaper_cache(ov_shaper *s, const octavo *ov, const void *doc, const void
         return;
     }
     s->cache_doc = doc;
-    if (!ov || !ov->cache_dir || !*ov->cache_dir || (ov->opt.flags & OCTAVO_NO_CACHE) || s->nwords)
+    if (!ov_cache_on(ov) || s->nwords)
         return;
     pthread_once(&g_fonts_id_once, fonts_id_init);
     static const unsigned char zero[32];

@@ -622,7 +622,7 @@ int ov_image_epub_cached(const octavo *ov, const void *data, size_t len, const u
     memset(out, 0, sizeof *out);
     *path = NULL;
     *crc = 0;
-    if (!ov || !ov->cache_dir || (ov->opt.flags & OCTAVO_NO_CACHE)) return 0;
+    if (!ov_cache_on(ov)) return 0;
     ov_image_info info;
     if (ov_image_probe(ov, data, len, &info, NULL) || info.format != OV_IMG_WEBP) return 0;
     unsigned char h[32];
@@ -636,7 +636,7 @@ int ov_image_epub_cached_sha(const octavo *ov, const unsigned char sha[32], int 
     memset(out, 0, sizeof *out);
     *path = NULL;
     *crc = 0;
-    if (!ov || !ov->cache_dir || (ov->opt.flags & OCTAVO_NO_CACHE)) return 0;
+    if (!ov_cache_on(ov)) return 0;
     char key[OV_IMAGE_KEY_SIZE], name[OV_IMAGE_KEY_SIZE + 8];
     if (ov_image_cache_key(NULL, 0, sha, EPUB_CONVERSION, key)) return 0;
     const char *first = png_first ? "png" : "jpg";
@@ -697,7 +697,7 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
         return pass_through(data, len, &info, out, err);
     }
 
-    int cache = ov && ov->cache_dir && !(ov->opt.flags & OCTAVO_NO_CACHE);
+    int cache = ov_cache_on(ov);
     char key[OV_IMAGE_KEY_SIZE], name[OV_IMAGE_KEY_SIZE + 8];
     if (cache && ov_image_cache_key(data, len, sha, EPUB_CONVERSION, key)) cache = 0;
     if (cache) { /* the likelier kind first: one lookup on a warm rebuild */

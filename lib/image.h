@@ -133,6 +133,8 @@ int ov_image_for_epub_sha(const octavo *ov, const void *data, size_t len, const 
  *  whose length or CRC-32 does not match what was stored is a miss. Keys are file names:
  *  [A-Za-z0-9._-], not starting with '.'. */
 int ov_cache_get(const octavo *ov, const char *key, unsigned char **data, size_t *len);
+/** Whether the handle has a cache to use (a folder, and OCTAVO_NO_CACHE not set). */
+int ov_cache_on(const octavo *ov);
 void ov_cache_put(const octavo *ov, const char *key, const void *data, size_t len);
 
 
