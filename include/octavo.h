@@ -242,7 +242,11 @@ typedef struct octavo_doc octavo_doc;
 
 /** Loads a document from memory. name is used in messages and to resolve relative targets
  *  (a path relative to the resource root, or any label). On failure *out is NULL and err says why,
- *  with the position in the original bytes. */
+ *  with the position in the original bytes. The load reads the frontmatter and bounds the body
+ *  (limit.input_bytes, and one pass for what would make the Markdown parser slow); the body is
+ *  parsed when first needed: here when the title must come from its first heading, else by the
+ *  first render or octavo_doc_summary(). A limit on the parsed body (limit.nesting, the table
+ *  limits) is then that call's error, with the same position. */
 OCTAVO_API int octavo_doc_load(octavo *ov, const char *name, const void *data, size_t len,
                                octavo_doc **out, octavo_error *err);
 /** Loads a document from a file; its path is its name. */

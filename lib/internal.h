@@ -130,7 +130,7 @@ struct octavo_doc {
     size_t len;
     ov_source src;
     octavo_meta *meta;         /* root map, never NULL */
-    cmark_node *ast;           /* the Markdown body */
+    cmark_node *ast;           /* the Markdown body, once parsed (ov_doc_parse) */
     char *title;               /* the title rule's result */
     int title_from_heading;    /* the title is the first heading, which the body then leaves out */
     char *summary;
@@ -146,6 +146,9 @@ struct octavo_doc {
     int model_code;            /* the model's build result, once built */
 };
 
+/** Parses the Markdown body once, on first use, and checks the limits on its tree (an error with
+ *  the position then, and the next call tries again). Returns an octavo_code. */
+int ov_doc_parse(octavo_doc *doc, octavo_error *err);
 /** Builds the normalised DOM once (lazily). Returns an octavo_code. */
 int ov_model_build(octavo_doc *doc, octavo_error *err);
 /** The document's authors one by one (the frontmatter's, else the handle's default author);

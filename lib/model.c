@@ -1502,6 +1502,8 @@ int ov_model_build(octavo_doc *doc, octavo_error *err) {
     if (doc->model_code)
         return ov_error(err, doc->model_code, OCTAVO_STAGE_MARKDOWN, doc->name, 0, 0, "%s",
                         octavo_strerror(doc->model_code));
+    int prc = ov_doc_parse(doc, err);
+    if (prc) return prc; /* not remembered: the next call parses again and says why again */
     pthread_once(&xml_once, xml_init);
     mstate st;
     memset(&st, 0, sizeof st);

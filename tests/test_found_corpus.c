@@ -45,6 +45,7 @@ static int load_one(const char *path, const struct stat *st, int type, struct FT
         octavo_doc_summary(d, 200);
         nloaded++;
         /* every local Markdown image resolves inside the site root */
+        CHECKF(ov_doc_parse(d, &e) == OCTAVO_OK, "%s: %s", path, e.message);
         cmark_iter *it = cmark_iter_new(d->ast);
         cmark_event_type ev;
         while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {

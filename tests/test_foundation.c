@@ -512,6 +512,29 @@ TEST(limits) {
     CHECK(strstr(e.message, "nesting") != NULL);
     CHECK_INT(octavo_doc_load(ov, "n.md", "> > > ok\n", 9, &d, &e), OCTAVO_OK);
     octavo_doc_free(d);
+    /* with a title in the frontmatter the body is parsed when first rendered: the error the load
+     * gives without one (nested lists, which the one-pass guard does not count), from the render,
+     * at the same place; the summary of such a body is empty */
+    const char *untitled = "---\nother: T\n---\n- a\n  - b\n    - c\n      - d\n";
+    CHECK_INT(octavo_doc_load(ov, "t.md", untitled, strlen(untitled), &d, &e), OCTAVO_E_LIMIT);
+    octavo_error eager = e;
+    CHECK(eager.line > 4 && eager.offset > 20);
+    const char *titled = "---\ntitle: T\n---\n- a\n  - b\n    - c\n      - d\n";
+    CHECK_INT(octavo_doc_load(ov, "t.md", titled, strlen(titled), &d, &e), OCTAVO_OK);
+    CHECK_STR(octavo_doc_title(d), "T");
+    char *out = NULL;
+    size_t outlen = 0;
+    for (int fmt = OCTAVO_FORMAT_HTML; fmt <= OCTAVO_FORMAT_PDF; fmt++) {
+        memset(&e, 0, sizeof e);
+        CHECK_INT(octavo_render_buffer(d, (octavo_format)fmt, &out, &outlen, &e), OCTAVO_E_LIMIT);
+        CHECK(out == NULL);
+        CHECK_INT(e.line, eager.line);
+        CHECK_INT(e.column, eager.column);
+        CHECK_INT(e.offset, eager.offset);
+        CHECK_STR(e.message, eager.message);
+    }
+    CHECK_STR(octavo_doc_summary(d, 100), "");
+    octavo_doc_free(d);
     octavo_free(ov);
 
     /* a pathological nesting under the default limit fails fast instead of overflowing a stack */
