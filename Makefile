@@ -93,8 +93,8 @@ $(B)/cli/%.o: examples/cli/%.c $(VERSION_H) include/octavo.h $(wildcard examples
 # It also links statically the dependencies whose Debian -dev package ships an archive and that
 # no remaining shared library needs (CLI_STATIC): every shared library costs each process start
 # its loading and symbol relocations, and the CLI is started once per document (measured: 9 fewer
-# libraries take ~1.2 ms off every `octavo convert`). libxml2 stays shared: its archive needs ICU's
-# 30 MB data linked in. Where an archive is missing, the library is linked shared as before.
+# libraries take ~1.2 ms off every `octavo convert`). Where an archive is missing, the library is
+# linked shared as before.
 LD_STATIC  := -Wl,-Bstatic
 LD_DYNAMIC := -Wl,-Bdynamic
 CLI_STATIC_CAND := cmark-gfm-extensions cmark-gfm yaml webpdemux webp jpeg gif nettle hyphen
@@ -103,9 +103,28 @@ CLI_STATIC :=
 else
 CLI_STATIC := $(foreach l,$(CLI_STATIC_CAND),$(if $(filter /%,$(shell $(CC) -print-file-name=lib$(l).a)),$(l)))
 endif
-CLI_LIBS := $(if $(CLI_STATIC),$(LD_STATIC) $(CLI_STATIC:%=-l%) $(LD_DYNAMIC)) $(PKG_LIBS)
-$(B)/octavo: $(CLI_OBJ) $(B)/liboctavo.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/liboctavo.a $(CLI_LIBS)
+# libxml2 as well, without ICU (CLI_XML): Debian's libxml2 uses ICU only for character sets iconv
+# lacks, octavo gives it UTF-8 only, and a shared libxml2 loads libicuuc and libstdc++ into every
+# process (3 ms of each start: `octavo --version` 9.1 -> 6.0 ms). tools/icu_none.c answers the
+# archive's few ucnv_ references with "no such converter". Only when the archive asks for no other
+# ICU function than those (ICU_KNOWN); else libxml2 stays shared.
+ICU_KNOWN := UCNV_FROM_U_CALLBACK_STOP UCNV_TO_U_CALLBACK_STOP ucnv_close ucnv_convertEx ucnv_open \
+             ucnv_setFromUCallBack ucnv_setToUCallBack
+ifneq ($(SAN),1)
+XML2_A    := $(filter /%,$(shell $(CC) -print-file-name=libxml2.a))
+LZMA_A    := $(filter /%,$(shell $(CC) -print-file-name=liblzma.a))
+endif
+XML2_ICU  := $(if $(XML2_A),$(shell nm -u $(XML2_A) 2>/dev/null | awk '$$1 == "U" && $$2 ~ /^(ucnv|UCNV|u_|icu|ubrk|uset|utf8_|utrans)/ { print $$2 }' | sort -u))
+ICU_SUFFIX := $(shell echo '$(firstword $(XML2_ICU))' | sed -n 's/.*\(_[0-9][0-9]*\)$$/\1/p')
+ICU_OK    := $(and $(XML2_A),$(LZMA_A),$(ICU_SUFFIX),$(if $(filter-out $(ICU_KNOWN:%=%$(ICU_SUFFIX)),$(XML2_ICU)),,yes))
+CLI_XML_OBJ := $(if $(ICU_OK),$(B)/cli-icu_none.o)
+CLI_XML   := $(if $(ICU_OK),-lxml2 -llzma)
+CLI_LIBS := $(if $(CLI_STATIC)$(CLI_XML),$(LD_STATIC) $(CLI_STATIC:%=-l%) $(CLI_XML) $(LD_DYNAMIC)) $(PKG_LIBS)
+$(B)/cli-icu_none.o: tools/icu_none.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DOV_ICU_SUFFIX=$(ICU_SUFFIX) -c $< -o $@
+$(B)/octavo: $(CLI_OBJ) $(CLI_XML_OBJ) $(B)/liboctavo.a
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(CLI_XML_OBJ) $(B)/liboctavo.a $(CLI_LIBS)
 
 # Tests link the static library too (they may use internal functions declared in lib/*.h).
 $(B)/tests/%: tests/%.c tests/harness.h $(B)/liboctavo.a
