@@ -375,6 +375,17 @@ TEST(test_books) {
     st2.st_ctim = now;
     ov_cache_src_put(ov, other, &st2, &now, want, 1, NULL);
     CHECK(ov_cache_src_get(ov, other, &st2, sha, &fl, NULL, 0) == 0);
+    /* the margin of the file's own file system: over 10 ms on any, under 4 s on any */
+    ov_test_src_index_margin(-1);
+    struct timespec at = now;
+    st2.st_mtim = now;
+    at.tv_nsec += 10000000L;
+    if (at.tv_nsec >= 1000000000L) at.tv_sec++, at.tv_nsec -= 1000000000L;
+    ov_cache_src_put(ov, other, &st2, &at, want, 1, NULL);
+    CHECK(ov_cache_src_get(ov, other, &st2, sha, &fl, NULL, 0) == 0);
+    at.tv_sec += 4;
+    ov_cache_src_put(ov, other, &st2, &at, want, 1, NULL);
+    CHECK(ov_cache_src_get(ov, other, &st2, sha, &fl, NULL, 0) == 1);
     ov_test_src_index_margin(0);
     octavo_free(ov);
 
