@@ -39,7 +39,15 @@ int ov_utf8_decode(const char *str, size_t n, uint32_t *cp) {
 int ov_utf8_valid(const char *s, size_t n, size_t *bad) {
     size_t i = 0;
     while (i < n) {
-        /* fast path over ASCII */
+        /* fast path over ASCII: eight bytes at a time while none has its top bit (the loads are
+         * memcpy'd, so unaligned is fine), then a byte at a time */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL) break;
+            i += 8;
+        }
+        if (i >= n) break;
         if ((unsigned char)s[i] < 0x80) { i++; continue; }
         uint32_t cp;
         int l = ov_utf8_decode(s + i, n - i, &cp);
