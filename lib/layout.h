@@ -112,7 +112,8 @@ typedef struct ov_lb_item {
     int type;
     double width, stretch, shrink;  /* glue: all three; box: width; penalty: width when broken */
     int penalty;                    /* penalty: cost (>= OV_LB_INF: no break; <= -OV_LB_INF: forced) */
-    int flagged;                    /* penalty: a hyphen break (consecutive ones cost more) */
+    int flagged;                    /* penalty: a hyphen break (consecutive ones cost more);
+                                       glue: no break there */
 } ov_lb_item;
 /** Chooses breakpoints (indices of glue or penalty items) for lines of width line_width.
  *  Total fit (Knuth–Plass) with tolerance, then a looser pass with emergency stretch, then first

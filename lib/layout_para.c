@@ -178,9 +178,31 @@ static void set_box_style(pitem *b, const istyle *st, int face) {
 }
 
 /* A word (no spaces): one box per face run, shaped. */
+static int cjk_no_break_before(uint32_t c);
+
+/* A space before a mark that may not start a line (a Chinese or Japanese full stop, comma or
+ * closing bracket: kinsoku) is no break either: "… [link](url) 。" would put the full stop alone
+ * at the start of a line. An infinite penalty goes between the word before and the space. */
+static void keep_before(lay *L, para *P, uint32_t first) {
+    if (!cjk_no_break_before(first) || P->n < 2 || P->it[P->n - 1].type != OV_LB_GLUE ||
+        P->it[P->n - 2].type != OV_LB_BOX)
+        return;
+    pitem glue = P->it[P->n - 1];
+    pitem *pe = push_item(L, P); /* may move the array */
+    if (!pe)
+        return;
+    pitem pen = *pe;             /* a fresh item */
+    pen.type = OV_LB_PENALTY;
+    pen.pen = OV_LB_INF;
+    P->it[P->n - 2] = pen;
+    P->it[P->n - 1] = glue;
+}
+
 static void push_word(lay *L, para *P, const uint32_t *w, size_t n, const istyle *st) {
     int base = face_of_style(st);
     size_t i = 0;
+    if (n)
+        keep_before(L, P, w[0]);
     while (i < n) {
         int f = ov_font_pick(L->fonts, base, w[i]);
         size_t j = i + 1;
@@ -807,6 +829,36 @@ static void acc_push(lay *L, run_acc *a, const ov_box *b) {
 
 /* Ends the paragraph's items (\parfillskip and a forced break) and chooses the breaks: one pass
  * within the pretolerance (returns 0 when none fits it), or all of ov_linebreak's passes. */
+/* Chinese and Japanese typesetting avoid a paragraph whose last line is one character and its
+ * punctuation ("项目下" / "面。"; CLREQ calls it a lone character): no break between ideographs
+ * (nor a Latin word and an ideograph) once fewer than two ideographs are left. A paragraph ending
+ * in anything else (a Latin word, a space) is left alone. lb mirrors P's items, the final glue and
+ * penalty break_lines adds included. */
+static void keep_last_line(const para *P, ov_lb_item *lb) {
+    size_t ideographs = 0;
+    for (size_t i = P->n >= 2 ? P->n - 2 : 0; i-- > 0;) {
+        const pitem *x = &P->it[i];
+        if (x->type == OV_LB_BOX) {
+            for (size_t k = x->nc; k-- > 0;) {
+                uint32_t c = P->cp[x->c0 + k];
+                if (cjk_no_break_before(c) || cjk_no_break_after(c))
+                    continue; /* punctuation */
+                if (!is_cjk(c))
+                    return;
+                ideographs++;
+            }
+            if (ideographs >= 2)
+                return;
+        } else if (x->type == OV_LB_GLUE && !x->cjk) {
+            return; /* a space */
+        } else if (x->type == OV_LB_GLUE) {
+            lb[i].flagged = 1;
+        } else if (x->type == OV_LB_PENALTY && x->pen < OV_LB_INF) {
+            lb[i].penalty = OV_LB_INF;
+        }
+    }
+}
+
 static int break_lines(lay *L, para *P, float width, int ragged, int first_pass, size_t **br) {
     pitem *g = push_item(L, P);
     if (!g)
@@ -829,6 +881,7 @@ static int break_lines(lay *L, para *P, float width, int ragged, int first_pass,
         lb[i].penalty = P->it[i].pen;
         lb[i].flagged = P->it[i].flagged;
     }
+    keep_last_line(P, lb);
     int nlines = first_pass ? ov_linebreak_pass(lb, P->n, width, 1.0, br)
                             : ov_linebreak(lb, P->n, width, ragged, br);
     ov_free(lb);

@@ -60,6 +60,15 @@ static int fitness_of(double r) {
     return 3;                 /* very loose */
 }
 
+/* A break may fall at a penalty under infinity, and at a glue right after a box unless the glue
+ * is flagged (layout_para.c: the last seams of a Chinese paragraph). */
+static int legal_break(const ov_lb_item *it, size_t b) {
+    const ov_lb_item *x = &it[b];
+    if (x->type == OV_LB_PENALTY)
+        return x->penalty < OV_LB_INF;
+    return x->type == OV_LB_GLUE && !x->flagged && b > 0 && it[b - 1].type == OV_LB_BOX;
+}
+
 /* One Knuth–Plass pass. Returns the number of lines, 0 when no feasible breaks exist, -1 on OOM. */
 static int kp_pass(const ov_lb_item *it, size_t n, const double *sw, const double *sy, const double *sz,
                    double width, double tolerance, double emergency, size_t **breaks) {
@@ -70,12 +79,7 @@ static int kp_pass(const ov_lb_item *it, size_t n, const double *sw, const doubl
         goto oom;
     for (size_t b = 0; b < n; b++) {
         const ov_lb_item *x = &it[b];
-        int legal = 0;
-        if (x->type == OV_LB_PENALTY && x->penalty < OV_LB_INF)
-            legal = 1;
-        else if (x->type == OV_LB_GLUE && b > 0 && it[b - 1].type == OV_LB_BOX)
-            legal = 1;
-        if (!legal)
+        if (!legal_break(it, b))
             continue;
         double pw = x->type == OV_LB_PENALTY ? x->width : 0;
         int pen = x->type == OV_LB_PENALTY ? x->penalty : 0;
@@ -191,8 +195,7 @@ static int first_fit(const ov_lb_item *it, size_t n, const double *sw, double wi
     size_t last_legal = (size_t)-1, last_good = (size_t)-1;
     for (size_t b = 0; b < n; b++) {
         const ov_lb_item *x = &it[b];
-        int legal = (x->type == OV_LB_PENALTY && x->penalty < OV_LB_INF) ||
-                    (x->type == OV_LB_GLUE && b > 0 && it[b - 1].type == OV_LB_BOX);
+        int legal = legal_break(it, b);
         /* a last-resort break (anywhere inside a word too long for the line) is taken only when
          * the line has no other: "kata_shim_pod_" / "overhead_cpu", not "kata_shim_pod_overh" */
         int good = legal && !(x->type == OV_LB_PENALTY && x->penalty >= OV_LB_LAST_RESORT);

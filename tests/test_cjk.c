@@ -195,8 +195,94 @@ TEST(clause_breaks) {
     CHECK(system(cmd) == 0);
 }
 
+/* The opening of the Thousand Character Classic (6th century), for paragraphs of any length */
+static const char CLASSIC[] =
+    "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往秋收冬藏闰余成岁律吕调阳云腾致雨露结为霜金生丽水玉出昆冈"
+    "剑号巨阙珠称夜光果珍李柰菜重芥姜海咸河淡鳞潜羽翔龙师火帝鸟官人皇始制文字乃服衣裳推位让国有虞陶唐"
+    "吊民伐罪周发殷汤坐朝问道垂拱平章爱育黎首臣伏戎羌遐迩一体率宾归王鸣凤在竹白驹食场化被草木赖及万方";
+
+/* The first n characters of CLASSIC (3 bytes each) appended to b. */
+static void classic(char *b, size_t size, size_t n) {
+    size_t l = strlen(b);
+    if (3 * n > sizeof CLASSIC - 1) n = (sizeof CLASSIC - 1) / 3;
+    if (l + 3 * n < size) {
+        memcpy(b + l, CLASSIC, 3 * n);
+        b[l + 3 * n] = 0;
+    }
+}
+
+/* Paragraphs of 30 to 59 characters, each with a link and then, after a space, a full stop: the
+ * end of the link falls at every place of a line in turn. No line starts with the full stop (the
+ * space before it is no break), which the breaker used to do twice out of these 30. */
+TEST(kinsoku_after_space) {
+    if (!has_cjk_font()) {
+        printf("no CJK font installed: skipped\n");
+        return;
+    }
+    static char body[16384];
+    body[0] = 0;
+    for (size_t n = 30; n < 60; n++) {
+        classic(body, sizeof body, n);
+        strcat(body, "参见 [https://example.org/docs/a](https://example.org/docs/a) 。\n\n");
+    }
+    char dir[] = "/tmp/octavo-cjk-XXXXXX", cmd[1200];
+    FILE *p = convert_zh(dir, body);
+    if (!p) return;
+    static char text[32768], line[2048];
+    size_t tn = 0;
+    int lines = 0, bad = 0;
+    while (next_line(p, line, sizeof line, text, &tn, sizeof text)) {
+        lines++;
+        if (!strncmp(line, "。", strlen("。"))) bad++;
+    }
+    pclose(p);
+    CHECKF(lines >= 10, "%d lines", lines); /* those without the link (the filter drops lines with a slash) */
+    CHECKF(bad == 0, "%d lines start with a full stop", bad);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* Paragraphs of 40 to 139 characters and a full stop: none ends with a line of one character
+ * (CLREQ's lone character), which the breaker used to give 3 of these 34. */
+TEST(no_lone_last_character) {
+    if (!has_cjk_font()) {
+        printf("no CJK font installed: skipped\n");
+        return;
+    }
+    static char body[65536];
+    body[0] = 0;
+    int paras = 0;
+    for (size_t n = 40; n < 140; n += 3, paras++) {
+        classic(body, sizeof body, n < 120 ? n : 120);
+        if (n >= 120) classic(body, sizeof body, n - 120);
+        strcat(body, "。\n\n");
+    }
+    char dir[] = "/tmp/octavo-cjk-XXXXXX", cmd[1200];
+    FILE *p = convert_zh(dir, body);
+    if (!p) return;
+    static char text[65536], line[2048];
+    size_t tn = 0, l;
+    int ends = 0, lone = 0;
+    const size_t stop = strlen("。");
+    while ((l = next_line(p, line, sizeof line, text, &tn, sizeof text))) {
+        if (l < stop || strcmp(line + l - stop, "。")) continue;
+        ends++;
+        if (l - stop < 2 * 3) { /* fewer than two characters before the full stop */
+            lone++;
+            printf("  a last line '%s'\n", line);
+        }
+    }
+    pclose(p);
+    CHECK_INT(ends, paras);
+    CHECK_INT(lone, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     RUN(mixed_paragraph);
     RUN(clause_breaks);
+    RUN(kinsoku_after_space);
+    RUN(no_lone_last_character);
     return t_done();
 }
