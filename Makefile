@@ -17,8 +17,8 @@ MANDIR  ?= $(PREFIX)/share/man
 PCDIR   ?= $(LIBDIR)/pkgconfig
 
 CC      ?= cc
-# Debian packages the library needs (make deps installs them; pkgconfig/octavo.pc.in names the
-# pkg-config modules; libhpdf and libhyphen ship no .pc file).
+# Debian packages the library needs (make deps installs them; the installed octavo.pc names the
+# pkg-config modules linked, LINK_PKGS below; libhpdf and libhyphen ship no .pc file).
 PKGS    := libcmark-gfm yaml-0.1 libzip libxml-2.0 libwebp libwebpdemux libpng libjpeg libgif freetype2 harfbuzz harfbuzz-subset zlib nettle
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Loaded with dlopen on first use rather than linked (DL_PKGS; the headers are still needed):
