@@ -17,17 +17,33 @@ MANDIR  ?= $(PREFIX)/share/man
 PCDIR   ?= $(LIBDIR)/pkgconfig
 
 CC      ?= cc
-# Debian packages the library needs (make deps installs them; pkgconfig/octavo.pc.in names the
-# pkg-config modules; libhpdf and libhyphen ship no .pc file).
+# Debian packages the library needs (make deps installs them; the installed octavo.pc names the
+# pkg-config modules linked, LINK_PKGS below; libhpdf and libhyphen ship no .pc file).
 PKGS    := libcmark-gfm yaml-0.1 libzip libxml-2.0 libwebp libwebpdemux libpng libjpeg libgif freetype2 harfbuzz harfbuzz-subset zlib nettle
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libzip is not linked: lib/zipdl.c loads it when the first EPUB is written (it brings libcrypto,
-# ~2 ms at every process start). Its soname is the one of the libzip the headers belong to.
-PKG_LIBS   := $(shell pkg-config --libs $(filter-out libzip,$(PKGS)) 2>/dev/null) -lcmark-gfm-extensions -lhpdf -lhyphen -lm -lpthread
-ZIP_SONAME := $(shell readelf -d $$(pkg-config --variable=libdir libzip 2>/dev/null)/libzip.so 2>/dev/null | sed -n 's/.*soname: \[\(.*\)\].*/\1/p')
-ZIP_DEF    := $(if $(ZIP_SONAME),-DOV_LIBZIP_SONAME='"$(ZIP_SONAME)"')
-# the tests read EPUBs back with libzip
-TEST_LIBS  := $(PKG_LIBS) $(shell pkg-config --libs libzip 2>/dev/null)
+# Loaded with dlopen on first use rather than linked (DL_PKGS; the headers are still needed):
+#  - libzip, by lib/zipdl.c when the first EPUB is written (it brings libcrypto, ~2 ms at every
+#    process start);
+#  - HarfBuzz, its subsetter and libharu (no .pc file: -lhpdf is simply not linked), by
+#    lib/pdfdl.c when the first PDF is made (they bring glib, pcre2, graphite2, freetype and
+#    brotli: 2.7 ms at every process start). freetype2 is here for HarfBuzz's headers only:
+#    octavo calls no FreeType function.
+# Each soname is the one of the library the headers belong to. -ldl: dlopen is in libc from glibc
+# 2.34 on (then -ldl finds only the empty libdl.a and adds nothing).
+DL_PKGS    := libzip harfbuzz harfbuzz-subset freetype2
+LINK_PKGS  := $(filter-out $(DL_PKGS),$(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -lcmark-gfm-extensions -lhyphen -ldl -lm -lpthread
+soname_of   = $(shell readelf -d $(1) 2>/dev/null | sed -n 's/.*soname: \[\(.*\)\].*/\1/p')
+ZIP_SONAME := $(call soname_of,$$(pkg-config --variable=libdir libzip 2>/dev/null)/libzip.so)
+HB_SONAME  := $(call soname_of,$$(pkg-config --variable=libdir harfbuzz 2>/dev/null)/libharfbuzz.so)
+HBS_SONAME := $(call soname_of,$$(pkg-config --variable=libdir harfbuzz-subset 2>/dev/null)/libharfbuzz-subset.so)
+HPDF_SONAME := $(call soname_of,$(shell $(CC) -print-file-name=libhpdf.so))
+DL_DEF     := $(if $(ZIP_SONAME),-DOV_LIBZIP_SONAME='"$(ZIP_SONAME)"') \
+              $(if $(HB_SONAME),-DOV_HB_SONAME='"$(HB_SONAME)"') \
+              $(if $(HBS_SONAME),-DOV_HB_SUBSET_SONAME='"$(HBS_SONAME)"') \
+              $(if $(HPDF_SONAME),-DOV_HPDF_SONAME='"$(HPDF_SONAME)"')
+# the tests read EPUBs back with libzip, and test_font.c asks HarfBuzz itself
+TEST_LIBS  := $(PKG_LIBS) $(shell pkg-config --libs libzip harfbuzz 2>/dev/null)
 
 ifeq ($(SAN),1)
 B       ?= build-san
@@ -70,11 +86,11 @@ $(FONTS_MK): fonts/fonts.conf fonts/locate
 
 $(B)/obj/%.o: lib/%.c $(VERSION_H) $(FONTS_MK) $(wildcard lib/*.h) include/octavo.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(ZIP_DEF) -fvisibility=hidden -include $(FONTS_MK) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(DL_DEF) -fvisibility=hidden -include $(FONTS_MK) -c $< -o $@
 
 $(B)/pic/%.o: lib/%.c $(VERSION_H) $(FONTS_MK) $(wildcard lib/*.h) include/octavo.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(ZIP_DEF) -fPIC -fvisibility=hidden -include $(FONTS_MK) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(DL_DEF) -fPIC -fvisibility=hidden -include $(FONTS_MK) -c $< -o $@
 
 $(B)/liboctavo.a: $(LIB_OBJ)
 	rm -f $@
@@ -155,7 +171,7 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/liboctavo.so
 	install -m 755 $(B)/octavo $(DESTDIR)$(BINDIR)/
 	[ ! -f examples/cli/octavo.1 ] || install -m 644 examples/cli/octavo.1 $(DESTDIR)$(MANDIR)/man1/
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|; s|@PKGS@|$(PKGS)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|; s|@PKGS@|$(LINK_PKGS)|' \
 	    pkgconfig/octavo.pc.in > $(DESTDIR)$(PCDIR)/octavo.pc
 
 uninstall:

@@ -17,11 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <hb-ot.h>
-#include <hb-subset.h>
-#include <hb.h>
-
 #include "layout.h"
+#include "pdfdl.h" /* HarfBuzz, loaded by ov_fonts_get */
 
 #ifndef OV_FONT_SERIF
 #define OV_FONT_SERIF ""
@@ -286,6 +283,13 @@ static void fonts_init(void) {
 }
 
 int ov_fonts_get(const ov_fonts **out, octavo_error *err) {
+    /* every other entry point here takes the font set this returns: HarfBuzz is loaded before it
+     * is given out (the layout, and tests that call the font functions directly) */
+    int rc = ov_pdf_load_hb(err);
+    if (rc) {
+        *out = NULL;
+        return rc;
+    }
     pthread_once(&g_fonts_once, fonts_init);
     if (g_fonts_ok && !ready(&g_fonts.faces[g_fonts.alias[0]]))
         g_fonts_ok = 0;
@@ -458,6 +462,8 @@ static void subset_metrics(const ov_face *fc, int face, ov_font_subset *out) {
 
 int ov_font_make_subset(const ov_fonts *f, int face, const uint32_t *cps, size_t n, ov_font_subset *out) {
     memset(out, 0, sizeof *out);
+    if (ov_pdf_load_hb_subset(NULL)) /* loaded on the first subset not found in the cache */
+        return OCTAVO_E_PDF;
     const ov_face *fc = face_of(f, face);
     if (!fc)
         return OCTAVO_E_FONT;

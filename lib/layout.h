@@ -40,8 +40,9 @@ enum {
 typedef struct ov_fonts ov_fonts;
 
 /** The process-wide font set (thread-safe, never freed before exit; each face is loaded the first
- *  time it is asked about). Returns OCTAVO_E_FONT with err filled when the body font cannot be
- *  loaded. */
+ *  time it is asked about). Loads HarfBuzz first (pdfdl.h), so every function taking the set may
+ *  call it. Returns OCTAVO_E_PDF with err filled when HarfBuzz cannot be loaded, OCTAVO_E_FONT
+ *  when the body font cannot be. */
 int ov_fonts_get(const ov_fonts **out, octavo_error *err);
 /** The font file of a face, or NULL when it is not installed. */
 const char *ov_font_path(const ov_fonts *f, int face);
@@ -77,7 +78,8 @@ typedef struct ov_font_subset {
     double ascent, descent, capheight, italic_angle, stemv;
     int flags;                 /* PDF font descriptor flags */
 } ov_font_subset;
-/** Subsets a face to the n characters cps (sorted or not). Returns an octavo_code. */
+/** Subsets a face to the n characters cps (sorted or not). Returns an octavo_code: OCTAVO_E_PDF
+ *  when HarfBuzz's subsetter cannot be loaded (ov_pdf_load_hb_subset says why). */
 int ov_font_make_subset(const ov_fonts *f, int face, const uint32_t *cps, size_t n, ov_font_subset *out);
 void ov_font_subset_free(ov_font_subset *s);
 

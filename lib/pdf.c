@@ -27,16 +27,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <hpdf.h>
-#include <hpdf_conf.h>
-#include <hpdf_doc.h>
-#include <hpdf_objects.h>
-#include <hpdf_pages.h>
-#include <hpdf_streams.h>
 #include <zlib.h>
 
 #include "image_int.h"
 #include "layout.h"
+#include "pdfdl.h" /* libharu (and HarfBuzz), loaded on the first PDF */
 
 /* A deflater kept across streams (zlib keeps ~270 KB of state: made once, not once per stream, it
  * is also the pages of memory touched once): the document's, and one per image-preparing thread. */
@@ -595,7 +590,12 @@ static int embed_font(pdfw *w, pfont *pf, octavo_error *err) {
         e = NULL;
     }
     if (!e) {
-        int rc = OCTAVO_OK;
+        /* HarfBuzz's subsetter is loaded on the first subset not in the cache: never on a warm run */
+        int rc = ov_pdf_load_hb_subset(err);
+        if (rc) {
+            ov_free(cps);
+            return rc;
+        }
         e = font_entry_make(w, pf, cps, n, &elen, &rc);
         if (!e) {
             ov_free(cps);
@@ -1752,7 +1752,9 @@ static int render(ov_layout *ly, const octavo *ov, const char *docname, ov_sink 
     w.docname = docname;
     for (int i = 0; i < OV_NFACES; i++)
         w.face_font[i] = -1;
-    int rc = OCTAVO_OK;
+    int rc = ov_pdf_load_hpdf(err);
+    if (rc)
+        return rc;
     w.pdf = HPDF_New(on_error, &w);
     if (!w.pdf)
         return ov_error(err, OCTAVO_E_NOMEM, OCTAVO_STAGE_PDF, docname, 0, 0, "libharu could not start");

@@ -9,4 +9,7 @@ long ov_test_alloc_count(void);
 /** The libzip soname zipdl.c loads instead of the real one (NULL: the real one); read once, at
  * the first EPUB a process writes. */
 extern const char *ov_test_zip_soname;
+/** The HarfBuzz, HarfBuzz subset and libharu sonames pdfdl.c loads instead of the real ones (NULL:
+ * the real one); read once, at the first PDF a process makes. */
+extern const char *ov_test_hb_soname, *ov_test_hb_subset_soname, *ov_test_hpdf_soname;
 #endif
