@@ -249,6 +249,10 @@ typedef struct octavo_doc octavo_doc;
  *  limits) is then that call's error, with the same position. */
 OCTAVO_API int octavo_doc_load(octavo *ov, const char *name, const void *data, size_t len,
                                octavo_doc **out, octavo_error *err);
+/** Parses the document's Markdown body now, if it is not yet (see octavo_doc_load), and reports
+ *  what its first render would: a limit on the parsed body, with its position. For callers that
+ *  want every error of a document before rendering anything. */
+OCTAVO_API int octavo_doc_parse(octavo_doc *doc, octavo_error *err);
 /** Loads a document from a file; its path is its name. */
 OCTAVO_API int octavo_doc_load_file(octavo *ov, const char *path, octavo_doc **out, octavo_error *err);
 /** Frees a document. NULL is a no-op. */

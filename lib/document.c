@@ -297,6 +297,11 @@ int ov_doc_parse(octavo_doc *doc, octavo_error *err) {
     return rc;
 }
 
+int octavo_doc_parse(octavo_doc *doc, octavo_error *err) {
+    if (!doc) return ov_error(err, OCTAVO_E_ARG, OCTAVO_STAGE_MARKDOWN, NULL, 0, 0, "octavo_doc_parse: no document");
+    return ov_doc_parse(doc, err);
+}
+
 int octavo_doc_load_file(octavo *ov, const char *path, octavo_doc **out, octavo_error *err) {
     if (out) *out = NULL;
     if (!ov || !path || !out)

@@ -522,6 +522,10 @@ TEST(limits) {
     const char *titled = "---\ntitle: T\n---\n- a\n  - b\n    - c\n      - d\n";
     CHECK_INT(octavo_doc_load(ov, "t.md", titled, strlen(titled), &d, &e), OCTAVO_OK);
     CHECK_STR(octavo_doc_title(d), "T");
+    memset(&e, 0, sizeof e);
+    CHECK_INT(octavo_doc_parse(d, &e), OCTAVO_E_LIMIT); /* asked for: the same error now */
+    CHECK_INT(e.line, eager.line);
+    CHECK_INT(e.offset, eager.offset);
     char *out = NULL;
     size_t outlen = 0;
     for (int fmt = OCTAVO_FORMAT_HTML; fmt <= OCTAVO_FORMAT_PDF; fmt++) {
