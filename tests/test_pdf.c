@@ -835,7 +835,7 @@ TEST(test_tall_row) {
     const char *q = r;
     int in_order = 0;
     for (int i = 0; i < 150 && q; i++) {
-        char want[16];
+        char want[32];
         snprintf(want, sizeof want, "entry%03d", i);
         q = strstr(q, want);
         in_order += q != NULL;

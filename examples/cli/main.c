@@ -259,8 +259,16 @@ done:
 #else
 #define OV_MADV_POPULATE_WRITE 23 /* Linux 5.14; an older kernel says EINVAL and nothing happens */
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define OV_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OV_SANITIZED 1
+#endif
+#endif
 static void heap_for_batch(int one_arena) {
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && !defined(OV_SANITIZED) /* a sanitizer's allocator is not glibc's */
+    static void *heap_filler; /* kept, so it is no leak: the block below the first huge page */
     const size_t huge = (size_t)2 << 20, pad = (size_t)32 << 20;
     if (one_arena) mallopt(M_ARENA_MAX, 1); /* the render's threads too: their pixels land here */
     mallopt(M_TOP_PAD, (int)pad);
@@ -273,10 +281,10 @@ static void heap_for_batch(int one_arena) {
     char *probe = malloc(1);
     if (!probe) return;
     uintptr_t lo = ((uintptr_t)probe + 64 + huge - 1) & ~(uintptr_t)(huge - 1);
-    void *filler = malloc(lo - (uintptr_t)probe - 64);
+    heap_filler = malloc(lo - (uintptr_t)probe - 64);
     mallopt(M_MMAP_THRESHOLD, 128 << 10);
     free(probe);
-    if (!filler) return;
+    if (!heap_filler) return;
     uintptr_t hi = (uintptr_t)sbrk(0) & ~(uintptr_t)(huge - 1);
     if (hi > lo) {
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice: a failure changes nothing */
