@@ -2,11 +2,9 @@
  * The PDF backend's libraries loaded on first use (see pdfdl.h for why): dlopen of the sonames the
  * library was built against, every function looked up once, all or nothing.
  */
-#include <dlfcn.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <string.h>
 
+#include "dl.h"
 #include "pdfdl.h"
 #include "testhooks.h"
 
@@ -31,12 +29,25 @@ const char *ov_test_hb_soname, *ov_test_hb_subset_soname, *ov_test_hpdf_soname;
 
 /* In loading order: HarfBuzz's subsetter links HarfBuzz, which is then found loaded. */
 enum { LIB_HB, LIB_HB_SUBSET, LIB_HPDF, NLIBS };
+/* each library's functions: their names and the pointers to fill in */
+static const char *const g_hb_names[] = { OV_HB_FUNCS(OV_DL_NAME) };
+static void *const g_hb_slots[] = { OV_HB_FUNCS(OV_DL_SLOT) };
+static const char *const g_hb_subset_names[] = { OV_HB_SUBSET_FUNCS(OV_DL_NAME) };
+static void *const g_hb_subset_slots[] = { OV_HB_SUBSET_FUNCS(OV_DL_SLOT) };
+static const char *const g_hpdf_names[] = { OV_HPDF_FUNCS(OV_DL_NAME) };
+static void *const g_hpdf_slots[] = { OV_HPDF_FUNCS(OV_DL_SLOT) };
+
+#define OV_COUNT(a) (sizeof a / sizeof *a)
 static const struct {
     const char *soname, *what, *package;
+    const char *const *names;
+    void *const *slots;
+    size_t n;
 } g_libs[NLIBS] = {
-    { OV_HB_SONAME, "HarfBuzz", "libharfbuzz0b" },
-    { OV_HB_SUBSET_SONAME, "HarfBuzz's subsetter", "libharfbuzz-subset0" },
-    { OV_HPDF_SONAME, "libharu", "libhpdf-2.3.0" },
+    { OV_HB_SONAME, "HarfBuzz", "libharfbuzz0b", g_hb_names, g_hb_slots, OV_COUNT(g_hb_names) },
+    { OV_HB_SUBSET_SONAME, "HarfBuzz's subsetter", "libharfbuzz-subset0", g_hb_subset_names, g_hb_subset_slots,
+      OV_COUNT(g_hb_subset_names) },
+    { OV_HPDF_SONAME, "libharu", "libhpdf-2.3.0", g_hpdf_names, g_hpdf_slots, OV_COUNT(g_hpdf_names) },
 };
 
 /* Each library is loaded on its own, when first needed: HarfBuzz by the layout's fonts, the
@@ -54,37 +65,11 @@ static const char *soname_of(int lib) {
     return t ? t : g_libs[lib].soname;
 }
 
-/* a data pointer from dlsym turned into a function pointer, as POSIX allows */
-#define OV_PDFDL_SYM(name)                                                                            \
-    if (ok) {                                                                                         \
-        void *s = dlsym(h, #name);                                                                    \
-        if (s)                                                                                        \
-            memcpy(&ov_p_##name, &s, sizeof s);                                                       \
-        else {                                                                                        \
-            snprintf(g_lib[lib].why, sizeof g_lib[lib].why, "%s has no %s", soname_of(lib), #name); \
-            ok = 0;                                                                                   \
-        }                                                                                             \
-    }
-
 /* One library and every function of it, or none. */
 static void load_lib(int lib) {
-    void *h = dlopen(soname_of(lib), RTLD_NOW | RTLD_LOCAL);
-    int ok = h != NULL;
-    if (!h) {
-        const char *e = dlerror();
-        snprintf(g_lib[lib].why, sizeof g_lib[lib].why, "%s", e ? e : soname_of(lib));
-    } else if (lib == LIB_HB) {
-        OV_HB_FUNCS(OV_PDFDL_SYM)
-    } else if (lib == LIB_HB_SUBSET) {
-        OV_HB_SUBSET_FUNCS(OV_PDFDL_SYM)
-    } else {
-        OV_HPDF_FUNCS(OV_PDFDL_SYM)
-    }
-    if (!ok && h)
-        dlclose(h);
-    g_lib[lib].ok = ok; /* when loaded, kept for the life of the process */
+    g_lib[lib].ok = ov_dl_open(soname_of(lib), g_libs[lib].names, g_libs[lib].slots, g_libs[lib].n, g_lib[lib].why,
+                               sizeof g_lib[lib].why);
 }
-#undef OV_PDFDL_SYM
 
 static void load_hb(void) { load_lib(LIB_HB); }
 static void load_hb_subset(void) { load_lib(LIB_HB_SUBSET); }
