@@ -411,11 +411,8 @@ void ov_cache_src_put(const octavo *ov, const char *path, const struct stat *st,
     const char *dir = cache_dir(ov);
     if (!dir || !path || !S_ISREG(st->st_mode) || strlen(path) > SRC_MAX) return;
     /* racily clean: changed too close to when it was read to tell a later change by the stat */
-    long long ct = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
-    long long mt = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-    long long at = (long long)read_at->tv_sec * 1000000000LL + read_at->tv_nsec;
-    long long margin = src_margin_ns(path, st->st_dev);
-    if (ct > at - margin || mt > at - margin) return;
+    long long at = ns_of(read_at) - src_margin_ns(path, st->st_dev);
+    if (ns_of(&st->st_ctim) > at || ns_of(&st->st_mtim) > at) return;
     if (make_dirs(dir)) return;
     char *name = src_entry_name(path);
     char *line = src_line(path, st, sha, flags);

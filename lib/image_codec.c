@@ -277,7 +277,7 @@ static int encode_png(const ov_pixels *px, int consume, unsigned char **out, siz
     png_set_write_fn(j->png, j, png_write_mem, png_flush_mem);
     png_set_compression_level(j->png, 6);
     unsigned w = px->width, h = px->height;
-    size_t gone = 0; /* bytes of rows given back (consume) */
+    size_t gone = 0, total = (size_t)h * w * px->channels; /* bytes of rows given back (consume), of all */
     static const int types[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                 PNG_COLOR_TYPE_RGB_ALPHA};
     palette *pal = j->pal;
@@ -314,7 +314,7 @@ static int encode_png(const ov_pixels *px, int consume, unsigned char **out, siz
             }
             png_write_row(j->png, j->pix);
             size_t done = (size_t)(q - px->data);
-            if (consume && (done - gone >= DISCARD_STEP || y + 1 == h)) { discard_rows(px->data, (size_t)h * w * px->channels, gone, done); gone = done; }
+            if (consume && (done - gone >= DISCARD_STEP || y + 1 == h)) { discard_rows(px->data, total, gone, done); gone = done; }
         }
     } else {
         png_set_IHDR(j->png, j->info, w, h, 8, types[px->channels], PNG_INTERLACE_NONE,
@@ -329,7 +329,7 @@ static int encode_png(const ov_pixels *px, int consume, unsigned char **out, siz
         for (unsigned y = 0; y < h; y++) {
             png_write_row(j->png, px->data + (size_t)y * stride);
             size_t done = (size_t)(y + 1) * stride;
-            if (consume && (done - gone >= DISCARD_STEP || y + 1 == h)) { discard_rows(px->data, (size_t)h * w * px->channels, gone, done); gone = done; }
+            if (consume && (done - gone >= DISCARD_STEP || y + 1 == h)) { discard_rows(px->data, total, gone, done); gone = done; }
         }
     }
     png_write_end(j->png, NULL);

@@ -177,7 +177,6 @@ static void set_box_style(pitem *b, const istyle *st, int face) {
     b->fn = st->fn;
 }
 
-/* A word (no spaces): one box per face run, shaped. */
 static int cjk_no_break_before(uint32_t c);
 
 /* A space before a mark that may not start a line (a Chinese or Japanese full stop, comma or
@@ -198,6 +197,7 @@ static void keep_before(lay *L, para *P, uint32_t first) {
     P->it[P->n - 1] = glue;
 }
 
+/* A word (no spaces): one box per face run, shaped. */
 static void push_word(lay *L, para *P, const uint32_t *w, size_t n, const istyle *st) {
     int base = face_of_style(st);
     size_t i = 0;
@@ -827,8 +827,6 @@ static void acc_push(lay *L, run_acc *a, const ov_box *b) {
     a->boxes[a->n++] = *b;
 }
 
-/* Ends the paragraph's items (\parfillskip and a forced break) and chooses the breaks: one pass
- * within the pretolerance (returns 0 when none fits it), or all of ov_linebreak's passes. */
 /* Chinese and Japanese typesetting avoid a paragraph whose last line is one character and its
  * punctuation ("项目下" / "面。"; CLREQ calls it a lone character): no break between ideographs
  * (nor a Latin word and an ideograph) once fewer than two ideographs are left. A paragraph ending
@@ -859,6 +857,8 @@ static void keep_last_line(const para *P, ov_lb_item *lb) {
     }
 }
 
+/* Ends the paragraph's items (\parfillskip and a forced break) and chooses the breaks: one pass
+ * within the pretolerance (returns 0 when none fits it), or all of ov_linebreak's passes. */
 static int break_lines(lay *L, para *P, float width, int ragged, int first_pass, size_t **br) {
     pitem *g = push_item(L, P);
     if (!g)
