@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int t_passed, t_failed;
@@ -51,6 +52,22 @@ static inline void t_rm_rf(const char *path) {
     } else {
         unlink(path);
     }
+}
+
+/* Runs fn(dir, arg) in a child process, dir a new folder made from tmpl (a mkdtemp template),
+ * and checks that it exited with 0 (else: the number of the step that failed, reported as what's);
+ * the folder is removed afterwards. The child ends with exit(), so a sanitizer's leak check runs. */
+static inline void t_in_child(char *tmpl, int (*fn)(const char *dir, int arg), int arg, const char *what) {
+    CHECK(mkdtemp(tmpl) != NULL);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) exit(fn(tmpl, arg));
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECKF(WEXITSTATUS(status) == 0, "%s: child failed at step %d", what, WEXITSTATUS(status));
+    t_rm_rf(tmpl);
+    CHECK(access(tmpl, F_OK) != 0);
 }
 
 /* Writes len bytes to root/rel, making the folders on the way; exits when it cannot (a test

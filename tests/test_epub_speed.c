@@ -492,6 +492,17 @@ static void diag_log(void *ud, const octavo_diag *d) {
     snprintf(wlog + l, sizeof wlog - l, "%s:%u: %s\n", d->file, d->line, d->message);
 }
 
+/* Options for the books below: the test's resource root, warnings into wlog (emptied), through
+ * the chapter cache when cache is set. */
+static void cache_options(octavo_options *o, const char *cache) {
+    wlog[0] = 0;
+    octavo_options_init(o, sizeof *o);
+    o->resource_root = root;
+    o->diag = diag_log;
+    o->flags = cache ? 0 : OCTAVO_NO_CACHE;
+    o->cache_dir = cache;
+}
+
 /* The book of nine chapters that link to each other's headings, miss an image, link outside the
  * book (warnings of both walks), and nest raw <div>s deep in chapters 3 and 7; its bytes (free,
  * NULL with *code on failure, msg "file:line: message" when given) and the warnings in wlog.
@@ -500,13 +511,8 @@ static void diag_log(void *ud, const octavo_diag *d) {
 static char *many_book(int threads, const char *cache, size_t nesting, int heading, int text_of, size_t *len, int *code,
                        char *msg, size_t msg_size) {
     ov_test_epub_threads(threads);
-    wlog[0] = 0;
     octavo_options o;
-    octavo_options_init(&o, sizeof o);
-    o.resource_root = root;
-    o.diag = diag_log;
-    o.flags = cache ? 0 : OCTAVO_NO_CACHE;
-    o.cache_dir = cache;
+    cache_options(&o, cache);
     if (nesting) o.limits.nesting = nesting;
     octavo_error err;
     memset(&err, 0, sizeof err);
@@ -632,13 +638,8 @@ TEST(test_chapter_cache) {
 /* One document through the chapter cache (cache NULL: without it), with a default author (NULL:
  * none); its bytes (free) and the warnings in wlog. */
 static char *one_chapter(const char *cache, const char *author, const char *text, size_t *len) {
-    wlog[0] = 0;
     octavo_options o;
-    octavo_options_init(&o, sizeof o);
-    o.resource_root = root;
-    o.diag = diag_log;
-    o.flags = cache ? 0 : OCTAVO_NO_CACHE;
-    o.cache_dir = cache;
+    cache_options(&o, cache);
     o.default_author = author;
     octavo_error err;
     memset(&err, 0, sizeof err);

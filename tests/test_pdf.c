@@ -27,6 +27,24 @@ static int have(const char *tool) {
 }
 
 static char *run(const char *fmt, ...) OV_PRINTF(1, 2);
+
+/* The words pdftotext -bbox finds in pdf less than 17.5 pt from a page's left or right edge, or,
+ * when edge_y > 0, less than edge_y from its top or bottom, one per line: "" when none (free it;
+ * NULL when the command could not run). */
+static char *words_outside(const char *pdf, double edge_y) {
+    return run("pdftotext -bbox '%s' - | awk -F'\"' -v y=%g '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || "
+               "$6 > w-17.5 || (y > 0 && ($4 < y || $8 > h-y))) print }'",
+               pdf, edge_y);
+}
+
+/* How many times needle occurs in s (NULL: none). */
+static int count_of(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *q = s; q && (q = strstr(q, needle)); q++)
+        n++;
+    return n;
+}
+
 static char *run(const char *fmt, ...) {
     char cmd[2048];
     va_list ap;
@@ -183,8 +201,7 @@ TEST(test_document) {
         }
         free(r);
         /* every word at least 18 pt inside the page */
-        r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5 || $4 < 9 || $8 > h-9) print }'",
-                out);
+        r = words_outside(out, 9);
         CHECKF(r && !*r, "words outside the text area: %.300s", r ? r : "");
         free(r);
     } else
@@ -767,13 +784,10 @@ TEST(test_wide_table) {
     /* every long header whole, and the first column's cells twice (once per group) */
     for (size_t k = 0; k < nc; k++)
         CHECKF(r && strstr(r, cols[k]), "header %s broken or missing", cols[k]);
-    int twice = 0;
-    for (const char *q = r; q && (q = strstr(q, "Row0key")); q++)
-        twice++;
+    int twice = count_of(r, "Row0key");
     CHECKF(twice == 2, "the first column appears %d times", twice);
     free(r);
-    r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5) print }'",
-            out);
+    r = words_outside(out, 0);
     CHECKF(r && !*r, "words outside the text area: %.300s", r ? r : "");
     free(r);
 }
@@ -795,17 +809,12 @@ TEST(test_table_code_column) {
     if (!have("pdftotext"))
         return;
     char *r = run("pdftotext -layout '%s' - 2>&1", out);
-    int whole = 0, one_line = 0;
-    for (const char *q = r; q && (q = strstr(q, "amd64_64")); q++)
-        whole++;
-    for (const char *q = r; q && (q = strstr(q, "arm64ab, amd64_64")); q++)
-        one_line++;
+    int whole = count_of(r, "amd64_64"), one_line = count_of(r, "arm64ab, amd64_64");
     CHECKF(whole == 2, "a code word broken (%d of 2 whole): %.600s", whole, r ? r : "");
     CHECKF(one_line == 2, "the code cells wrapped (%d of 2 on one line): %.600s", one_line, r ? r : "");
     CHECKF(r && strstr(r, ":check_mark_here:"), "a long word broken: %.600s", r ? r : "");
     free(r);
-    r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5) print }'",
-            out);
+    r = words_outside(out, 0);
     CHECKF(r && !*r, "words outside the text area: %.300s", r ? r : "");
     free(r);
 }
@@ -826,9 +835,7 @@ TEST(test_tall_row) {
     CHECK(pages >= 2);
     if (!have("pdftotext"))
         return;
-    char *r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5 || "
-                  "$4 < 17.5 || $8 > h-17.5) print }'",
-                  out);
+    char *r = words_outside(out, 17.5);
     CHECKF(r && !*r, "words outside the page's area: %.300s", r ? r : "");
     free(r);
     r = run("pdftotext '%s' - 2>&1", out);
@@ -841,9 +848,7 @@ TEST(test_tall_row) {
         in_order += q != NULL;
     }
     CHECKF(in_order == 150, "%d of 150 entries found in order", in_order);
-    int heads = 0;
-    for (const char *h = r; h && (h = strstr(h, "Values")); h++)
-        heads++;
+    int heads = count_of(r, "Values");
     CHECKF(heads >= 2, "the header appears %d times", heads);
     free(r);
 }
@@ -943,8 +948,7 @@ TEST(test_long_footnote) {
     free(r);
     /* nothing outside the page's text area (the running foot aside), and the note below the
      * body's last line */
-    r = run("pdftotext -bbox '%s' - | awk -F'\"' '/<page /{w=$2;h=$4} /<word /{ if ($2 < 17.5 || $6 > w-17.5 || $4 < 9 || $8 > h-9) print }'",
-            out);
+    r = words_outside(out, 9);
     CHECKF(r && !*r, "words outside the text area: %.300s", r ? r : "");
     free(r);
     r = run("pdftotext -f %d -l %d -bbox '%s' - | awk -F'\"' '/>reference.</{b=$8} />NoteStart</{n=$4} END{print (b < n) ? \"below\" : \"overlap\", b, n}'",

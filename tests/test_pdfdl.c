@@ -180,16 +180,9 @@ static int child_without(const char *dir, int lib) {
 }
 
 static void missing(int lib) {
-    char dir[] = "/tmp/octavo-pdfdl-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) exit(child_without(dir, lib)); /* exit(): the leak checker runs */
-    int status = 0;
-    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status));
-    CHECKF(WEXITSTATUS(status) == 0, "library %d: child failed at step %d", lib, WEXITSTATUS(status));
-    t_rm_rf(dir);
+    char dir[] = "/tmp/octavo-pdfdl-XXXXXX", what[32];
+    snprintf(what, sizeof what, "library %d", lib);
+    t_in_child(dir, child_without, lib, what);
 }
 
 TEST(missing_harfbuzz_is_an_error) { missing(0); }
